@@ -1,0 +1,44 @@
+"""lmc: an ahead-of-time compiler and runtime for LM programs.
+
+The public API is imported lazily so that `import lmc` (and the compiler, which knows no tensors)
+stays fast and does not pull in torch until a runtime object is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # language (compiler/language.py)
+    "program": "lmc.compiler.language",
+    "function": "lmc.compiler.language",
+    "gen": "lmc.compiler.language",
+    "select": "lmc.compiler.language",
+    "system": "lmc.compiler.language",
+    "user": "lmc.compiler.language",
+    "assistant": "lmc.compiler.language",
+    "compile": "lmc.compiler.api",
+    "Plan": "lmc.compiler.plan",
+    "CompileOptions": "lmc.compiler.options",
+    # runtime
+    "Runtime": "lmc.runtime.api",
+    "set_default_backend": "lmc.runtime.api",
+    "Engine": "lmc.runtime.engine",
+    "EngineConfig": "lmc.runtime.config",
+    "SamplingParams": "lmc.runtime.request",
+    "Request": "lmc.runtime.request",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lmc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,1 @@
+"""The `lmc` command line: thin typer commands over the library."""

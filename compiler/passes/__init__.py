@@ -1,0 +1,1 @@
+"""Compiler passes: each a plain function Graph -> Graph, switchable off by name."""

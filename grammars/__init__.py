@@ -1,0 +1,1 @@
+"""Constraint compilers: regex, JSON schema, choices and lark grammars to token-level automata."""

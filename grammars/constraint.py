@@ -1,0 +1,39 @@
+"""The one view of a constraint that runtime code sees.
+
+A constraint is an automaton over token ids. Its states are small ints (or hashable values) kept
+by the engine per request; the constraint object itself is immutable and shared by all requests
+that use the same pattern and tokenizer.
+"""
+
+from __future__ import annotations
+
+from typing import Hashable, Protocol
+
+import torch
+
+
+class Constraint(Protocol):
+    """Token-level automaton: what may come next, where a token leads, what is forced."""
+
+    def initial_state(self) -> Hashable: ...
+
+    def allowed_tokens(self, state: Hashable) -> torch.Tensor:
+        """Bool mask `[vocab_size]`: True where the token keeps the output completable."""
+        ...
+
+    def advance(self, state: Hashable, token_id: int) -> Hashable:
+        """The state after `token_id`; raises ValueError if the token is not allowed."""
+        ...
+
+    def is_accepting(self, state: Hashable) -> bool:
+        """True when the text so far is a complete match (EOS is allowed here)."""
+        ...
+
+    def is_terminal(self, state: Hashable) -> bool:
+        """True when accepting and no token can extend the match: generation must end."""
+        ...
+
+    def forced_run(self, state: Hashable) -> str:
+        """The text that is the only way forward from `state` ("" if there is a choice): the
+        compressed-FSM jump. The engine appends its tokens in one extend step."""
+        ...

@@ -1,0 +1,1 @@
+"""Compute kernels: pure functions over tensors, one interface per op, several backends."""

@@ -1,0 +1,34 @@
+"""Engine configuration: the one place where runtime knobs live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything the engine needs to start; passed down, never read from globals.
+
+    `kv_cache_tokens` wins over `kv_cache_fraction` when both are set. `starvation_steps` bounds
+    how long cache-aware ordering may postpone a request: after waiting that many scheduler steps
+    a request is admitted before any younger one, whatever its cache hit.
+    """
+
+    model: str = "tiny"
+    load_format: str = "auto"  # "auto" (safetensors) or "dummy" (seeded random weights)
+    dtype: str = "auto"  # "auto": float32 on CPU, bfloat16 on CUDA
+    device: str = "cpu"
+    seed: int = 0
+    attention_backend: str = "auto"  # auto | reference | triton | flashinfer
+    kv_cache_tokens: int | None = None
+    kv_cache_fraction: float = 0.8
+    page_size: int = 1
+    enable_radix_cache: bool = True
+    max_running_requests: int = 256
+    max_batch_tokens: int = 4096  # token budget of one forward (decodes + extends)
+    chunk_size: int = 2048  # longest extend of one request in one step (chunked prefill)
+    schedule_policy: str = "lpm"  # "lpm": longest matched prefix first; "fcfs"
+    starvation_steps: int = 64
+    max_model_len: int | None = None
+    enable_cuda_graph: bool = True
+    enable_jump_forward: bool = True
