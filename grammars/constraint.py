@@ -7,7 +7,8 @@ that use the same pattern and tokenizer.
 
 from __future__ import annotations
 
-from typing import Hashable, Protocol
+from collections.abc import Hashable
+from typing import Protocol
 
 import torch
 

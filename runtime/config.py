@@ -12,6 +12,10 @@ class EngineConfig:
     `kv_cache_tokens` wins over `kv_cache_fraction` when both are set. `starvation_steps` bounds
     how long cache-aware ordering may postpone a request: after waiting that many scheduler steps
     a request is admitted before any younger one, whatever its cache hit.
+    `decode_reserve_tokens` KV slots per running request are kept free when admitting new work, so
+    that admission rarely forces a preemption. A waiting request that shares at least
+    `defer_shared_prefix_tokens` not-yet-cached tokens with one admitted in the same step waits a
+    step, then reads that prefix from the cache instead of computing it a second time.
     """
 
     model: str = "tiny"
@@ -29,6 +33,8 @@ class EngineConfig:
     chunk_size: int = 2048  # longest extend of one request in one step (chunked prefill)
     schedule_policy: str = "lpm"  # "lpm": longest matched prefix first; "fcfs"
     starvation_steps: int = 64
+    decode_reserve_tokens: int = 8
+    defer_shared_prefix_tokens: int = 32
     max_model_len: int | None = None
     enable_cuda_graph: bool = True
     enable_jump_forward: bool = True

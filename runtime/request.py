@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Per-request decoding knobs; the defaults are greedy decoding of up to 128 tokens."""
+    """Per-request decoding knobs; the defaults are greedy decoding of up to 128 tokens.
+
+    `max_tokens=0` asks for a prefill only: the prompt's KV is computed and cached (used to
+    score `select` choices, to prefetch a prefix early, and to pin a hoisted prefix)."""
 
     max_tokens: int = 128
     temperature: float = 0.0
@@ -28,8 +31,8 @@ class SamplingParams:
     ignore_eos: bool = False
 
     def __post_init__(self) -> None:
-        if self.max_tokens <= 0:
-            raise ValueError(f"max_tokens must be > 0, got {self.max_tokens}")
+        if self.max_tokens < 0:
+            raise ValueError(f"max_tokens must be >= 0, got {self.max_tokens}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
@@ -63,7 +66,7 @@ class RequestOutput:
     text: str
     finish_reason: FinishReason
     cached_tokens: int = 0
-    prompt_logprobs: list[float] | None = None
+    prompt_logprobs: list[float] | None = None  # for positions logprob_start .. prompt_len-1
 
 
 @dataclass
@@ -71,8 +74,11 @@ class Request:
     """One generation: a prompt as token ids (never re-tokenized), sampling, optional constraint.
 
     `priority` is the plan's order hint: lower runs earlier among requests of equal cache hit.
-    `prompt_logprobs=True` asks for the log-probability of every prompt token after the first
-    (used to score `select` choices). `on_token` is called with each new token id as it is sampled.
+    `logprob_start=k` asks for the log-probability of every prompt token at positions >= k given
+    the tokens before it (used to score `select` choices); positions >= k-1 are then computed even
+    when cached. `pin=True` keeps the request's KV locked in the cache after it finishes, until
+    `Engine.unpin(rid)`: a hoisted prefix stays resident while its dependants run.
+    `on_token(rid, token_id)` is called with each new token id as it is appended.
     """
 
     input_ids: list[int]
@@ -80,6 +86,7 @@ class Request:
     rid: str = ""
     constraint: Constraint | None = None
     priority: int = 0
-    prompt_logprobs: bool = False
+    logprob_start: int | None = None
+    pin: bool = False
     on_token: Callable[[str, int], Any] | None = None
     on_finish: Callable[[RequestOutput], Any] | None = None

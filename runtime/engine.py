@@ -1,0 +1,307 @@
+"""The in-process LLM engine: submit requests, step, collect results.
+
+One `step()` is one batched forward: the scheduler picks the work, the model runner computes it,
+and the engine samples, applies constraints and jump-forward, checks stop conditions and hands
+finished requests' KV to the radix cache.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+
+from lmc.kernels.attention import create_backend
+from lmc.runtime.config import EngineConfig
+from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.model_loader import LoadedModel, load_model
+from lmc.runtime.model_runner import ModelRunner
+from lmc.runtime.radix_cache import RadixCache
+from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
+from lmc.runtime.sampler import sample, token_logprobs
+from lmc.runtime.scheduler import Scheduler
+from lmc.runtime.sequence import SeqStatus, Sequence
+from lmc.runtime.stopping import check_stop, final_text
+
+CPU_KV_TOKENS_CAP = 1 << 20  # on CPU a fraction of RAM would be absurdly large for a tiny model
+
+
+@dataclass
+class EngineStats:
+    """Counters since start; `hit_rate` is cached / (cached + computed prompt tokens).
+
+    `prefill_tokens` counts computed positions inside prompts, `decode_tokens` computed positions
+    after them (sampled or forced); a preempted request that resumes counts its recomputation."""
+
+    requests: int = 0
+    finished: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    prefill_tokens: int = 0
+    decode_tokens: int = 0
+    forced_tokens: int = 0
+    evicted_tokens: int = 0
+    preemptions: int = 0
+    steps: int = 0
+    forward_seconds: float = 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.cached_tokens + self.prefill_tokens
+        return self.cached_tokens / total if total else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {**self.__dict__, "hit_rate": self.hit_rate}
+
+
+@dataclass
+class RequestHandle:
+    rid: str
+    output: RequestOutput | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.output is not None
+
+
+class Engine:
+    """Continuous batching over a radix-tree KV cache; see the module docstring."""
+
+    def __init__(self, config: EngineConfig | None = None, loaded: LoadedModel | None = None):
+        self.config = config = config or EngineConfig()
+        self.loaded = loaded or load_model(
+            config.model, config.load_format, config.dtype, config.device, config.seed
+        )
+        self.model = self.loaded.model
+        self.tokenizer = self.loaded.tokenizer
+        self.device = torch.device(self.loaded.device)
+        self.vocab_size = self.model.vocab_size
+        self.max_model_len = config.max_model_len or getattr(
+            self.loaded.config, "max_position_embeddings", 4096
+        )
+        eos = getattr(self.loaded.config, "eos_token_id", None)
+        eos_list = eos if isinstance(eos, list) else [eos]
+        self.eos_ids = frozenset(
+            i for i in [*eos_list, self.tokenizer.eos_token_id] if i is not None
+        )
+        self.pool = KVPool(
+            self._kv_slots(),
+            self.model.num_layers,
+            self.model.num_kv_heads,
+            self.model.head_dim,
+            self.loaded.dtype,
+            self.device,
+        )
+        self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache)
+        self.scheduler = Scheduler(config, self.pool, self.cache)
+        self.runner = ModelRunner(self.model, self.pool, create_backend(config.attention_backend, self.device))
+        self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self._ids = itertools.count()
+        self._handles: dict[str, RequestHandle] = {}
+        self._pins: dict[str, object] = {}
+        self._stats = EngineStats()
+
+    # ----------------------------------------------------------------- public API
+
+    def submit(self, request: Request) -> RequestHandle:
+        """Queue a request; raises ValueError for a request that could never run."""
+        rid = request.rid or f"req-{next(self._ids)}"
+        if rid in self._handles and not self._handles[rid].done:
+            raise ValueError(f"request id {rid!r} is already in flight")
+        self._validate(request, rid)
+        seq = Sequence(request, rid, list(request.input_ids), len(request.input_ids), 0)
+        if request.sampling.seed is not None:
+            seq.generator = torch.Generator(device=self.device).manual_seed(request.sampling.seed)
+        if request.constraint is not None:
+            seq.constraint_state = request.constraint.initial_state()
+        handle = RequestHandle(rid)
+        self._handles[rid] = handle
+        self._stats.requests += 1
+        self._stats.prompt_tokens += seq.prompt_len
+        self.scheduler.add(seq)
+        self._jump_forward(seq)
+        if seq.finish_reason is not None:  # the constraint forced the whole output
+            self._finish(seq)
+        return handle
+
+    def generate(self, prompts: list[str] | list[list[int]], sampling: SamplingParams | None = None) -> list[RequestOutput]:
+        """Convenience: run prompts (text gets BOS) to completion, results in input order."""
+        handles = []
+        for prompt in prompts:
+            ids = self.tokenizer.encode(prompt, add_bos=True) if isinstance(prompt, str) else prompt
+            handles.append(self.submit(Request(ids, sampling or SamplingParams())))
+        self.run_until_done()
+        return [h.output for h in handles]
+
+    def has_work(self) -> bool:
+        return self.scheduler.has_work()
+
+    def run_until_done(self) -> list[RequestOutput]:
+        finished: list[RequestOutput] = []
+        while self.has_work():
+            finished.extend(self.step())
+        return finished
+
+    def unpin(self, rid: str) -> None:
+        """Release a pinned request's KV: it stays cached but becomes evictable."""
+        self.cache.unlock(self._pins.pop(rid))
+
+    def stats(self) -> EngineStats:
+        s = self._stats
+        s.cached_tokens = self.scheduler.counters.cached_tokens
+        s.preemptions = self.scheduler.counters.preemptions
+        s.evicted_tokens = self.scheduler.counters.evicted_tokens
+        return s
+
+    # ----------------------------------------------------------------- one step
+
+    def step(self) -> list[RequestOutput]:
+        """Run one forward and return the requests that finished in it."""
+        batch = self.scheduler.schedule()
+        if not batch.seqs:
+            if self.scheduler.has_work():
+                raise RuntimeError("the scheduler made no progress: KV memory is too small")
+            return []
+        start = time.perf_counter()
+        out = self.runner.forward(batch)
+        self._stats.forward_seconds += time.perf_counter() - start
+        self._stats.steps += 1
+
+        to_sample: list[Sequence] = []
+        for seq, n, row, lp_rows in zip(batch.seqs, batch.extend_lens, out.sample_rows, out.logprob_rows):
+            prompt_part = max(0, min(seq.num_computed + n, seq.prompt_len) - seq.num_computed)
+            self._stats.prefill_tokens += prompt_part
+            self._stats.decode_tokens += n - prompt_part
+            seq.num_computed += n
+            if lp_rows:
+                rows, next_ids = zip(*lp_rows)
+                seq.prompt_logprobs.extend(token_logprobs(out.logits, list(rows), list(next_ids)))
+            if row >= 0:
+                to_sample.append(seq)
+            elif seq.num_pending == 0:
+                seq.finish_reason = FinishReason.LENGTH  # a prefill-only request
+            if n > 1 and seq.finish_reason is None:
+                self.scheduler.cache_progress(seq)
+
+        rows = [r for r in out.sample_rows if r >= 0]
+        if to_sample:
+            self._sample(to_sample, out.logits[rows])
+        finished = []
+        for seq in batch.seqs:
+            if seq.finish_reason is not None:
+                finished.append(self._finish(seq))
+        return finished
+
+    def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
+        allowed = None
+        if any(s.request.constraint is not None for s in seqs):
+            allowed = torch.ones(len(seqs), logits.shape[-1], dtype=torch.bool, device=logits.device)
+            for i, s in enumerate(seqs):
+                if s.request.constraint is not None:
+                    mask = s.request.constraint.allowed_tokens(s.constraint_state)
+                    allowed[i] = mask.to(logits.device)
+        tokens = sample(
+            logits,
+            [s.request.sampling for s in seqs],
+            [s.output_ids for s in seqs],
+            [s.generator for s in seqs],
+            allowed,
+            self._generator,
+        )
+        for seq, token in zip(seqs, tokens):
+            self._append(seq, [token])
+            if seq.finish_reason is None:
+                self._jump_forward(seq)
+
+    def _append(self, seq: Sequence, tokens: list[int]) -> None:
+        """Append tokens to the output, advancing the constraint and checking stop conditions."""
+        constraint = seq.request.constraint
+        for token in tokens:
+            seq.token_ids.append(token)
+            if seq.request.on_token is not None:
+                seq.request.on_token(seq.rid, token)
+            if constraint is not None and token not in self.eos_ids:
+                seq.constraint_state = constraint.advance(seq.constraint_state, token)
+            reason = check_stop(seq.output_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode)
+            if reason is None and constraint is not None and constraint.is_terminal(seq.constraint_state):
+                reason = FinishReason.CONSTRAINT
+            if reason is not None:
+                seq.finish_reason = reason
+                return
+
+    def _jump_forward(self, seq: Sequence) -> None:
+        """Compressed-FSM decoding: append the text the constraint forces, as one extend."""
+        constraint = seq.request.constraint
+        if constraint is None or not self.config.enable_jump_forward:
+            return
+        forced = constraint.forced_run(seq.constraint_state)
+        if not forced:
+            return
+        ids = self.tokenizer.encode_continuation(forced)[: seq.remaining_tokens]
+        seq.num_forced += len(ids)
+        self._stats.forced_tokens += len(ids)
+        self._append(seq, ids)
+
+    def _finish(self, seq: Sequence) -> RequestOutput:
+        if seq.request.pin:
+            self._pins[seq.rid] = self.scheduler.pin(seq)
+        elif seq.status is SeqStatus.RUNNING:
+            self.scheduler.finish(seq)
+        else:
+            self.scheduler.waiting.remove(seq)
+            seq.status = SeqStatus.FINISHED
+        reason = seq.finish_reason
+        params = seq.request.sampling
+        output = RequestOutput(
+            rid=seq.rid,
+            prompt_len=seq.prompt_len,
+            output_ids=list(seq.output_ids),
+            text=final_text(seq.output_ids, reason, params, self.eos_ids, self.tokenizer.decode),
+            finish_reason=reason,
+            cached_tokens=seq.prompt_cached_tokens,
+            prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,
+        )
+        self._handles[seq.rid].output = output
+        self._stats.finished += 1
+        if seq.request.on_finish is not None:
+            seq.request.on_finish(output)
+        return output
+
+    # ----------------------------------------------------------------- set-up helpers
+
+    def _validate(self, request: Request, rid: str) -> None:
+        ids = request.input_ids
+        if not ids:
+            raise ValueError(f"request {rid}: the prompt is empty")
+        bad = [t for t in ids if not 0 <= t < self.vocab_size]
+        if bad:
+            raise ValueError(f"request {rid}: token ids {bad[:5]} are outside the vocabulary (size {self.vocab_size})")
+        total = len(ids) + request.sampling.max_tokens
+        if total > self.max_model_len:
+            raise ValueError(
+                f"request {rid}: prompt ({len(ids)} tokens) + max_tokens ({request.sampling.max_tokens}) "
+                f"= {total} exceeds the model's context length {self.max_model_len}"
+            )
+        if total > self.pool.capacity:
+            raise ValueError(
+                f"request {rid}: needs {total} KV slots but the cache holds {self.pool.capacity}; "
+                "raise kv_cache_tokens"
+            )
+        if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
+            raise ValueError(f"request {rid}: logprob_start must be in [1, {len(ids)}]")
+
+    def _kv_slots(self) -> int:
+        cfg = self.config
+        if cfg.kv_cache_tokens is not None:
+            return cfg.kv_cache_tokens
+        per_token = KVPool.bytes_per_token(
+            self.model.num_layers, self.model.num_kv_heads, self.model.head_dim, self.loaded.dtype
+        )
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            return int(free * cfg.kv_cache_fraction) // per_token
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return min(int(free * cfg.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)

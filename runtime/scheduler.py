@@ -1,0 +1,224 @@
+"""What runs in the next forward: continuous batching over a paged, prefix-cached KV memory.
+
+Each step takes every running request's pending tokens (decodes first, then chunks of long
+prefills) and then admits waiting requests under a token budget and the KV memory left. Waiting
+requests are ordered by the length of their cached prefix (longest first) unless they have waited
+`starvation_steps`, after which they go first in arrival order: cache-aware, yet never starved.
+When memory runs out the scheduler evicts unlocked cache leaves, then preempts the youngest
+running request, whose computed KV goes to the tree so that it resumes cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from lmc.runtime.config import EngineConfig
+from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.radix_cache import RadixCache
+from lmc.runtime.sequence import SeqStatus, Sequence
+
+
+@dataclass
+class ScheduledBatch:
+    """The sequences of one forward and how many pending tokens each computes."""
+
+    seqs: list[Sequence] = field(default_factory=list)
+    extend_lens: list[int] = field(default_factory=list)
+
+    def add(self, seq: Sequence, n: int) -> None:
+        self.seqs.append(seq)
+        self.extend_lens.append(n)
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(self.extend_lens)
+
+
+@dataclass
+class SchedulerCounters:
+    cached_tokens: int = 0  # tokens matched in the cache at admission
+    preemptions: int = 0
+    evicted_tokens: int = 0
+
+
+class Scheduler:
+    """Owns the waiting and running queues and every KV slot handed to a request."""
+
+    def __init__(self, config: EngineConfig, pool: KVPool, cache: RadixCache) -> None:
+        self.config = config
+        self.pool = pool
+        self.cache = cache
+        self.waiting: list[Sequence] = []
+        self.running: list[Sequence] = []
+        self.step_index = 0
+        self.counters = SchedulerCounters()
+
+    def add(self, seq: Sequence) -> None:
+        seq.arrival_step = self.step_index
+        self.waiting.append(seq)
+
+    def has_work(self) -> bool:
+        return bool(self.waiting or self.running)
+
+    def schedule(self) -> ScheduledBatch:
+        """Pick this step's work and give every token in it a KV slot."""
+        self.step_index += 1
+        batch = ScheduledBatch()
+        budget = self.config.max_batch_tokens
+        self._make_room_for_running()
+        decodes = [s for s in self.running if s.num_pending == 1]
+        extends = [s for s in self.running if s.num_pending > 1]
+        for seq in decodes + extends:
+            n = min(seq.num_pending, self.config.chunk_size, budget)
+            if n <= 0:
+                break
+            if not self._give_slots(seq, n):
+                break
+            batch.add(seq, n)
+            budget -= n
+        self._admit(batch, budget)
+        return batch
+
+    # ----------------------------------------------------------------- running requests
+
+    def _make_room_for_running(self) -> None:
+        """Preempt the youngest running requests until the rest can take their next chunk."""
+        while self.running:
+            need = sum(min(s.num_pending, self.config.chunk_size) for s in self.running)
+            if need <= self.pool.num_free + self.cache.evictable_size:
+                return
+            victim = max(self.running, key=lambda s: (s.arrival_step, s.rid))
+            self.retract(victim)
+            self.counters.preemptions += 1
+
+    def retract(self, seq: Sequence) -> None:
+        """Send a running request back to the queue; its computed KV stays cached, unlocked."""
+        self._release(seq)
+        self.running.remove(seq)
+        seq.status = SeqStatus.WAITING
+        self.waiting.insert(0, seq)
+
+    def finish(self, seq: Sequence) -> None:
+        self._release(seq)
+        self.running.remove(seq)
+        seq.status = SeqStatus.FINISHED
+
+    def pin(self, seq: Sequence) -> object:
+        """Finish `seq` but keep its KV in the tree, locked; returns the node to unpin later."""
+        self.cache_progress(seq)
+        node = seq.node
+        seq.node = None
+        seq.slots = seq.slots[:0]
+        self.running.remove(seq)
+        seq.status = SeqStatus.FINISHED
+        return node
+
+    def cache_progress(self, seq: Sequence) -> None:
+        """Give the tree what `seq` has computed so far, so that others can share it now."""
+        n = seq.num_computed
+        slots, node = self.cache.cache_request(
+            seq.token_ids[:n], seq.slots[:n], seq.node, finished=False
+        )
+        seq.slots = torch.cat([slots, seq.slots[n:]])
+        seq.node = node
+
+    def _release(self, seq: Sequence) -> None:
+        n = seq.num_computed
+        self.cache.cache_request(seq.token_ids[:n], seq.slots[:n], seq.node, finished=True)
+        if len(seq.slots) > n:  # slots handed out for a forward that never ran
+            self.pool.free(seq.slots[n:])
+        seq.slots = seq.slots[:0]
+        seq.node = None
+        seq.num_computed = 0
+
+    def _give_slots(self, seq: Sequence, n: int) -> bool:
+        slots = self._alloc(n)
+        if slots is None:
+            return False
+        seq.slots = torch.cat([seq.slots[: seq.num_computed], slots])
+        return True
+
+    def _alloc(self, n: int) -> torch.Tensor | None:
+        slots = self.pool.alloc(n)
+        if slots is None:
+            self.counters.evicted_tokens += self.cache.evict(n - self.pool.num_free)
+            slots = self.pool.alloc(n)
+        return slots
+
+    # ----------------------------------------------------------------- admission
+
+    def _admit(self, batch: ScheduledBatch, budget: int) -> None:
+        admitted: list[Sequence] = []
+        for seq in self._admission_order():
+            if budget <= 0 or len(self.running) >= self.config.max_running_requests:
+                break
+            if self._shares_uncached_prefix(seq, admitted):
+                continue
+            starved = self._is_starved(seq)
+            n = self._try_admit(seq, budget)
+            if n == 0:
+                if starved:
+                    break  # hold the line: nothing younger overtakes a starved request
+                continue
+            admitted.append(seq)
+            batch.add(seq, n)
+            budget -= n
+
+    def _admission_order(self) -> list[Sequence]:
+        starved = [s for s in self.waiting if self._is_starved(s)]
+        rest = [s for s in self.waiting if not self._is_starved(s)]
+        starved.sort(key=lambda s: (s.arrival_step, s.request.priority))
+        if self.config.schedule_policy == "lpm" and self.cache.enabled:
+            hit = {id(s): len(self.cache.match_prefix(s.token_ids[: s.match_limit()])[0]) for s in rest}
+            rest.sort(key=lambda s: (-hit[id(s)], s.request.priority, s.arrival_step))
+        else:
+            rest.sort(key=lambda s: (s.request.priority, s.arrival_step))
+        return starved + rest
+
+    def _is_starved(self, seq: Sequence) -> bool:
+        return self.step_index - seq.arrival_step >= self.config.starvation_steps
+
+    def _try_admit(self, seq: Sequence, budget: int) -> int:
+        """Lock the cached prefix and allocate the first chunk; 0 if memory does not allow it."""
+        cached, node = self.cache.match_prefix(seq.token_ids[: seq.match_limit()])
+        self.cache.lock(node)
+        n = min(len(seq.token_ids) - len(cached), self.config.chunk_size, budget)
+        reserve = sum(
+            min(max(s.remaining_tokens, 0), self.config.decode_reserve_tokens) for s in self.running
+        )
+        if n > self.pool.num_free + self.cache.evictable_size - reserve:
+            self.cache.unlock(node)
+            return 0
+        slots = self._alloc(n)
+        if slots is None:
+            self.cache.unlock(node)
+            return 0
+        seq.node = node
+        seq.num_computed = len(cached)
+        seq.slots = torch.cat([cached, slots])
+        if seq.admissions == 0:
+            seq.prompt_cached_tokens = len(cached)
+        seq.admissions += 1
+        self.counters.cached_tokens += len(cached)
+        seq.status = SeqStatus.RUNNING
+        self.waiting.remove(seq)
+        self.running.append(seq)
+        return n
+
+    def _shares_uncached_prefix(self, seq: Sequence, admitted: list[Sequence]) -> bool:
+        """True when `seq` would recompute a long prefix that a request admitted in this same step
+        is computing right now: waiting one step turns that work into a cache hit."""
+        threshold = self.config.defer_shared_prefix_tokens
+        if not self.cache.enabled or threshold <= 0 or not admitted:
+            return False
+        mine = torch.tensor(seq.token_ids[: seq.match_limit()])
+        for other in admitted:
+            theirs = torch.tensor(other.token_ids[: len(mine)])
+            n = min(len(mine), len(theirs))
+            differ = (mine[:n] != theirs[:n]).nonzero()
+            common = int(differ[0]) if len(differ) else n
+            if common - other.num_computed >= threshold:
+                return True
+        return False

@@ -1,0 +1,74 @@
+"""A request as the engine tracks it: its tokens, its KV slots, and where it is in its life."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lmc.runtime.request import FinishReason, Request
+
+if TYPE_CHECKING:
+    from lmc.runtime.radix_cache import TreeNode
+
+
+class SeqStatus(enum.Enum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+@dataclass(eq=False)
+class Sequence:
+    """Mutable per-request state, owned by the engine.
+
+    Invariant: `slots[i]` holds the KV of `token_ids[i]` for every `i < num_computed` (and, while
+    a forward is being prepared, the fresh slots of the tokens it computes); the leading slots up
+    to the depth of the locked `node` belong to the radix tree, the rest to this sequence alone.
+    Tokens at `num_computed` and beyond are pending: the next forward computes them (a prefill
+    chunk, a decode token, or a jump-forward run).
+    """
+
+    request: Request
+    rid: str
+    token_ids: list[int]  # prompt, then everything appended since
+    prompt_len: int
+    arrival_step: int
+    status: SeqStatus = SeqStatus.WAITING
+    slots: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.int64))
+    num_computed: int = 0
+    node: TreeNode | None = None
+    prompt_cached_tokens: int = 0  # cache hit at first admission (reported in the output)
+    admissions: int = 0
+    generator: torch.Generator | None = None
+    constraint_state: Any = None
+    num_forced: int = 0  # tokens appended by jump-forward rather than sampled
+    finish_reason: FinishReason | None = None
+    prompt_logprobs: list[float] = field(default_factory=list)
+
+    @property
+    def output_ids(self) -> list[int]:
+        return self.token_ids[self.prompt_len :]
+
+    @property
+    def num_pending(self) -> int:
+        return len(self.token_ids) - self.num_computed
+
+    @property
+    def max_tokens(self) -> int:
+        return self.request.sampling.max_tokens
+
+    @property
+    def remaining_tokens(self) -> int:
+        return self.max_tokens - (len(self.token_ids) - self.prompt_len)
+
+    def match_limit(self) -> int:
+        """How many leading tokens may come from the cache: at least one token must be computed
+        to get logits, and logprob requests must compute from the first scored position on."""
+        limit = len(self.token_ids) - 1
+        start = self.request.logprob_start
+        if start is not None:
+            limit = min(limit, max(start - 1, 0))
+        return limit

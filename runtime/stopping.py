@@ -1,0 +1,54 @@
+"""When a request stops, and what text it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lmc.runtime.request import FinishReason, SamplingParams
+
+
+def check_stop(
+    output_ids: list[int],
+    params: SamplingParams,
+    eos_ids: frozenset[int],
+    decode: Callable[[list[int]], str],
+) -> FinishReason | None:
+    """The reason to stop after the last appended token, or None to go on.
+
+    Stop strings are searched only in the text that the newest token could have completed, so
+    the check costs O(longest stop string) per token rather than the whole output.
+    """
+    last = output_ids[-1]
+    if last in params.stop_token_ids:
+        return FinishReason.STOP
+    if last in eos_ids and not params.ignore_eos:
+        return FinishReason.EOS
+    if params.stop:
+        longest = max(len(s) for s in params.stop)
+        tail = decode(output_ids[-(longest + 8) :])
+        if any(s in tail for s in params.stop):
+            return FinishReason.STOP
+    if len(output_ids) >= params.max_tokens:
+        return FinishReason.LENGTH
+    return None
+
+
+def final_text(
+    output_ids: list[int],
+    reason: FinishReason,
+    params: SamplingParams,
+    eos_ids: frozenset[int],
+    decode: Callable[[list[int]], str],
+) -> str:
+    """Decoded output without a trailing EOS or stop token, and cut before a stop string."""
+    ids = output_ids
+    if ids and reason in (FinishReason.STOP, FinishReason.EOS) and (
+        ids[-1] in params.stop_token_ids or (ids[-1] in eos_ids and not params.ignore_eos)
+    ):
+        ids = ids[:-1]
+    text = decode(ids)
+    if reason == FinishReason.STOP and params.stop:
+        cut = min((i for i in (text.find(s) for s in params.stop) if i >= 0), default=-1)
+        if cut >= 0:
+            text = text[:cut]
+    return text
