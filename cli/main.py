@@ -28,3 +28,20 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """lmc: compile LM programs ahead of time and run them over data sets on its own runtime."""
+
+
+@bench_app.command("engine")
+def bench_engine_cmd(
+    model: str = typer.Option("tiny", help="Model: 'tiny', a preset (with --load-format dummy) or a local HF directory."),
+    rows: int = typer.Option(64, help="Rows of the few-shot shape."),
+    prefix_tokens: int = typer.Option(512, help="Tokens of the prefix every row shares."),
+    own_tokens: int = typer.Option(32, help="Tokens of each row's own text."),
+    new_tokens: int = typer.Option(8, help="Tokens generated per row."),
+    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+) -> None:
+    """Few-shot shape on the engine: lmc, lmc without radix cache, transformers `generate`."""
+    from lmc.benchmarks.engine import FewShotShape, bench_engine
+
+    shape = FewShotShape(rows, prefix_tokens, own_tokens, new_tokens)
+    path = bench_engine(model, shape, out_dir)
+    typer.echo(f"results written to {path}")
