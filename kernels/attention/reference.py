@@ -1,0 +1,143 @@
+"""The reference attention backend: plain torch, float32, runs anywhere.
+
+It is the oracle that GPU kernels are tested against, so every step is spelled out; it is also
+the CPU backend, so the work is batched where that costs no clarity: decodes (one query each)
+run as one padded batch, and each extend runs as one `scaled_dot_product_attention` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import accumulate
+
+import torch
+import torch.nn.functional as F
+
+from lmc.kernels.attention import AttentionMetadata
+
+
+@dataclass
+class _DecodePlan:
+    """All one-query sequences of a forward, gathered into one padded batch."""
+
+    rows: torch.Tensor  # [Bd] query row of each decode
+    slots: torch.Tensor  # [Bd, L] KV slot ids, padded with slot 0
+    valid: torch.Tensor  # [Bd, L] True where the slot belongs to the sequence
+
+
+@dataclass
+class _ExtendPlan:
+    """One sequence with several new tokens: its query rows, KV slots and causal mask."""
+
+    q_start: int
+    q_end: int
+    slots: torch.Tensor  # [L] KV slot ids in position order
+    mask: torch.Tensor  # [n, L] True where new query i may see key j
+
+
+class ReferenceAttention:
+    """AttentionBackend in plain torch: writes new K/V to the cache, then attends per sequence."""
+
+    name = "reference"
+
+    def __init__(self, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        self._meta: AttentionMetadata | None = None
+        self._decode: _DecodePlan | None = None
+        self._extends: list[_ExtendPlan] = []
+
+    def prepare(self, meta: AttentionMetadata) -> None:
+        """Build the gather indices and masks once per forward; every layer reuses them."""
+        qo_indptr = [0, *accumulate(meta.extend_lens_cpu)]
+        kv_indptr = [0, *accumulate(meta.seq_lens_cpu)]
+        decodes: list[int] = []
+        self._extends = []
+        for b, (seq_len, ext_len) in enumerate(zip(meta.seq_lens_cpu, meta.extend_lens_cpu)):
+            if ext_len == 1:
+                decodes.append(b)
+                continue
+            if ext_len == 0:
+                continue
+            slots = meta.kv_indices[kv_indptr[b] : kv_indptr[b + 1]]
+            self._extends.append(
+                _ExtendPlan(qo_indptr[b], qo_indptr[b + 1], slots, self._causal_mask(seq_len, ext_len))
+            )
+        self._decode = self._plan_decodes(meta, decodes, qo_indptr, kv_indptr) if decodes else None
+        self._meta = meta
+
+    def _causal_mask(self, seq_len: int, ext_len: int) -> torch.Tensor:
+        """Query i (of the ext_len new tokens) sees keys 0 .. seq_len - ext_len + i."""
+        prefix = seq_len - ext_len
+        keys = torch.arange(seq_len, device=self.device)
+        last_visible = prefix + torch.arange(ext_len, device=self.device)
+        return keys[None, :] <= last_visible[:, None]
+
+    def _plan_decodes(
+        self, meta: AttentionMetadata, batch: list[int], qo_indptr: list[int], kv_indptr: list[int]
+    ) -> _DecodePlan:
+        lens = [meta.seq_lens_cpu[b] for b in batch]
+        width = max(lens)
+        slots = torch.zeros(len(batch), width, dtype=torch.int64, device=self.device)
+        for row, b in enumerate(batch):
+            slots[row, : lens[row]] = meta.kv_indices[kv_indptr[b] : kv_indptr[b + 1]]
+        lens_t = torch.tensor(lens, device=self.device)
+        valid = torch.arange(width, device=self.device)[None, :] < lens_t[:, None]
+        rows = torch.tensor([qo_indptr[b] for b in batch], dtype=torch.int64, device=self.device)
+        return _DecodePlan(rows, slots, valid)
+
+    def forward(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        k_cache: torch.Tensor,
+        v_cache: torch.Tensor,
+        meta: AttentionMetadata,
+        scale: float,
+    ) -> torch.Tensor:
+        """Attention of q `[T, Hq, D]` over each sequence's cached K/V; returns q's dtype."""
+        if meta is not self._meta:
+            self.prepare(meta)
+        k_cache[meta.out_slots] = k.to(k_cache.dtype)
+        v_cache[meta.out_slots] = v.to(v_cache.dtype)
+        out = torch.empty(q.shape, dtype=torch.float32, device=q.device)
+        if self._decode is not None:
+            out[self._decode.rows] = _decode_attention(q, k_cache, v_cache, self._decode, scale)
+        for ext in self._extends:
+            out[ext.q_start : ext.q_end] = _extend_attention(
+                q[ext.q_start : ext.q_end], k_cache, v_cache, ext, scale
+            )
+        return out.to(q.dtype)
+
+
+def _decode_attention(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, plan: _DecodePlan, scale: float
+) -> torch.Tensor:
+    """One query per sequence against its padded keys: `[Bd, Hq, D]` in float32."""
+    keys = k_cache[plan.slots].float()  # [Bd, L, Hkv, D]
+    values = v_cache[plan.slots].float()
+    num_q_heads, head_dim = q.shape[1], q.shape[2]
+    num_kv_heads = keys.shape[2]
+    group = num_q_heads // num_kv_heads
+    # Query head h reads KV head h // group (GQA): view q heads as [Hkv, group].
+    queries = q[plan.rows].float().view(len(plan.rows), num_kv_heads, group, head_dim)
+    scores = torch.einsum("bhgd,blhd->bhgl", queries, keys) * scale
+    scores = scores.masked_fill(~plan.valid[:, None, None, :], float("-inf"))
+    probs = scores.softmax(dim=-1)
+    out = torch.einsum("bhgl,blhd->bhgd", probs, values)
+    return out.reshape(len(plan.rows), num_q_heads, head_dim)
+
+
+def _extend_attention(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, plan: _ExtendPlan, scale: float
+) -> torch.Tensor:
+    """Several new queries of one sequence against its prefix and themselves: `[n, Hq, D]`."""
+    keys = k_cache[plan.slots].float().transpose(0, 1)  # [Hkv, L, D]
+    values = v_cache[plan.slots].float().transpose(0, 1)
+    group = q.shape[1] // keys.shape[0]
+    keys = keys.repeat_interleave(group, dim=0)
+    values = values.repeat_interleave(group, dim=0)
+    out = F.scaled_dot_product_attention(
+        q.float().transpose(0, 1), keys, values, attn_mask=plan.mask, scale=scale
+    )
+    return out.transpose(0, 1)
