@@ -1,0 +1,127 @@
+"""Turn a model name into a ready model: config, weights on the device, and tokenizer.
+
+A model is "tiny" (built on first use), a preset name (shape only: `load_format="dummy"`), or a
+local Hugging Face directory. Dummy weights are seeded random values generated directly on the
+target device, so an 8B-parameter benchmark never stages its weights in host memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from transformers import AutoConfig, PretrainedConfig
+
+from lmc.runtime.models import model_class_for
+from lmc.runtime.models.llama import LlamaForCausalLM
+from lmc.runtime.models.presets import is_preset, preset_config, preset_names
+from lmc.runtime.models.tiny import tiny_model_dir
+from lmc.runtime.tokenizer import Tokenizer
+
+LOAD_FORMATS = ("auto", "dummy")
+DUMMY_STD = 0.02
+
+
+@dataclass
+class LoadedModel:
+    """Everything the engine needs about its model; `model_dir` is None for presets."""
+
+    model: LlamaForCausalLM
+    config: PretrainedConfig
+    tokenizer: Tokenizer
+    model_dir: Path | None
+    dtype: torch.dtype
+    device: torch.device
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """ "auto" is float32 on CPU (bfloat16 matmuls are slow there) and bfloat16 on GPUs."""
+    if dtype == "auto":
+        return torch.float32 if device.type == "cpu" else torch.bfloat16
+    choices = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if dtype not in choices:
+        raise ValueError(f"unknown dtype {dtype!r}; choose 'auto' or one of {list(choices)}")
+    return choices[dtype]
+
+
+def resolve_model_dir(model: str) -> Path:
+    """The directory of "tiny" or of a local path, with errors that say what is missing."""
+    if model == "tiny":
+        return tiny_model_dir()
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"model {model!r} is neither 'tiny', a preset ({', '.join(preset_names())}) nor an "
+            "existing directory; lmc loads models from local Hugging Face directories only"
+        )
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} has no config.json; is it a Hugging Face model directory?")
+    return path
+
+
+def safetensors_files(model_dir: Path) -> list[Path]:
+    """The checkpoint shards, checked before any memory is allocated for the model."""
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(
+            f"{model_dir} has no *.safetensors files (lmc does not read .bin/.pt checkpoints); "
+            "convert the checkpoint or pass load_format='dummy' for random weights"
+        )
+    return files
+
+
+def iter_safetensors(files: list[Path], device: torch.device) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor of every shard, read straight onto the device."""
+    for file in files:
+        with safe_open(file, framework="pt", device=str(device)) as reader:
+            for name in reader.keys():  # noqa: SIM118 (safe_open is not iterable)
+                yield name, reader.get_tensor(name)
+
+
+@torch.no_grad()
+def fill_dummy_weights(model: LlamaForCausalLM, seed: int) -> None:
+    """Seeded N(0, 0.02) weights, unit norm scales; generated on the parameters' own device."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    for name, param in model.named_parameters():
+        if name == "norm" or name.endswith("layernorm"):
+            param.fill_(1.0)
+        else:
+            param.normal_(0.0, DUMMY_STD, generator=generator)
+
+
+def load_model(
+    model: str, load_format: str = "auto", dtype: str = "auto", device: str = "cpu", seed: int = 0
+) -> LoadedModel:
+    """Build the model named `model` on `device`, with real or dummy weights.
+
+    Presets have no tokenizer files of their own: they get the tiny model's tokenizer, whose
+    32 000 ids are valid in every preset's vocabulary.
+    """
+    if load_format not in LOAD_FORMATS:
+        raise ValueError(f"unknown load_format {load_format!r}; choose one of {list(LOAD_FORMATS)}")
+    torch_device = torch.device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    if is_preset(model):
+        if load_format != "dummy":
+            raise ValueError(
+                f"{model!r} is a preset shape without weights; pass load_format='dummy' for random "
+                "weights, or give the path of a Hugging Face directory"
+            )
+        model_dir, config = None, preset_config(model)
+        tokenizer = Tokenizer.from_dir(tiny_model_dir())
+    else:
+        model_dir = resolve_model_dir(model)
+        config = AutoConfig.from_pretrained(model_dir)
+        tokenizer = Tokenizer.from_dir(model_dir)
+    shards = safetensors_files(model_dir) if load_format == "auto" else []
+    network = model_class_for(config)(config, torch_dtype, torch_device)
+    if load_format == "dummy":
+        fill_dummy_weights(network, seed)
+    else:
+        network.load_weights(iter_safetensors(shards, torch_device))
+    network.eval()
+    return LoadedModel(network, config, tokenizer, model_dir, torch_dtype, torch_device)

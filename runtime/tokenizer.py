@@ -1,0 +1,171 @@
+"""Text <-> token ids, exact in both directions, on top of a Hugging Face tokenizer.
+
+The runtime never re-tokenizes generated text, and the compiler encodes a prompt piece by piece,
+so encoding must compose: `encode(a) + encode_continuation(b)` decodes to `a + b`. SentencePiece
+tokenizers (Llama 2, Mistral) get in the way with their "dummy prefix", a space silently added
+before the first word; this class controls that space itself instead of leaving it to the
+tokenizer's pre-tokenizer, which also drops a genuine leading space of the text.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+from tokenizers import Tokenizer as FastTokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from lmc.runtime.chat_template import RoleTemplate
+
+_METASPACE = "\u2581"  # '▁', SentencePiece's visible space
+
+
+def _bytes_to_unicode() -> dict[str, int]:
+    """GPT-2's byte-level alphabet (used by Llama 3 and Qwen2): printable stand-in char -> byte."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars = list(printable)
+    shift = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            chars.append(256 + shift)
+            shift += 1
+    return {chr(c): b for b, c in zip(printable, chars)}
+
+
+def _without_dummy_prefix(spec: dict) -> tuple[dict, bool]:
+    """Turn off every way a tokenizer.json prepends '▁'; report whether it did at all."""
+    found = False
+
+    def visit(node: object) -> object:
+        nonlocal found
+        if isinstance(node, dict):
+            if node.get("type") == "Metaspace" and node.get("prepend_scheme", "always") != "never":
+                found = True
+                node = {**node, "prepend_scheme": "never", "add_prefix_space": False}
+            if node.get("type") == "Prepend" and node.get("prepend") == _METASPACE:
+                found = True
+                return None
+            node = {key: visit(value) for key, value in node.items()}
+            for key in ("normalizers", "pretokenizers"):
+                if isinstance(node.get(key), list):
+                    node[key] = [n for n in node[key] if n is not None]
+            return node
+        if isinstance(node, list):
+            return [visit(item) for item in node]
+        return node
+
+    spec = {**spec, "normalizer": visit(spec.get("normalizer")), "pre_tokenizer": visit(spec.get("pre_tokenizer"))}
+    return spec, found
+
+
+class Tokenizer:
+    """A model's tokenizer with exact, composable encoding and per-token surface bytes."""
+
+    def __init__(self, hf: PreTrainedTokenizerBase) -> None:
+        if not getattr(hf, "is_fast", False):
+            raise ValueError(f"{type(hf).__name__} has no tokenizers backend; lmc needs a tokenizer.json")
+        self.hf = hf
+        spec, self.has_dummy_prefix = _without_dummy_prefix(json.loads(hf.backend_tokenizer.to_str()))
+        self._plain = FastTokenizer.from_str(json.dumps(spec))
+        self._plain.no_truncation()
+        self._plain.no_padding()
+        self._special_ids = set(hf.all_special_ids)
+        self._special_texts = [t for t in hf.all_special_tokens if t]
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> Tokenizer:
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"tokenizer directory {path} does not exist")
+        return cls(AutoTokenizer.from_pretrained(path))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.hf)
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self.hf.bos_token_id
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self.hf.eos_token_id
+
+    def _encode_plain(self, text: str) -> list[int]:
+        return self._plain.encode(text, add_special_tokens=False).ids if text else []
+
+    def encode(self, text: str, add_bos: bool = False) -> list[int]:
+        """Token ids of `text` as the start of a prompt (with the dummy prefix where the tokenizer
+        uses one, except before a leading special token, as transformers does)."""
+        starts_special = any(text.startswith(s) for s in self._special_texts)
+        prefix = " " if self.has_dummy_prefix and text and not starts_special else ""
+        ids = self._encode_plain(prefix + text)
+        if add_bos:
+            if self.bos_token_id is None:
+                raise ValueError("this tokenizer has no BOS token; call encode(text, add_bos=False)")
+            ids = [self.bos_token_id, *ids]
+        return ids
+
+    def encode_continuation(self, text: str) -> list[int]:
+        """Token ids of `text` that follows earlier text of the same prompt: no BOS, no dummy prefix."""
+        return self._encode_plain(text)
+
+    @cached_property
+    def _token_bytes(self) -> list[bytes]:
+        vocab = self.hf.backend_tokenizer.get_vocab(with_added_tokens=True)
+        table = [b""] * max(len(self.hf), max(vocab.values()) + 1)
+        byte_level = "ByteLevel" in self.hf.backend_tokenizer.to_str()
+        alphabet = _bytes_to_unicode() if byte_level else {}
+        added = self.hf.backend_tokenizer.get_added_tokens_decoder()
+        for piece, idx in vocab.items():
+            if idx in self._special_ids or (idx in added and added[idx].special):
+                continue
+            if idx in added:
+                table[idx] = piece.encode("utf-8")
+            elif byte_level:
+                table[idx] = bytes(alphabet[c] for c in piece)
+            elif len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+                table[idx] = bytes([int(piece[3:5], 16)])
+            else:
+                table[idx] = piece.replace(_METASPACE, " ").encode("utf-8")
+        return table
+
+    def token_bytes(self) -> list[bytes]:
+        """The bytes each token id adds to decoded text ('▁' is a space, '<0xNN>' its byte,
+        special tokens nothing): what constrained decoding matches against."""
+        return list(self._token_bytes)
+
+    def decode_continuation(self, ids: list[int]) -> str:
+        """The text that `ids` add after earlier tokens (keeps a leading space; drops specials)."""
+        table = self._token_bytes
+        return b"".join(table[i] for i in ids).decode("utf-8", errors="replace")
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of ids produced by `encode`: special tokens dropped, and the dummy-prefix space
+        removed when the first token after an optional BOS is an ordinary one."""
+        text = self.decode_continuation(ids)
+        body = ids[1:] if ids and ids[0] == self.bos_token_id else ids
+        if self.has_dummy_prefix and body and body[0] not in self._special_ids and text.startswith(" "):
+            text = text[1:]
+        return text
+
+    @cached_property
+    def roles(self) -> RoleTemplate:
+        """Text around each role's content, from this tokenizer's chat template."""
+        return RoleTemplate.from_tokenizer(self.hf)
+
+
+def load_tokenizer(model: str = "tiny") -> Tokenizer:
+    """The tokenizer of a model name or directory without loading any weights.
+
+    "tiny" builds the default model on first use; presets (dummy weights) use the tiny tokenizer,
+    since lmc ships no other; anything else is a Hugging Face directory.
+    """
+    from lmc.runtime.models.presets import is_preset
+    from lmc.runtime.models.tiny import tiny_model_dir
+
+    if model == "tiny" or is_preset(model):
+        return Tokenizer.from_dir(tiny_model_dir())
+    return Tokenizer.from_dir(model)
