@@ -1,0 +1,331 @@
+"""Parse the subset of Python `re` syntax that constraints need into a `regex_ast` tree.
+
+Supported: literals and escapes (`\\d \\w \\s \\D \\W \\S \\n \\t \\xhh \\uhhhh \\N{...}`, escaped
+punctuation), classes with ranges and negation, `.`, `* + ? {m} {m,} {,n} {m,n}` (a trailing `?`
+makes them lazy, which changes nothing for a language and is ignored), alternation, capturing,
+non-capturing and named groups, comments `(?#...)`, and anchors `^ \\A $ \\Z` at the ends of the
+pattern. `\\d \\w \\s` mean what they mean under `re.ASCII`; `.` is any character but newline, as
+in Python. Anything else (backreferences, lookaround, inline flags, word boundaries, atomic groups,
+possessive quantifiers) raises `RegexError` with a caret under the offending position.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from lmc.grammars import charset as cs
+from lmc.grammars.errors import RegexError
+from lmc.grammars.regex_ast import Alt, Chars, Concat, Node, Repeat
+
+MAX_REPEAT = 10_000
+
+_SET_ESCAPES: dict[str, cs.CharSet] = {
+    "d": cs.DIGIT,
+    "D": cs.complement(cs.DIGIT),
+    "w": cs.WORD,
+    "W": cs.complement(cs.WORD),
+    "s": cs.SPACE,
+    "S": cs.complement(cs.SPACE),
+}
+_CHAR_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
+_HEX_LENGTHS = {"x": 2, "u": 4, "U": 8}
+_OCTAL = "01234567"
+
+
+def parse_regex(pattern: str) -> Node:
+    """The syntax tree of `pattern`; raises `RegexError` naming the position of any problem."""
+    return _Parser(pattern).parse()
+
+
+class _Parser:
+    """Recursive descent over the pattern; `i` is the index of the next unread character."""
+
+    def __init__(self, pattern: str) -> None:
+        self.p = pattern
+        self.i = 0
+
+    def error(self, pos: int, message: str, hint: str = "") -> RegexError:
+        return RegexError(self.p, pos, message, hint)
+
+    def peek(self, k: int = 0) -> str:
+        j = self.i + k
+        return self.p[j] if j < len(self.p) else ""
+
+    def parse(self) -> Node:
+        node = self.alternation(depth=0)
+        if self.i < len(self.p):
+            raise self.error(self.i, "unbalanced parenthesis", "remove the ')' or escape it as '\\)'")
+        return node
+
+    def alternation(self, depth: int) -> Node:
+        options = [self.sequence(depth)]
+        while self.peek() == "|":
+            self.i += 1
+            options.append(self.sequence(depth))
+        return options[0] if len(options) == 1 else Alt(tuple(options))
+
+    def sequence(self, depth: int) -> Node:
+        items: list[Node] = []
+        while self.i < len(self.p) and self.peek() not in "|)":
+            start = self.i
+            if self.anchor(depth, bool(items)):
+                continue
+            if self.p.startswith("(?#", self.i):
+                end = self.p.find(")", self.i)
+                if end < 0:
+                    raise self.error(start, "missing ), unterminated comment")
+                self.i = end + 1
+                continue
+            items.append(self.quantified(self.atom(depth), start))
+        if self.peek() == ")" and depth == 0:
+            raise self.error(self.i, "unbalanced parenthesis", "remove the ')' or escape it as '\\)'")
+        return items[0] if len(items) == 1 else Concat(tuple(items))
+
+    def anchor(self, depth: int, after_items: bool) -> bool:
+        """Consume `^`/`\\A` at the start or `$`/`\\Z` at the end of a top-level branch."""
+        c = self.peek()
+        start_anchor = c == "^" or self.p.startswith("\\A", self.i)
+        end_anchor = c == "$" or self.p.startswith("\\Z", self.i)
+        if not (start_anchor or end_anchor):
+            return False
+        width = 1 if c in "^$" else 2
+        at_end = self.i + width == len(self.p) or self.p[self.i + width] == "|"
+        if depth == 0 and ((start_anchor and not after_items) or (end_anchor and at_end)):
+            self.i += width
+            return True
+        raise self.error(
+            self.i,
+            "anchors are only supported at the start or end of the whole pattern",
+            "a constraint always matches the whole output; drop the anchor or move it to an end",
+        )
+
+    def atom(self, depth: int) -> Node:
+        c = self.peek()
+        if c == "(":
+            return self.group(depth)
+        if c == "[":
+            return Chars(self.char_class())
+        if c == ".":
+            self.i += 1
+            return Chars(cs.DOT)
+        if c == "\\":
+            return Chars(self.escape(in_class=False))
+        if c in "*+?" or (c == "{" and self.counted_bounds() is not None):
+            raise self.error(self.i, "nothing to repeat", f"escape it as '\\{c}' to match it literally")
+        self.i += 1
+        return Chars(cs.single(c))
+
+    def group(self, depth: int) -> Node:
+        start = self.i
+        self.i += 1
+        if self.peek() == "?":
+            self.group_extension(start)
+        body = self.alternation(depth + 1)
+        if self.peek() != ")":
+            raise self.error(start, "missing ), unterminated subpattern")
+        self.i += 1
+        return body
+
+    def group_extension(self, start: int) -> None:
+        """Accept `(?:` and `(?P<name>`; refuse every other `(?` form with what it is."""
+        rest = self.p[self.i + 1 :]
+        if rest.startswith(":"):
+            self.i += 2
+            return
+        if rest.startswith("P<"):
+            end = self.p.find(">", self.i)
+            name = self.p[self.i + 3 : end] if end > 0 else ""
+            if not name.isidentifier():
+                raise self.error(self.i + 3, "bad group name", "write (?P<name>...) with a Python identifier")
+            self.i = end + 1
+            return
+        features = [
+            ("P=", "named backreference (?P=...)"),
+            ("=", "lookahead (?=...)"),
+            ("!", "negative lookahead (?!...)"),
+            ("<=", "lookbehind (?<=...)"),
+            ("<!", "negative lookbehind (?<!...)"),
+            (">", "atomic group (?>...)"),
+            ("(", "conditional group (?(...)...)"),
+        ]
+        for prefix, what in features:
+            if rest.startswith(prefix):
+                raise self.error(start, f"unsupported regex feature: {what}", _NO_CONTEXT_HINT)
+        if rest[:1] and rest[0] in "aiLmsux-":
+            raise self.error(
+                start,
+                "unsupported regex feature: inline flags",
+                "constraints compile without flags; spell out the cases, e.g. [Yy]es instead of (?i)yes",
+            )
+        raise self.error(start, "unknown extension (?" + rest[:1])
+
+    def quantified(self, item: Node, start: int) -> Node:
+        bounds = self.quantifier()
+        if bounds is None:
+            return item
+        if self.peek() == "?":
+            self.i += 1
+        elif self.peek() == "+":
+            raise self.error(
+                self.i,
+                "unsupported regex feature: possessive quantifier",
+                "write the plain greedy quantifier; a possessive one can change which strings match",
+            )
+        if self.peek() in ("*", "+", "?") or (self.peek() == "{" and self.counted_bounds() is not None):
+            raise self.error(self.i, "multiple repeat", "wrap the repeated part in (?:...) first")
+        lo, hi = bounds
+        return Repeat(item, lo, hi)
+
+    def quantifier(self) -> tuple[int, int | None] | None:
+        c = self.peek()
+        simple = {"*": (0, None), "+": (1, None), "?": (0, 1)}
+        if c in simple:
+            self.i += 1
+            return simple[c]
+        if c != "{":
+            return None
+        found = self.counted_bounds()
+        if found is None:
+            return None
+        (lo, hi), end = found
+        if hi is not None and hi < lo:
+            raise self.error(self.i, "min repeat greater than max repeat")
+        if max(lo, hi or 0) > MAX_REPEAT:
+            raise self.error(self.i, f"repetition bound above {MAX_REPEAT}", "use * or + for long runs")
+        self.i = end
+        return lo, hi
+
+    def counted_bounds(self) -> tuple[tuple[int, int | None], int] | None:
+        """`{m}`, `{m,}`, `{,n}`, `{m,n}` at `i` and the index after it; None if `{` is literal."""
+        j = self.i + 1
+        p = self.p
+        lo_start = j
+        while j < len(p) and p[j].isdigit() and p[j].isascii():
+            j += 1
+        lo_text = hi_text = p[lo_start:j]
+        has_comma = j < len(p) and p[j] == ","
+        if has_comma:
+            j += 1
+            hi_start = j
+            while j < len(p) and p[j].isdigit() and p[j].isascii():
+                j += 1
+            hi_text = p[hi_start:j]
+        if j >= len(p) or p[j] != "}" or not (lo_text or has_comma):
+            return None
+        lo = int(lo_text) if lo_text else 0
+        hi = int(hi_text) if hi_text else None
+        return (lo, hi), j + 1
+
+    def char_class(self) -> cs.CharSet:
+        start = self.i
+        self.i += 1
+        negate = self.peek() == "^"
+        if negate:
+            self.i += 1
+        parts: list[tuple[int, int]] = []
+        first = True
+        while True:
+            if self.i >= len(self.p):
+                raise self.error(start, "unterminated character set", "close it with ']'")
+            if self.peek() == "]" and not first:
+                self.i += 1
+                break
+            first = False
+            item_start = self.i
+            lo = self.class_item()
+            if self.peek() == "-" and self.peek(1) not in ("]", ""):
+                self.i += 1
+                hi = self.class_item()
+                if isinstance(lo, tuple) or isinstance(hi, tuple) or lo > hi:
+                    raise self.error(item_start, "bad character range")
+                parts.append((lo, hi))
+            elif isinstance(lo, tuple):
+                parts.extend(lo)
+            else:
+                parts.append((lo, lo))
+        chars = cs.normalize(parts)
+        return cs.complement(chars) if negate else chars
+
+    def class_item(self) -> int | cs.CharSet:
+        """One class member: a code point, or a set for `\\d`-style escapes."""
+        if self.peek() != "\\":
+            self.i += 1
+            return ord(self.p[self.i - 1])
+        if self.peek(1) in _SET_ESCAPES:
+            self.i += 2
+            return _SET_ESCAPES[self.p[self.i - 1]]
+        if self.peek(1) == "b":
+            self.i += 2
+            return 0x08
+        chars = self.escape(in_class=True)
+        return chars[0][0]
+
+    def escape(self, in_class: bool) -> cs.CharSet:
+        start = self.i
+        c = self.peek(1)
+        if not c:
+            raise self.error(start, "bad escape (end of pattern)", "write '\\\\' for a backslash")
+        self.i += 2
+        if c in _SET_ESCAPES:
+            return _SET_ESCAPES[c]
+        if c in _CHAR_ESCAPES:
+            return cs.single(_CHAR_ESCAPES[c])
+        if c in _HEX_LENGTHS:
+            return self.hex_escape(start, _HEX_LENGTHS[c])
+        if c == "N":
+            return self.named_escape(start)
+        three_digits = bool(self.peek()) and bool(self.peek(1)) and (self.peek() + self.peek(1)).isdigit()
+        if c in _OCTAL and (c == "0" or in_class or (three_digits and _is_octal(self.p[start + 1 : start + 4]))):
+            return self.octal_escape(start)
+        if c.isdigit():
+            raise self.error(start, "unsupported regex feature: backreference", _NO_CONTEXT_HINT)
+        if c in "bB":
+            raise self.error(
+                start,
+                "unsupported regex feature: word boundary \\" + c,
+                "spell out the characters allowed around the word instead",
+            )
+        if c.isascii() and c.isalpha():
+            raise self.error(start, "bad escape \\" + c)
+        return cs.single(c)
+
+    def hex_escape(self, start: int, width: int) -> cs.CharSet:
+        digits = self.p[self.i : self.i + width]
+        if len(digits) != width or any(d not in "0123456789abcdefABCDEF" for d in digits):
+            raise self.error(start, f"incomplete escape {self.p[start : self.i + width]}")
+        value = int(digits, 16)
+        if value > cs.MAX_CODE_POINT:
+            raise self.error(start, "bad escape: code point above U+10FFFF")
+        self.i += width
+        return ((value, value),)
+
+    def named_escape(self, start: int) -> cs.CharSet:
+        end = self.p.find("}", self.i)
+        if self.peek() != "{" or end < 0:
+            raise self.error(start, "missing {NAME} after \\N")
+        try:
+            ch = unicodedata.lookup(self.p[self.i + 1 : end])
+        except KeyError:
+            raise self.error(start, "undefined character name in \\N{...}") from None
+        self.i = end + 1
+        return cs.single(ch)
+
+    def octal_escape(self, start: int) -> cs.CharSet:
+        j = start + 1
+        while j < len(self.p) and j < start + 4 and self.p[j] in _OCTAL:
+            j += 1
+        value = int(self.p[start + 1 : j], 8)
+        if value > 0o377:
+            raise self.error(start, "octal escape value outside of range 0-0o377")
+        self.i = j
+        return ((value, value),)
+
+
+_NO_CONTEXT_HINT = (
+    "constraints are compiled to finite automata, which cannot look around or refer back; "
+    "rewrite the pattern without it"
+)
+
+
+def _is_octal(text: str) -> bool:
+    return bool(text) and all(d in _OCTAL for d in text)
