@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmc.grammars.charset import MAX_CODE_POINT, CharSet
+from lmc.grammars.rows import row_groups
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,6 @@ def build_alphabet(sets: Iterable[CharSet]) -> Alphabet:
     for j, s in enumerate(unique):
         for lo, hi in s:
             cover[index[lo] : index.get(hi + 1, len(starts)), j] = True
-    _, classes = np.unique(cover, axis=0, return_inverse=True)
-    classes = classes.reshape(-1)
+    classes = row_groups(cover)
     members = {s: frozenset(np.unique(classes[cover[:, j]]).tolist()) for j, s in enumerate(unique)}
     return Alphabet(tuple(starts), tuple(classes.tolist()), int(classes.max()) + 1, members)

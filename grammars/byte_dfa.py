@@ -61,8 +61,8 @@ def to_byte_dfa(dfa: CharDFA) -> ByteDFA:
                 for lo, hi, t in part:
                     builder.rows[s][lo : hi + 1] = t
                 continue
-            for block, sub in _split(part, 64 ** (length - 1)):
-                builder.rows[s][lead0 + block] = builder.inner(length - 1, sub)
+            for first, last, sub in _split(part, 64 ** (length - 1)):
+                builder.rows[s][lead0 + first : lead0 + last + 1] = builder.inner(length - 1, sub)
     trans = np.stack(builder.rows).astype(np.int32)
     tags = dfa.tags + (frozenset(),) * (trans.shape[0] - dfa.num_states)
     return ByteDFA(trans, tags, dfa.num_states)
@@ -89,8 +89,8 @@ class _Builder:
             for lo, hi, t in segments:
                 self.rows[idx][0x80 + lo : 0x80 + hi + 1] = t
         else:
-            for block, sub in _split(segments, 64 ** (remaining - 1)):
-                self.rows[idx][0x80 + block] = self.inner(remaining - 1, sub)
+            for first, last, sub in _split(segments, 64 ** (remaining - 1)):
+                self.rows[idx][0x80 + first : 0x80 + last + 1] = self.inner(remaining - 1, sub)
         return idx
 
 
@@ -114,11 +114,19 @@ def _clip(segments: Segments, first: int, last: int) -> Segments:
     return tuple((max(lo, first), min(hi, last), t) for lo, hi, t in segments if hi >= first and lo <= last)
 
 
-def _split(segments: Segments, size: int) -> list[tuple[int, Segments]]:
-    """Group segments by block of `size` code points, each made relative to its block start."""
-    blocks: dict[int, list[tuple[int, int, int]]] = {}
+def _split(segments: Segments, size: int) -> list[tuple[int, int, Segments]]:
+    """Cut segments at blocks of `size` code points: `(first block, last block, segments
+    relative to the block start)`. A run of blocks one segment covers whole is one entry, so
+    `.` over the astral planes costs a slice assignment, not thousands of tuples."""
+    partial: dict[int, list[tuple[int, int, int]]] = {}
+    runs: list[tuple[int, int, Segments]] = []
     for lo, hi, t in segments:
-        for block in range(lo // size, hi // size + 1):
+        first, last = lo // size, hi // size
+        full_lo = first if lo % size == 0 else first + 1
+        full_hi = last if hi % size == size - 1 else last - 1
+        if full_lo <= full_hi:
+            runs.append((full_lo, full_hi, ((0, size - 1, t),)))
+        for block in {first, last} - set(range(full_lo, full_hi + 1)):
             base = block * size
-            blocks.setdefault(block, []).append((max(lo, base) - base, min(hi, base + size - 1) - base, t))
-    return [(block, tuple(parts)) for block, parts in blocks.items()]
+            partial.setdefault(block, []).append((max(lo, base) - base, min(hi, base + size - 1) - base, t))
+    return runs + [(block, block, tuple(sorted(parts))) for block, parts in partial.items()]

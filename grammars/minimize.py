@@ -12,6 +12,7 @@ from collections import deque
 import numpy as np
 
 from lmc.grammars.dfa import CharDFA
+from lmc.grammars.rows import row_groups
 
 
 def minimize(
@@ -39,9 +40,7 @@ def _refine(trans: np.ndarray, tags: list[frozenset[int]]) -> np.ndarray:
     safe = np.maximum(trans, 0)
     while True:
         succ = np.where(dead, -1, block[safe])
-        signature = np.concatenate([block[:, None], succ], axis=1)
-        _, new_block = np.unique(signature, axis=0, return_inverse=True)
-        new_block = new_block.reshape(-1)
+        new_block = row_groups(np.concatenate([block[:, None], succ], axis=1))
         new_count = int(new_block.max()) + 1
         block = new_block
         if new_count == count:
@@ -67,8 +66,8 @@ def _merge_columns(
     table: np.ndarray, tags: tuple[frozenset[int], ...], starts: tuple[int, ...], classes: tuple[int, ...]
 ) -> CharDFA:
     """Collapse classes with identical columns, and adjacent intervals of the same class."""
-    columns, new_class = np.unique(table.T, axis=0, return_inverse=True)
-    new_class = new_class.reshape(-1)
+    new_class = row_groups(table.T)
+    columns = table.T[np.unique(new_class, return_index=True)[1]]
     merged_starts: list[int] = []
     merged_classes: list[int] = []
     for lo, c in zip(starts, classes):
