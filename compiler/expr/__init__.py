@@ -1,0 +1,39 @@
+"""The plan's expression language: nodes, JSON codec, evaluation and rendering."""
+
+from lmc.compiler.expr.codec import from_json, to_json
+from lmc.compiler.expr.evaluate import MISSING, EvalError, Scope, evaluate, reduce
+from lmc.compiler.expr.nodes import (
+    BinOp,
+    BoolOp,
+    Call,
+    Comp,
+    Compare,
+    CompFor,
+    Const,
+    DictOf,
+    Expr,
+    Format,
+    FString,
+    IfExp,
+    Method,
+    Name,
+    Pattern,
+    Ref,
+    Seq,
+    Slice,
+    Subscript,
+    UnaryOp,
+    Var,
+    free_names,
+    pattern_names,
+    var_reads,
+    walk,
+)
+from lmc.compiler.expr.render import unparse
+
+__all__ = [
+    "BinOp", "BoolOp", "Call", "Comp", "CompFor", "Compare", "Const", "DictOf", "EvalError",
+    "Expr", "FString", "Format", "IfExp", "MISSING", "Method", "Name", "Pattern", "Ref", "Scope",
+    "Seq", "Slice", "Subscript", "UnaryOp", "Var", "evaluate", "free_names", "from_json",
+    "pattern_names", "reduce", "to_json", "unparse", "var_reads", "walk",
+]

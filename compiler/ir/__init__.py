@@ -1,0 +1,38 @@
+"""The compiler's intermediate representation: typed frozen nodes on a networkx graph."""
+
+from lmc.compiler.ir.graph import ENTRY, Graph, Source
+from lmc.compiler.ir.nodes import (
+    NODE_TYPES,
+    PROMPT_NODES,
+    Assign,
+    Branch,
+    Break,
+    Continue,
+    Dynamic,
+    Entry,
+    Fork,
+    Gen,
+    Join,
+    Loop,
+    Node,
+    Param,
+    Piece,
+    Prefix,
+    Return,
+    RoleBegin,
+    RoleEnd,
+    Select,
+    Span,
+    Text,
+    const_name,
+    node_exprs,
+    reads,
+    writes,
+)
+
+__all__ = [
+    "ENTRY", "NODE_TYPES", "PROMPT_NODES", "Assign", "Branch", "Break", "Continue", "Dynamic",
+    "Entry", "Fork", "Gen", "Graph", "Join", "Loop", "Node", "Param", "Piece", "Prefix", "Return",
+    "RoleBegin", "RoleEnd", "Select", "Source", "Span", "Text", "const_name", "node_exprs",
+    "reads", "writes",
+]
