@@ -1,0 +1,140 @@
+"""`s += ...`: the right-hand side becomes prompt nodes (text, gens, selects, role markers).
+
+A `+` chain that contains primitives is split into pieces in order; pure text stays one Text
+node whose expression may read inputs and generated variables. Constant gen/select arguments
+are validated here, through the same functions users call, so errors point at the call.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import Any
+
+from lmc.compiler.errors import LanguageError
+from lmc.compiler.expr import Const, Expr
+from lmc.compiler.frontend import kinds as K
+from lmc.compiler.frontend.context import MISSING, Item
+from lmc.compiler.frontend.expressions import ExprLowering
+from lmc.compiler.frontend.globals import primitive_name
+from lmc.compiler.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
+from lmc.compiler.language import ROLES, Program, gen, select
+
+GEN_ARGS = tuple(inspect.signature(gen).parameters)
+SELECT_ARGS = tuple(inspect.signature(select).parameters)
+DTYPES = {int: "int", float: "float", bool: "bool"}
+
+
+class AppendLowering(ExprLowering):
+    def primitive_of(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Call):
+            target = self.static_object(node.func)
+            if target is not MISSING:
+                return primitive_name(target)
+        return None
+
+    def find_primitive(self, node: ast.expr) -> ast.Call | None:
+        """The first primitive call anywhere inside `node` (for 'only with +' errors)."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and self.primitive_of(sub):
+                return sub
+        return None
+
+    def lower_append(self, state: Expr, rhs: ast.expr, role: str | None = None) -> list[Item]:
+        if isinstance(rhs, ast.BinOp) and isinstance(rhs.op, ast.Add) and self.find_primitive(rhs):
+            return self.lower_append(state, rhs.left, role) + self.lower_append(state, rhs.right, role)
+        primitive = self.primitive_of(rhs)
+        if primitive is not None:
+            assert isinstance(rhs, ast.Call)
+            self._check_call_shape(rhs)
+            if primitive == "gen":
+                return [Item(self._gen(state, rhs))]
+            if primitive == "select":
+                return [Item(self._select(state, rhs))]
+            return self._role(state, rhs, primitive, role)
+        if isinstance(rhs, ast.Call) and isinstance(self.static_object(rhs.func), Program):
+            raise self.error(rhs, "a program call cannot be appended",
+                             f"call it as a statement on the state: {ast.unparse(rhs.func)}(s, ...)")
+        nested = self.find_primitive(rhs)
+        if nested is not None:
+            raise self.error(nested, f"`{ast.unparse(nested.func)}(...)` can only be combined with `+`",
+                             "write s += \"text\" + lmc.gen(...) (not inside an f-string or a call)")
+        expr, kind = self.folded(rhs)
+        if K.has_state(kind):
+            raise self.error(rhs, "a state cannot be appended to a state",
+                             "append its variables instead: s += f[\"name\"]")
+        return [Item(Text(state, expr, span=self.span(rhs)))]
+
+    def _role(self, state: Expr, call: ast.Call, role: str, outer: str | None) -> list[Item]:
+        if outer is not None:
+            raise self.error(call, f"lmc.{role}(...) is inside lmc.{outer}(...); roles do not nest",
+                             "append each role separately: s += lmc.user(...); s += lmc.assistant(...)")
+        if len(call.args) != 1 or call.keywords:
+            raise self.error(call, f"lmc.{role}(...) takes exactly one argument (text, gens, or a + of them)")
+        assert role in ROLES
+        span = self.span(call)
+        inner = self.lower_append(state, call.args[0], role)
+        return [Item(RoleBegin(state, role, span)), *inner, Item(RoleEnd(state, role, span))]
+
+    def _bind_args(self, call: ast.Call, names: tuple[str, ...], what: str) -> dict[str, ast.expr]:
+        if len(call.args) > len(names):
+            raise self.error(call, f"{what} takes at most {len(names)} positional arguments")
+        bound = dict(zip(names, call.args))
+        for kw in call.keywords:
+            assert kw.arg is not None
+            if kw.arg not in names:
+                raise self.error(kw.value, f"{what} has no argument `{kw.arg}`", f"its arguments are: {', '.join(names)}")
+            if kw.arg in bound:
+                raise self.error(kw.value, f"{what} got `{kw.arg}` twice")
+            bound[kw.arg] = kw.value
+        if "name" not in bound:
+            raise self.error(call, f"{what} needs a name: {what}(\"answer\", ...)")
+        return bound
+
+    def _name(self, node: ast.expr, what: str) -> Expr:
+        expr, kind = self.folded(node)
+        if K.is_gen(kind) or K.has_state(kind):
+            raise self.error(node, f"the name of {what} must be known before the run",
+                             "use a literal or an f-string over inputs and loop variables")
+        literal = const_name(expr)
+        if literal is not None:
+            self.session.generated.setdefault(literal, self.frame.source.location(node))
+        else:
+            self.session.computed_names = True
+        return expr
+
+    def _arg(self, key: str, node: ast.expr, what: str) -> Expr:
+        if key == "dtype":
+            target = self.static_object(node)
+            if target is not MISSING and any(target is t for t in DTYPES):
+                return Const(DTYPES[target])
+        expr, kind = self.folded(node)
+        if K.is_gen(kind) or K.has_state(kind):
+            raise self.error(node, f"`{key}=` of {what} cannot depend on generated text",
+                             "use constants or inputs for gen arguments")
+        return expr
+
+    def _validate(self, call: ast.Call, fn: Any, name: Expr, args: dict[str, Expr]) -> None:
+        """Run the user-facing validator on every argument known now (the rest: per row)."""
+        known = {k: v.value for k, v in args.items() if isinstance(v, Const)}
+        try:
+            fn(const_name(name) or "x", **known)
+        except LanguageError as exc:
+            raise self.error(call, str(exc)) from None
+
+    def _gen(self, state: Expr, call: ast.Call) -> Gen:
+        bound = self._bind_args(call, GEN_ARGS, "lmc.gen")
+        name = self._name(bound.pop("name"), "lmc.gen")
+        args = {k: self._arg(k, v, "lmc.gen") for k, v in bound.items()}
+        self._validate(call, gen, name, args)
+        return Gen(state, name, tuple(sorted(args.items())), span=self.span(call))
+
+    def _select(self, state: Expr, call: ast.Call) -> Select:
+        bound = self._bind_args(call, SELECT_ARGS, "lmc.select")
+        name = self._name(bound.pop("name"), "lmc.select")
+        if "choices" not in bound:
+            raise self.error(call, "lmc.select needs choices=[...]")
+        choices = self._arg("choices", bound["choices"], "lmc.select")
+        if isinstance(choices, Const):
+            self._validate(call, select, name, {"choices": choices})
+        return Select(state, name, choices, span=self.span(call))

@@ -1,0 +1,431 @@
+"""Python statements to IR nodes: appends, assignments, forks, loops, branches, inlined calls.
+
+Control flow whose condition or iterable is of `gen` kind becomes a Dynamic region; a loop that
+may `break` on a generated value is dynamic too. Kinds of loop-carried locals are computed to a
+fixpoint, so a local that becomes generated in a later iteration is never treated as known.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import TypeVar
+
+from lmc.compiler.expr import BinOp, Const, Expr, Pattern
+from lmc.compiler.frontend import kinds as K
+from lmc.compiler.frontend.appends import AppendLowering
+from lmc.compiler.frontend.context import Binding, Frame, Item, local_names
+from lmc.compiler.frontend.kinds import STATE, Kind
+from lmc.compiler.ir import Assign, Branch, Break, Continue, Dynamic, Fork, Join, Loop
+from lmc.compiler.language import Program
+
+T = TypeVar("T")
+UNSUPPORTED = {
+    "Try": ("try/except cannot wrap the steps of a program",
+            "remove it: a row that fails becomes an error row and the other rows go on"),
+    "TryStar": ("try/except* cannot wrap the steps of a program", "remove it"),
+    "With": ("`with` blocks cannot run inside a program",
+             "open files and resources outside the program and pass their contents as inputs"),
+    "AsyncWith": ("`async with` cannot run inside a program", "do it outside the program"),
+    "Raise": ("`raise` cannot be compiled", "check inputs before running, or return an error field"),
+    "Assert": ("`assert` cannot be compiled", "check inputs before running the program"),
+    "Import": ("imports cannot run inside a program", "move the import to the top of the module"),
+    "ImportFrom": ("imports cannot run inside a program", "move the import to the top of the module"),
+    "Global": ("`global` would let the program mutate module state (rows run concurrently, in any order)",
+               "return values in the output dict instead of writing globals"),
+    "Nonlocal": ("`nonlocal` would let the program mutate outer state", "return values instead"),
+    "Delete": ("`del` is not supported", "rebind the name to a new value instead"),
+    "FunctionDef": ("a function defined inside a program cannot be analysed",
+                    "define it at module level, decorated with @lmc.program (it is inlined)"),
+    "AsyncFunctionDef": ("a function defined inside a program cannot be analysed",
+                         "define it at module level, decorated with @lmc.program"),
+    "ClassDef": ("a class defined inside a program cannot be analysed", "define it at module level"),
+    "Match": ("`match` is not supported", "use if/elif"),
+    "AsyncFor": ("`async for` cannot run inside a program", "use a plain for loop"),
+}
+
+
+class StmtLowering(AppendLowering):
+    def lower_block(self, stmts: list[ast.stmt]) -> list[Item]:
+        return [item for st in stmts for item in self.lower_stmt(st)]
+
+    def lower_stmt(self, st: ast.stmt) -> list[Item]:
+        name = type(st).__name__
+        if name in UNSUPPORTED:
+            message, hint = UNSUPPORTED[name]
+            raise self.error(st, message, hint)
+        return getattr(self, f"_stmt_{name}")(st)
+
+    def _stmt_Pass(self, st: ast.Pass) -> list[Item]:
+        return []
+
+    def _stmt_Return(self, st: ast.Return) -> list[Item]:
+        raise self.error(st, "`return` is allowed only as the last statement of a program",
+                         "compute the outputs into variables and `return {...}` at the end")
+
+    def _stmt_Break(self, st: ast.Break) -> list[Item]:
+        return [Item(Break(self.span(st)))]
+
+    def _stmt_Continue(self, st: ast.Continue) -> list[Item]:
+        return [Item(Continue(self.span(st)))]
+
+    # -- expression statements -----------------------------------------------------------------
+    def _stmt_Expr(self, st: ast.Expr) -> list[Item]:
+        value = st.value
+        if isinstance(value, ast.Constant):
+            return []  # docstrings and `...`
+        if isinstance(value, ast.Call):
+            callee = self.program_callee(value)
+            if callee is not None:
+                return self.inline(value, callee)
+            if isinstance(value.func, ast.Attribute) and value.func.attr == "join":
+                state, kind = self.lower_expr(value.func.value)
+                if kind == STATE:
+                    if len(value.args) != 1 or value.keywords:
+                        raise self.error(value, "s.join(forks) takes the list of forks")
+                    forks, _ = self.lower_expr(value.args[0])
+                    return [Item(Join(state, forks, self.span(st)))]
+            if self.primitive_of(value):
+                raise self.error(value, f"`{ast.unparse(value.func)}(...)` on its own does nothing",
+                                 f"append it to a state: s += {ast.unparse(value)}")
+        self.lower_expr(value)
+        raise self.error(value, "the value of this expression is unused",
+                         "append it to the state (s += ...) or assign it to a name")
+
+    def program_callee(self, value: ast.expr) -> Program | None:
+        if isinstance(value, ast.Call):
+            target = self.static_object(value.func)
+            if isinstance(target, Program):
+                return target
+        return None
+
+    # -- assignment ----------------------------------------------------------------------------
+    def _stmt_Assign(self, st: ast.Assign) -> list[Item]:
+        if len(st.targets) != 1:
+            raise self.error(st, "chained assignment (a = b = ...) is not supported", "assign one target per statement")
+        return self.assign(st.targets[0], st.value, st)
+
+    def _stmt_AnnAssign(self, st: ast.AnnAssign) -> list[Item]:
+        if st.value is None:
+            return []
+        return self.assign(st.target, st.value, st)
+
+    def assign(self, target: ast.expr, value: ast.expr, st: ast.stmt) -> list[Item]:
+        self._check_target(target, value)
+        fork = self._fork_call(value)
+        if fork is not None:
+            return [self._fork(target, fork[0], fork[1], st)]
+        callee = self.program_callee(value)
+        if callee is not None:
+            return self.inline(value, callee, target)
+        nested = self.find_primitive(value)
+        if nested is not None:
+            raise self.error(nested, f"`{ast.unparse(nested.func)}(...)` must be appended to a state, not assigned",
+                             "write s += lmc.gen(\"name\", ...) and read it back with s[\"name\"]")
+        expr, kind = self.folded(value)
+        pattern = self.bind_target(target, kind)
+        return [Item(Assign(pattern, expr, self.span(st)))]
+
+    def _check_target(self, target: ast.expr, value: ast.expr | None = None) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                if isinstance(elt, ast.Starred):
+                    fork = value is not None and self._is_fork_syntax(value)
+                    raise self.error(elt, "starred unpacking of forks is not supported" if fork
+                                     else "starred unpacking is not supported",
+                                     "keep the list: forks = s.fork(n), then index forks[i]" if fork
+                                     else "index the sequence instead")
+                self._check_target(elt)
+        elif isinstance(target, (ast.Subscript, ast.Attribute)):
+            raise self._mutation_error(target)
+        elif not isinstance(target, ast.Name):
+            raise self.error(target, "this assignment target is not supported", "assign to a name")
+
+    def _mutation_error(self, target: ast.expr) -> Exception:
+        root = target
+        while isinstance(root, (ast.Subscript, ast.Attribute)):
+            root = root.value
+        if isinstance(root, ast.Name):
+            binding = self.frame.bindings.get(root.id)
+            if binding is not None and binding.kind == STATE and isinstance(target, ast.Subscript):
+                return self.error(target, "state variables are set only by gens and selects",
+                                  "append the value as text, or keep it in a local variable")
+            if binding is None and root.id not in self.frame.local_names:
+                return self.error(target, f"this mutates the global `{root.id}`; programs must not change module state",
+                                  "rows run concurrently and in any order: return the value in the output dict instead")
+        return self.error(target, "assigning into a container or attribute mutates it, which programs cannot do",
+                          "build a new value: d = {**d, key: value}, xs = xs + [value]")
+
+    def bind(self, name: str, kind: Kind, node: ast.AST) -> str:
+        binding = self.frame.bindings.get(name)
+        if binding is None:
+            binding = Binding(self.frame.prefix + name, kind)
+            self.frame.bindings[name] = binding
+            return binding.ir
+        merged = K.merge(binding.kind, kind)
+        if merged is None:
+            raise self.error(node, f"`{name}` holds a {binding.kind} and cannot be rebound to a {kind}",
+                             "use a different name for the new value")
+        binding.kind = merged
+        return binding.ir
+
+    def bind_target(self, target: ast.expr, kind: Kind) -> Pattern:
+        if isinstance(target, ast.Name):
+            return self.bind(target.id, kind, target)
+        if isinstance(target, (ast.Tuple, ast.List)):
+            parts = K.unpack(kind, len(target.elts))
+            if parts is None:
+                raise self.error(target, f"cannot unpack a {kind} into {len(target.elts)} names")
+            return tuple(self.bind_target(t, k) for t, k in zip(target.elts, parts))
+        raise self.error(target, "this assignment target is not supported", "assign to a name")
+
+    def _stmt_AugAssign(self, st: ast.AugAssign) -> list[Item]:
+        target = st.target
+        if isinstance(target, ast.Subscript):
+            state, kind = self.lower_expr(target)
+            if kind == STATE:
+                return self._append(state, st)
+            raise self._mutation_error(target)
+        if isinstance(target, ast.Attribute):
+            raise self._mutation_error(target)
+        assert isinstance(target, ast.Name)
+        current, kind = self.lower_expr(target)
+        if kind == STATE:
+            return self._append(current, st)
+        if K.has_state(kind):
+            raise self.error(target, "a list of states cannot be extended", "fork once with the total: s.fork(n)")
+        op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}.get(type(st.op))
+        if op is None:
+            raise self.error(st, "this augmented operator is not supported", "use + - * / // %")
+        nested = self.find_primitive(st.value)
+        if nested is not None:
+            raise self.error(nested, "gens can only be appended to a state",
+                             f"`{target.id}` is not a state; write s += lmc.gen(...)")
+        rhs, rk = self.lower_expr(st.value)
+        if K.has_state(rk):
+            raise self.error(st.value, "a state cannot be used in arithmetic")
+        self.bind(target.id, K.join(kind, rk), target)
+        return [Item(Assign(self.frame.bindings[target.id].ir, BinOp(op, current, rhs), self.span(st)))]
+
+    def _append(self, state: Expr, st: ast.AugAssign) -> list[Item]:
+        if not isinstance(st.op, ast.Add):
+            raise self.error(st, "a state only supports +=", "append with s += ...")
+        return self.lower_append(state, st.value)
+
+    # -- forks ---------------------------------------------------------------------------------
+    def _is_fork_syntax(self, value: ast.expr) -> bool:
+        return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                and value.func.attr == "fork")
+
+    def _fork_call(self, value: ast.expr) -> tuple[Expr, ast.Call] | None:
+        if not self._is_fork_syntax(value):
+            return None
+        assert isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+        state, kind = self.lower_expr(value.func.value)
+        return (state, value) if kind == STATE else None
+
+    def _fork(self, target: ast.expr, state: Expr, call: ast.Call, st: ast.stmt) -> Item:
+        if len(call.args) != 1 or call.keywords:
+            raise self.error(call, "s.fork(n) takes the number of branches")
+        n, kind = self.folded(call.args[0])
+        if K.is_gen(kind) or K.has_state(kind):
+            raise self.error(call.args[0], "the number of branches must be known before the run",
+                             "fork a fixed or input-dependent number, e.g. s.fork(len(options))")
+        if isinstance(n, Const) and (not isinstance(n.value, int) or isinstance(n.value, bool) or n.value < 1):
+            raise self.error(call.args[0], f"s.fork(n) needs an int n >= 1, got {n.value!r}")
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(n, Const) and n.value != len(target.elts):
+                raise self.error(target, f"{len(target.elts)} names for {n.value} branches")
+            pattern = self.bind_target(target, K.tuple_of(*[STATE] * len(target.elts)))
+        else:
+            pattern = self.bind_target(target, K.list_of(STATE))
+        return Item(Fork(state, (pattern,), (n,), span=self.span(st)))
+
+    # -- control flow --------------------------------------------------------------------------
+    def _fixpoint(self, lower: Callable[[], T]) -> T:
+        """Lower a loop until the kinds of the locals it carries stop changing."""
+        for _ in range(5):
+            before = {k: b.kind for k, b in self.frame.bindings.items()}
+            counts = dict(self.session.inline_counts)
+            result = lower()
+            if all(self.frame.bindings[k].kind == kind for k, kind in before.items()):
+                break
+            self.session.inline_counts = counts
+        return result
+
+    def _loop_names(self, stmts: list[ast.stmt]) -> set[str]:
+        names = set()
+        for st in stmts:
+            for node in ast.walk(st):
+                if isinstance(node, ast.Call) and self.primitive_of(node) in ("gen", "select"):
+                    arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        names.add(arg.value)
+        return names
+
+    def _dynamic_exits(self, items: list[Item], deps: frozenset[str] | None) -> frozenset[str] | None:
+        """Gen names a break/continue in this loop body depends on (None: no dynamic exit)."""
+        found: frozenset[str] | None = None
+        for item in items:
+            node = item.node
+            sub: frozenset[str] | None = None
+            if isinstance(node, (Break, Continue)):
+                sub = deps
+            elif isinstance(node, Branch):
+                sub = self._merge_deps(*(self._dynamic_exits(arm, deps) for arm in item.arms.values()))
+            elif isinstance(node, Dynamic) and node.construct == "if":
+                inner = (deps or frozenset()) | frozenset(node.deps)
+                sub = self._merge_deps(*(self._dynamic_exits(arm, inner) for arm in item.arms.values()))
+            found = self._merge_deps(found, sub)
+        return found
+
+    @staticmethod
+    def _merge_deps(*parts: frozenset[str] | None) -> frozenset[str] | None:
+        present = [p for p in parts if p is not None]
+        return frozenset().union(*present) if present else None
+
+    def _stmt_For(self, st: ast.For) -> list[Item]:
+        if st.orelse:
+            raise self.error(st, "for-else is not supported", "use a flag variable or a break-free loop")
+        self._check_target(st.target)
+        iterable, kind = self.folded(st.iter)
+        elem = K.element(kind)
+        if elem is None:
+            raise self.error(st.iter, "a state cannot be iterated", "fork it: for f in s.fork(n)")
+
+        def body() -> tuple[Pattern, list[Item]]:
+            pattern = self.bind_target(st.target, elem)
+            return pattern, self.lower_block(st.body)
+
+        self.session.loop_names.append(self._loop_names(st.body))
+        try:
+            pattern, items = self._fixpoint(body)
+        finally:
+            self.session.loop_names.pop()
+        deps = K.gen_deps(kind)
+        exits = self._dynamic_exits(items, None)
+        if deps is None and exits is None:
+            return [Item(Loop(pattern, iterable, self.span(st)), {"body": items})]
+        all_deps = tuple(sorted((deps or frozenset()) | (exits or frozenset())))
+        return [Item(Dynamic("for", iterable, pattern, all_deps, self.span(st)), {"body": items})]
+
+    def _stmt_While(self, st: ast.While) -> list[Item]:
+        if st.orelse:
+            raise self.error(st, "while-else is not supported", "use a flag variable")
+
+        def body() -> tuple[Expr, Kind, list[Item]]:
+            test, kind = self.folded(st.test)
+            return test, kind, self.lower_block(st.body)
+
+        self.session.loop_names.append(self._loop_names(st.body))
+        try:
+            test, kind, items = self._fixpoint(body)
+        finally:
+            self.session.loop_names.pop()
+        deps = K.gen_deps(kind)
+        exits = self._dynamic_exits(items, None)
+        if deps is None and exits is None:
+            raise self.error(st, "a `while` loop over values known before the run cannot be analysed",
+                             "write `for _ in range(n)`; `while` is for loops that stop on a generated value")
+        all_deps = tuple(sorted((deps or frozenset()) | (exits or frozenset())))
+        return [Item(Dynamic("while", test, None, all_deps, self.span(st)), {"body": items})]
+
+    def _stmt_If(self, st: ast.If) -> list[Item]:
+        test, kind = self.folded(st.test)
+        if K.has_state(kind):
+            raise self.error(st.test, "a state is always true; test one of its variables", "if s['name'] == ...:")
+        arms = {"then": self.lower_block(st.body), "else": self.lower_block(st.orelse)}
+        deps = K.gen_deps(kind)
+        if deps is None:
+            return [Item(Branch(test, self.span(st)), arms)]
+        return [Item(Dynamic("if", test, None, tuple(sorted(deps)), self.span(st)), arms)]
+
+    # -- inlining ------------------------------------------------------------------------------
+    def inline(self, call: ast.Call, callee: Program, target: ast.expr | None = None) -> list[Item]:
+        """Lower another program's body in place, its locals renamed `name#k.x`."""
+        self._check_call_shape(call)
+        label = ast.unparse(call.func)
+        stack = self.session.stack
+        if any(p is callee for p in stack):
+            chain = " -> ".join(p.name for p in [*stack, callee])
+            raise self.error(call, f"recursive program call ({chain}) cannot be inlined",
+                             "programs are inlined at compile time; use a bounded loop (for _ in range(n)) instead")
+        if not call.args:
+            raise self.error(call, f"pass the state first: {label}(s, ...)")
+        state, state_kind = self.lower_expr(call.args[0])
+        if state_kind != STATE:
+            raise self.error(call.args[0], f"the first argument of {label}(...) must be a state", f"write {label}(s, ...)")
+        source, fdef = self.session.sources.function(callee.fn)
+        arguments = self._bind_call(call, fdef, label)
+        count = self.session.inline_counts.get(callee.name, 0) + 1
+        self.session.inline_counts[callee.name] = count
+        frame = Frame(callee, source, self.session.source_index(source), f"{callee.name}#{count}.", local_names(fdef))
+        items = [Item(Assign(frame.prefix + fdef.args.args[0].arg, state, self.span(call)))]
+        frame.bindings[fdef.args.args[0].arg] = Binding(frame.prefix + fdef.args.args[0].arg, STATE)
+        caller = self.frame
+        self.frame = frame
+        stack.append(callee)
+        try:
+            for name, value in arguments.items():
+                expr, kind = self.folded(value) if isinstance(value, ast.expr) else value
+                items.append(Item(Assign(self.bind(name, kind, call), expr, self.span(call))))
+            body, ret = self.split_return(fdef)
+            items += self.lower_block(body)
+            result = self.folded(ret.value) if ret is not None and ret.value is not None else None
+        finally:
+            self.frame = caller
+            stack.pop()
+        if target is not None:
+            if result is None:
+                raise self.error(call, f"{label} returns nothing, so its result cannot be assigned",
+                                 "end it with `return {...}`, or call it as a statement")
+            items.append(Item(Assign(self.bind_target(target, result[1]), result[0], self.span(call))))
+        return items
+
+    def _bind_call(self, call: ast.Call, fdef: ast.FunctionDef, label: str) -> dict[str, tuple[Expr, Kind] | ast.expr]:
+        """Per callee parameter: the argument lowered in the caller, or the default's AST (it is
+        lowered in the callee, where its names mean what they meant at definition)."""
+        args = fdef.args
+        if args.vararg or args.kwarg:
+            raise self.error(call, f"{label} takes *args/**kwargs, which programs cannot have")
+        positional = [a.arg for a in (*args.posonlyargs, *args.args)][1:]
+        keyword_only = [a.arg for a in args.kwonlyargs]
+        defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+        given: dict[str, ast.expr] = {}
+        if len(call.args) - 1 > len(positional):
+            raise self.error(call, f"{label} takes {len(positional)} inputs after the state, got {len(call.args) - 1}")
+        given.update(zip(positional, call.args[1:]))
+        for kw in call.keywords:
+            assert kw.arg is not None
+            if kw.arg not in positional + keyword_only or kw.arg in given:
+                raise self.error(kw.value, f"{label} got an unexpected or repeated argument `{kw.arg}`")
+            given[kw.arg] = kw.value
+        out: dict[str, tuple[Expr, Kind] | ast.expr] = {}
+        for name in positional + keyword_only:
+            if name in given:
+                expr, kind = self.folded(given[name])
+                if K.has_state(kind):
+                    raise self.error(given[name], "only the first argument of a program call may be a state")
+                out[name] = (expr, kind)
+            elif name in defaults:
+                out[name] = defaults[name]
+            else:
+                raise self.error(call, f"{label}(...) is missing the argument `{name}`")
+        return out
+
+
+    def split_return(self, fdef: ast.FunctionDef) -> tuple[list[ast.stmt], ast.Return | None]:
+        """The body without its final `return`; a `return` anywhere else is an error."""
+        body = list(fdef.body)
+        last = body[-1] if body and isinstance(body[-1], ast.Return) else None
+        if last is not None:
+            body = body[:-1]
+        stack: list[ast.AST] = list(body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Return):
+                self._stmt_Return(node)
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                stack.extend(ast.iter_child_nodes(node))
+        return body, last

@@ -1,0 +1,242 @@
+"""Walks the IR for one row and emits row ops; suspends where it needs a generated value.
+
+The walk is a Python generator: when a condition or iterable (a dynamic region), a gen argument
+or an unpacking needs values that are not generated yet, it yields the set of op ids it waits
+for and resumes when `RowProgram.record` has them. Text that merely *contains* generated values
+does not suspend: it is emitted as a residual TextOp the executor completes later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lmc.compiler.errors import LanguageError
+from lmc.compiler.expr import MISSING, Const, EvalError, Expr, Pattern, Ref, Scope, reduce, walk
+from lmc.compiler.expr.evaluate import bind_pattern, iterate
+from lmc.compiler.instantiate.ops import ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
+from lmc.compiler.ir import (
+    Assign,
+    Branch,
+    Break,
+    Continue,
+    Dynamic,
+    Fork,
+    Gen,
+    Join,
+    Loop,
+    Node,
+    Prefix,
+    Return,
+    RoleBegin,
+    RoleEnd,
+    Select,
+    Text,
+)
+from lmc.compiler.language import gen, select
+
+if TYPE_CHECKING:
+    from lmc.compiler.instantiate.row_program import RowProgram
+
+Wait = Generator[frozenset[int], None, Any]
+
+
+@dataclass(frozen=True)
+class StateHandle:
+    """A state as a runtime value (what `s`, `forks[i]` and loop targets evaluate to)."""
+
+    id: int
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+def refs(expr: Expr) -> frozenset[int]:
+    return frozenset(e.op for e in walk(expr) if isinstance(e, Ref))
+
+
+class Interpreter:
+    def __init__(self, row: RowProgram, env: dict[str, Any]) -> None:
+        self.row = row
+        self.graph = row.graph
+        self.env = env
+        self.scope = Scope(env, self.read_var, row.read_ref)
+        self.node_id = ""
+
+    # -- values --------------------------------------------------------------------------------
+    def read_var(self, state: Any, name: str, as_json: bool) -> Expr:
+        if not isinstance(state, StateHandle):
+            raise EvalError(f"{state!r} is not a state")
+        op = self.row.variables[state.id].get(name)
+        if op is None:
+            known = ", ".join(sorted(self.row.variables[state.id])) or "none"
+            raise EvalError(f"this state has no variable {name!r} yet (it has: {known})")
+        value = self.row.read_ref(op, as_json)
+        return Ref(op, as_json) if value is MISSING else Const(value)
+
+    def value_of(self, expr: Expr) -> Wait:
+        """Evaluate fully, suspending until the generated values it needs exist."""
+        result = reduce(expr, self.scope)
+        while not isinstance(result, Const):
+            needed = refs(result)
+            if not needed:
+                raise EvalError("expression cannot be evaluated")
+            yield needed
+            result = reduce(result, self.scope)
+        return result.value
+
+    def state_of(self, expr: Expr) -> Wait:
+        value = yield from self.value_of(expr)
+        if not isinstance(value, StateHandle):
+            raise EvalError(f"expected a state, got {value!r}")
+        return value.id
+
+    def bind(self, target: Pattern, value: Any) -> None:
+        self.env.update(bind_pattern(target, value))
+
+    # -- walk ----------------------------------------------------------------------------------
+    def block(self, owner: str, arm: str) -> Wait:
+        for node_id in self.graph.block(owner, arm):
+            self.node_id = node_id
+            yield from self.node(node_id, self.graph.node(node_id))
+
+    def node(self, node_id: str, node: Node) -> Wait:
+        if isinstance(node, (Text, RoleBegin, RoleEnd)):
+            yield from self.piece(node_id, node, None)
+        elif isinstance(node, Prefix):
+            for piece in node.pieces:
+                yield from self.piece(node_id, piece, node_id)
+        elif isinstance(node, Assign):
+            yield from self.assign(node)
+        elif isinstance(node, Gen):
+            yield from self.gen(node_id, node)
+        elif isinstance(node, Select):
+            yield from self.select(node_id, node)
+        elif isinstance(node, Fork):
+            yield from self.fork(node_id, node)
+        elif isinstance(node, Join):
+            state = yield from self.state_of(node.state)
+            forks = yield from self.value_of(node.forks)
+            children = tuple(f.id for f in forks if isinstance(f, StateHandle))
+            self.row.emit(JoinOp(self.row.next_id(), state, node_id, children))
+        elif isinstance(node, (Loop, Dynamic)) and (isinstance(node, Loop) or node.construct == "for"):
+            yield from self.loop(node_id, node.target, node.iter if isinstance(node, Loop) else node.test)
+        elif isinstance(node, Dynamic) and node.construct == "while":
+            yield from self.while_loop(node_id, node)
+        elif isinstance(node, (Branch, Dynamic)):
+            test = yield from self.value_of(node.test)
+            yield from self.block(node_id, "then" if test else "else")
+        elif isinstance(node, Break):
+            raise _Break
+        elif isinstance(node, Continue):
+            raise _Continue
+        elif isinstance(node, Return):
+            self.row.returned = reduce(node.value, self.scope)
+
+    def piece(self, node_id: str, node: Text | RoleBegin | RoleEnd, prefix: str | None) -> Wait:
+        state = yield from self.state_of(node.state)
+        row = self.row
+        if isinstance(node, Text):
+            value = reduce(node.value, self.scope)
+            if isinstance(value, Const) and not isinstance(value.value, str):
+                raise EvalError(f"appended text must be a str, got {type(value.value).__name__} "
+                                f"{value.value!r}; wrap it in str(...)")
+            if isinstance(value, Const):
+                row.emit(TextOp(row.next_id(), state, node_id, value.value, prefix=prefix, prefetch=node.prefetch))
+            else:
+                row.emit(TextOp(row.next_id(), state, node_id, None, value, tuple(sorted(refs(value))),
+                                prefix=prefix, prefetch=node.prefetch))
+            return
+        begin = isinstance(node, RoleBegin)
+        if row.roles is None:
+            row.emit(RoleOp(row.next_id(), state, node_id, node.role, begin, prefix))
+            return
+        before, after = row.roles.get(node.role, ("", ""))
+        row.emit(TextOp(row.next_id(), state, node_id, before if begin else after, prefix=prefix, role=node.role))
+
+    def assign(self, node: Assign) -> Wait:
+        value = reduce(node.value, self.scope)
+        if isinstance(node.target, str):
+            self.env[node.target] = value.value if isinstance(value, Const) else value
+            return
+        concrete = yield from self.value_of(value)
+        self.bind(node.target, concrete)
+
+    def gen(self, node_id: str, node: Gen) -> Wait:
+        state = yield from self.state_of(node.state)
+        name = yield from self.value_of(node.name)
+        args = {}
+        for key, expr in node.args:
+            args[key] = yield from self.value_of(expr)
+        try:
+            call = gen(name, **args)
+        except LanguageError as exc:
+            raise EvalError(str(exc)) from None
+        op = GenOp(self.row.next_id(), state, node_id, name, call, node.constraint)
+        self.row.emit(op)
+        self.row.variables[state][name] = op.id
+
+    def select(self, node_id: str, node: Select) -> Wait:
+        state = yield from self.state_of(node.state)
+        name = yield from self.value_of(node.name)
+        choices = yield from self.value_of(node.choices)
+        try:
+            call = select(name, choices)
+        except LanguageError as exc:
+            raise EvalError(str(exc)) from None
+        op = SelectOp(self.row.next_id(), state, node_id, name, call.choices, node.choice_prefix)
+        self.row.emit(op)
+        self.row.variables[state][name] = op.id
+
+    def fork(self, node_id: str, node: Fork) -> Wait:
+        parent = yield from self.state_of(node.state)
+        groups = []
+        for size in node.sizes:
+            n = yield from self.value_of(size)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise EvalError(f"s.fork(n) needs an int n >= 1, got {n!r}")
+            groups.append([self.row.new_state(parent) for _ in range(n)])
+        children = tuple(c for g in groups for c in g)
+        self.row.emit(ForkOp(self.row.next_id(), parent, node_id, children, node.group))
+        for target, group in zip(node.targets, groups):
+            self.bind(target, [StateHandle(c) for c in group])
+
+    def loop(self, node_id: str, target: Pattern | None, iterable: Expr) -> Wait:
+        items = yield from self.value_of(iterable)
+        for item in iterate(items):
+            assert target is not None
+            self.bind(target, item)
+            try:
+                yield from self.block(node_id, "body")
+            except _Continue:
+                continue
+            except _Break:
+                break
+
+    def while_loop(self, node_id: str, node: Dynamic) -> Wait:
+        count = 0
+        while (yield from self.value_of(node.test)):
+            count += 1
+            if count > self.row.max_loop_iterations:
+                raise EvalError(f"the while loop ran more than {self.row.max_loop_iterations} times "
+                                "(CompileOptions.max_loop_iterations)")
+            try:
+                yield from self.block(node_id, "body")
+            except _Continue:
+                continue
+            except _Break:
+                break
+
+
+def parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvalError(f"s.json(...) read a value that is not JSON: {exc}") from None

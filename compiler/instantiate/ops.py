@@ -1,0 +1,92 @@
+"""Row ops: the concrete steps of one row, in program order, as the executor consumes them.
+
+States are small ints (0 is the program's `s`; forks create new ones). A state's prompt is the
+concatenation, in order, of the Text/Role/Gen/Select ops on it, preceded by its parent's prompt
+at the moment of the fork (`RowProgram.history`). Op ids are ints, unique within the row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lmc.compiler.expr import Expr
+from lmc.compiler.language import GenCall
+
+
+@dataclass(frozen=True)
+class TextOp:
+    """Append text. `text` is None while it waits on generated values: then `expr` is the
+    residual and `deps` the op ids it needs; `RowProgram.text(op)` gives the string once they
+    are recorded. `prefix` names the hoisted Prefix node the text belongs to (shared by all rows
+    or by all branches of a fork); `prefetch`: this state's prompt up to here may be prefilled
+    before its pending data dependences resolve. `role` is set on rendered role-marker text."""
+
+    id: int
+    state: int
+    node: str
+    text: str | None
+    expr: Expr | None = None
+    deps: tuple[int, ...] = ()
+    prefix: str | None = None
+    prefetch: bool = False
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleOp:
+    """A role boundary, when no role texts were given to render it (`begin` or end)."""
+
+    id: int
+    state: int
+    node: str
+    role: str
+    begin: bool
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class GenOp:
+    """Generate on `state` with `call`'s sampling and constraint; the value is stored as `name`.
+    `constraint` is the key of the plan's precompiled constraint table (None: compile at run)."""
+
+    id: int
+    state: int
+    node: str
+    name: str
+    call: GenCall
+    constraint: str | None = None
+
+
+@dataclass(frozen=True)
+class SelectOp:
+    """Score every choice after `state`'s prompt, keep the best (length-normalized logprob)."""
+
+    id: int
+    state: int
+    node: str
+    name: str
+    choices: tuple[str, ...]
+    choice_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class ForkOp:
+    """`children` start as copies of `state`'s prompt and variables at this point."""
+
+    id: int
+    state: int
+    node: str
+    children: tuple[int, ...]
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class JoinOp:
+    id: int
+    state: int
+    node: str
+    children: tuple[int, ...]
+
+
+Op = TextOp | RoleOp | GenOp | SelectOp | ForkOp | JoinOp
+PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp)
