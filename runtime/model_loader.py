@@ -112,13 +112,13 @@ def load_model(
                 "weights, or give the path of a Hugging Face directory"
             )
         model_dir, config = None, preset_config(model)
-        tokenizer = Tokenizer.from_dir(tiny_model_dir())
     else:
         model_dir = resolve_model_dir(model)
         config = AutoConfig.from_pretrained(model_dir)
-        tokenizer = Tokenizer.from_dir(model_dir)
+    model_class = model_class_for(config)
     shards = safetensors_files(model_dir) if load_format == "auto" else []
-    network = model_class_for(config)(config, torch_dtype, torch_device)
+    tokenizer = Tokenizer.from_dir(tiny_model_dir() if model_dir is None else model_dir)
+    network = model_class(config, torch_dtype, torch_device)
     if load_format == "dummy":
         fill_dummy_weights(network, seed)
     else:

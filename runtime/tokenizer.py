@@ -9,6 +9,7 @@ tokenizer's pre-tokenizer, which also drops a genuine leading space of the text.
 
 from __future__ import annotations
 
+import functools
 import json
 from functools import cached_property
 from pathlib import Path
@@ -76,10 +77,13 @@ class Tokenizer:
 
     @classmethod
     def from_dir(cls, path: str | Path) -> Tokenizer:
-        path = Path(path)
+        """Load once per directory and process (loading parses megabytes of JSON, about a second);
+        a rewritten tokenizer file is noticed by its modification time."""
+        path = Path(path).resolve()
         if not path.is_dir():
             raise FileNotFoundError(f"tokenizer directory {path} does not exist")
-        return cls(AutoTokenizer.from_pretrained(path))
+        stamp = tuple(f.stat().st_mtime_ns for f in sorted(path.glob("tokenizer*")))
+        return _load_cached(str(path), stamp)
 
     @property
     def vocab_size(self) -> int:
@@ -155,6 +159,12 @@ class Tokenizer:
     def roles(self) -> RoleTemplate:
         """Text around each role's content, from this tokenizer's chat template."""
         return RoleTemplate.from_tokenizer(self.hf)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: str, stamp: tuple[int, ...]) -> Tokenizer:
+    """Tokenizers are immutable, so one instance per directory version can be shared."""
+    return Tokenizer(AutoTokenizer.from_pretrained(path))
 
 
 def load_tokenizer(model: str = "tiny") -> Tokenizer:
