@@ -27,11 +27,7 @@ if TYPE_CHECKING:
 GRAMMAR_DIR = Path(__file__).resolve().parent.parent / "grammars"
 ROLES = ("system", "user", "assistant")
 CONSTRAINT_ARGS = ("regex", "json_schema", "grammar", "choices", "dtype")
-DTYPE_REGEX = {  # `dtype=` is shorthand for these patterns (what `int(...)` etc. accept back)
-    "int": r"-?(0|[1-9][0-9]*)",
-    "float": r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?",
-    "bool": r"(True|False)",
-}
+DTYPES = ("int", "float", "bool")  # `dtype=` shorthands; lmc.grammars turns them into regexes
 
 
 @dataclass(frozen=True)
@@ -56,11 +52,12 @@ class GenCall:
     dtype: str | None = None  # "int" | "float" | "bool"
 
     def constraint(self) -> tuple[str, str] | None:
-        """(kind, source) of the constraint: kind is regex, json_schema, grammar or choices."""
+        """(kind, source) of the constraint: kind is regex, dtype, json_schema, grammar or choices
+        (choices as JSON text of the list)."""
         if self.regex is not None:
             return ("regex", self.regex)
         if self.dtype is not None:
-            return ("regex", DTYPE_REGEX[self.dtype])
+            return ("dtype", self.dtype)
         if self.json_schema is not None:
             return ("json_schema", self.json_schema)
         if self.grammar is not None:
@@ -157,7 +154,7 @@ def _check_grammar(grammar: Any) -> str:
 
 def _check_dtype(dtype: Any) -> str:
     name = {int: "int", float: "float", bool: "bool"}.get(dtype, dtype)
-    if name not in DTYPE_REGEX:
+    if name not in DTYPES:
         raise LanguageError(f"dtype must be int, float or bool, got {dtype!r}")
     return name
 

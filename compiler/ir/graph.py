@@ -9,6 +9,7 @@ A multigraph because a gen's successor often also reads it (both a prompt and a 
 from __future__ import annotations
 
 import copy
+import linecache
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from typing import Any
 
 import networkx as nx
 
-from lmc.compiler.ir.nodes import Entry, Gen, Node, Select, const_name, reads, writes
+from lmc.compiler.errors import Location
+from lmc.compiler.ir.nodes import Entry, Gen, Node, Select, Span, const_name, reads, writes
 
 ENTRY = "n0"
 
@@ -66,7 +68,7 @@ class Graph:
         self.g.remove_node(node_id)
 
     def ids(self) -> list[str]:
-        return sorted(self.g.nodes, key=_natural)
+        return sorted(self.g.nodes, key=natural_key)
 
     # -- blocks --------------------------------------------------------------------------------
     def block(self, owner: str, arm: str) -> list[str]:
@@ -118,10 +120,18 @@ class Graph:
                     if prod_id != reader_id and (wanted is None or name is None or name == wanted):
                         self.g.add_edge(prod_id, reader_id, key="data", kind="data")
 
+    def location(self, span: Span | None) -> Location | None:
+        """A printable location (with the source line) for a node's span, for errors."""
+        if span is None or span.source >= len(self.sources):
+            return None
+        path = self.sources[span.source].path
+        end = span.end_col if span.end_line == span.line else None
+        return Location(path, span.line, span.col, end, linecache.getline(path, span.line))
+
     def copy(self) -> Graph:
         return Graph(self.g.copy(), list(self.sources), copy.deepcopy(self.meta))
 
 
-def _natural(node_id: str) -> tuple[str, int]:
+def natural_key(node_id: str) -> tuple[str, int]:
     m = re.fullmatch(r"([a-z]+)(\d+)", node_id)
     return (m.group(1), int(m.group(2))) if m else (node_id, 0)
