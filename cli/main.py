@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 import lmc
+from lmc.cli.compile_cmd import compile_cmd
 
 app = typer.Typer(
     name="lmc",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.command("compile")(compile_cmd)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,136 @@
+"""`lmc compile`: programs in a .py file to plan.json files, with a short summary."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lmc.compiler.options import PASS_NAMES
+
+
+def compile_cmd(
+    path: Annotated[Path, typer.Argument(help="A .py file holding one or more @lmc.program functions.")],
+    program: Annotated[str | None, typer.Option("--program", "-p", help="Compile only the program with this name.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o",
+        help="One program: the plan file (default ./<program>.plan.json). Several programs: a "
+             "directory (default .) that gets one <program>.plan.json each.",
+    )] = None,
+    disable_pass: Annotated[list[str] | None, typer.Option(
+        "--disable-pass", help=f"Turn a pass off (repeatable): {', '.join(PASS_NAMES)}.",
+    )] = None,
+    inputs: Annotated[Path | None, typer.Option(
+        "--inputs", help="data.jsonl: lets the order pass plan a cache-friendly row order.",
+    )] = None,
+    memory_budget_tokens: Annotated[int | None, typer.Option(
+        "--memory-budget-tokens", help="KV tokens the row order may keep live for shared prefixes.",
+    )] = None,
+) -> None:
+    """Compile the programs in PATH to plan.json files and print what the compiler found.
+    A program the compiler cannot analyse gets its line, a caret and what to write instead
+    (exit status 1)."""
+    from lmc.compiler.api import compile as compile_program
+    from lmc.compiler.errors import CompileError, PlanError
+    from lmc.compiler.loader import load_programs
+    from lmc.compiler.options import CompileOptions
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        options = CompileOptions(tuple(disable_pass or ()), read_rows(inputs) if inputs else None, memory_budget_tokens)
+        programs = load_programs(path)
+        load_seconds = _preload_grammars()
+        chosen = _choose(programs, program, path)
+        targets = _targets(chosen, output)
+        rows = []
+        for prog, target in zip(chosen, targets):
+            plan = compile_program(prog, options)
+            plan.save(target)
+            rows.append(_summary(plan, target))
+    except (CompileError, PlanError, ValueError, OSError) as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    _print(rows, load_seconds)
+
+
+def read_rows(path: Path) -> tuple[Any, ...]:
+    """The rows of a JSONL file, one per non-blank line; a malformed line stays in place as None
+    (so indices match what the executor counts) and simply fails to instantiate."""
+    rows: list[Any] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            rows.append(None)
+    return tuple(rows)
+
+
+def _choose(programs: dict[str, Any], name: str | None, path: Path) -> list[Any]:
+    from lmc.compiler.errors import CompileError
+
+    if not programs:
+        raise CompileError(f"{path} defines no @lmc.program", hint="decorate the function with @lmc.program")
+    if name is None:
+        return list(programs.values())
+    if name not in programs:
+        raise CompileError(f"{path} has no program named {name!r}", hint=f"its programs: {', '.join(programs)}")
+    return [programs[name]]
+
+
+def _targets(programs: list[Any], output: Path | None) -> list[Path]:
+    if len(programs) == 1:
+        if output is not None and output.is_dir():
+            return [output / f"{programs[0].name}.plan.json"]
+        return [output or Path(f"{programs[0].name}.plan.json")]
+    if output is not None and output.suffix == ".json":
+        raise ValueError(f"the file has {len(programs)} programs ({', '.join(p.name for p in programs)}): "
+                         "give -o a directory, or pick one with --program NAME")
+    folder = output or Path(".")
+    return [folder / f"{p.name}.plan.json" for p in programs]
+
+
+def _summary(plan: Any, target: Path) -> dict[str, Any]:
+    stats = plan.stats()
+    return {
+        "program": plan.name,
+        "nodes": stats["nodes"],
+        "gens": stats["gens"] + stats["selects"],
+        "forks": stats["forks"],
+        "prefixes": stats["shared_prefixes"],
+        "constraints": stats["constraints"],
+        "dynamic": stats["dynamic_regions"],
+        "ms": f"{plan.compile_seconds * 1000:.0f}",
+        "plan": str(target),
+    }
+
+
+def _preload_grammars() -> float | None:
+    """Import lmc.grammars (it loads torch) before timing, so the table shows compile time."""
+    start = time.perf_counter()
+    try:
+        import lmc.grammars  # noqa: F401
+    except ImportError:
+        return None
+    return time.perf_counter() - start
+
+
+def _print(rows: list[dict[str, Any]], load_seconds: float | None) -> None:
+    console = Console()
+    table = Table(title="lmc compile", title_justify="left")
+    columns = [c for c in rows[0] if c != "plan"]
+    for col in columns:
+        table.add_column(col, justify="left" if col == "program" else "right")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    console.print(table)
+    for row in rows:
+        console.print(f"wrote {row['plan']}", highlight=False)
+    if load_seconds is not None and load_seconds > 0.05:
+        console.print(f"[dim](loading lmc.grammars took {load_seconds:.1f} s before compiling)[/dim]")
