@@ -19,8 +19,8 @@ def compile_cmd(
     program: Annotated[str | None, typer.Option("--program", "-p", help="Compile only the program with this name.")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o",
-        help="One program: the plan file (default ./<program>.plan.json). Several programs: a "
-             "directory (default .) that gets one <program>.plan.json each.",
+        help="A .json file (one program; default ./<program>.plan.json) or a directory that "
+             "gets one <program>.plan.json per program (needed when the file has several).",
     )] = None,
     disable_pass: Annotated[list[str] | None, typer.Option(
         "--disable-pass", help=f"Turn a pass off (repeatable): {', '.join(PASS_NAMES)}.",
@@ -86,7 +86,7 @@ def _choose(programs: dict[str, Any], name: str | None, path: Path) -> list[Any]
 
 def _targets(programs: list[Any], output: Path | None) -> list[Path]:
     if len(programs) == 1:
-        if output is not None and output.is_dir():
+        if output is not None and (output.is_dir() or not output.suffix):
             return [output / f"{programs[0].name}.plan.json"]
         return [output or Path(f"{programs[0].name}.plan.json")]
     if output is not None and output.suffix == ".json":

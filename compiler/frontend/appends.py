@@ -22,7 +22,6 @@ from lmc.compiler.language import ROLES, Program, gen, select
 
 GEN_ARGS = tuple(inspect.signature(gen).parameters)
 SELECT_ARGS = tuple(inspect.signature(select).parameters)
-DTYPES = {int: "int", float: "float", bool: "bool"}
 
 
 class AppendLowering(ExprLowering):
@@ -106,8 +105,8 @@ class AppendLowering(ExprLowering):
     def _arg(self, key: str, node: ast.expr, what: str) -> Expr:
         if key == "dtype":
             target = self.static_object(node)
-            if target is not MISSING and any(target is t for t in DTYPES):
-                return Const(DTYPES[target])
+            if isinstance(target, type):
+                return Const(target.__name__)  # int -> "int"; others fail validation by name
         expr, kind = self.folded(node)
         if K.is_gen(kind) or K.has_state(kind):
             raise self.error(node, f"`{key}=` of {what} cannot depend on generated text",

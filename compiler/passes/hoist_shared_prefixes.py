@@ -37,7 +37,6 @@ from lmc.compiler.ir import (
     Select,
     Text,
     node_exprs,
-    reads,
 )
 from lmc.compiler.options import CompileOptions
 from lmc.compiler.passes.text_split import split_head
@@ -132,12 +131,16 @@ def _row_independent(graph: Graph, node_id: str, root: Expr, known: set[str], la
 
 
 def _names_read(graph: Graph, ids: list[str]) -> set[str]:
+    """Names these nodes read before binding them (a loop's own variables are its own)."""
     out: set[str] = set()
     for node_id in ids:
-        for expr in node_exprs(graph.node(node_id)):
+        node = graph.node(node_id)
+        for expr in node_exprs(node):
             out |= free_names(expr)
-        for arm in graph.node(node_id).arms:
-            out |= _names_read(graph, graph.block(node_id, arm))
+        inner: set[str] = set()
+        for arm in node.arms:
+            inner |= _names_read(graph, graph.block(node_id, arm))
+        out |= inner - set(pattern_names(node.target)) if isinstance(node, Loop) else inner
     return out
 
 
@@ -230,35 +233,57 @@ def _branch_var(loop: Loop, forks: str) -> str | None:
 
 
 def _hoist_loop_head(graph: Graph, fork_id: str, loop_id: str, branch: str) -> None:
+    """Leading assignments stay; the prompt pieces right after them that are the same in every
+    iteration (on the branch or an alias of it, e.g. an inlined program's state) are hoisted."""
     loop = graph.node(loop_id)
     assert isinstance(loop, Loop)
     body = graph.block(loop_id, "body")
-    varying = set(pattern_names(loop.target)) | _assigned(graph, body)
-    state = Name(branch)
-    pieces: list[Piece] = []
+    later_assigned = _assigned(graph, body) | set(pattern_names(loop.target))
+    invariant: set[str] = set()
+    states = {branch}
     k = 0
+    while k < len(body) and isinstance(graph.node(body[k]), Assign):
+        node = graph.node(body[k])
+        assert isinstance(node, Assign)
+        if isinstance(node.target, str):
+            if node.value in [Name(a) for a in states]:
+                states.add(node.target)
+            elif not var_reads(node.value) and free_names(node.value) <= invariant | _outer(later_assigned, free_names(node.value)):
+                invariant.add(node.target)
+        k += 1
+    start = k
+
+    def same_each_time(e: Expr) -> bool:
+        names = free_names(e)
+        return not var_reads(e) and names <= invariant | _outer(later_assigned, names)
+
+    pieces: list[Piece] = []
+    state: Expr | None = None
     while k < len(body):
         node = graph.node(body[k])
-        if isinstance(node, (RoleBegin, RoleEnd)) and node.state == state or isinstance(node, Text) and node.state == state and not reads(node) and not free_names(node.value) & varying:
-            pieces.append(node)
-        else:
+        if not isinstance(node, (RoleBegin, RoleEnd, Text)) or node.state not in [Name(a) for a in states]:
             break
-        k += 1
-    rest_first = None
-    if k < len(body):
-        node = graph.node(body[k])
-        if isinstance(node, Text) and node.state == state:
-            head, rest = split_head(node.value, lambda e: not var_reads(e) and not free_names(e) & varying)
+        if state is not None and node.state != state:
+            break
+        if isinstance(node, Text) and not same_each_time(node.value):
+            head, rest = split_head(node.value, same_each_time)
             if head is not None and rest is not None:
-                pieces.append(Text(state, head, span=node.span))
-                rest_first = _with(node, value=rest)
+                pieces.append(Text(node.state, head, span=node.span))
+                graph.replace(body[k], _with(node, value=rest))
+            break
+        state = node.state
+        pieces.append(node)
+        k += 1
     if not any(isinstance(p, Text) for p in pieces):
         return
-    span = graph.node(body[0]).span
-    prefix_id = graph.add(Prefix(state, "forks", tuple(pieces), fork=fork_id, span=span), prefix="p")
-    if rest_first is not None:
-        graph.replace(body[k], rest_first)
-    graph.set_block(loop_id, "body", [prefix_id, *body[k:]])
+    prefix = Prefix(pieces[0].state, "forks", tuple(pieces), fork=fork_id, span=pieces[0].span)
+    prefix_id = graph.add(prefix, prefix="p")
+    graph.set_block(loop_id, "body", [*body[:start], prefix_id, *body[k:]])
+
+
+def _outer(assigned: set[str], names: set[str]) -> set[str]:
+    """The names among `names` the loop body never assigns (fixed for all iterations)."""
+    return names - assigned
 
 
 def _assigned(graph: Graph, ids: list[str]) -> set[str]:
