@@ -122,10 +122,12 @@ class RowProgram:
         self.waiting_for = frozenset()
         while not self.finished:
             try:
-                needed = self._guard(lambda: next(self._walk), self._interpreter.node_id)
+                needed = next(self._walk)
             except StopIteration:
                 self.finished = True
                 break
+            except EvalError as exc:
+                raise RowError(str(exc), self.row_id, self._interpreter.node_id) from None
             if not needed <= self.values.keys():
                 self.waiting_for = needed
                 break
