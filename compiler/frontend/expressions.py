@@ -177,6 +177,10 @@ class ExprLowering(Lowering):
             raise self.error(node, f"the operator {type(node.op).__name__} is not supported", "use + - * / // %")
         left, lk = self.lower_expr(node.left)
         right, rk = self.lower_expr(node.right)
+        if op == "+" and lk.tag == rk.tag == "list" and K.has_state(lk) and K.has_state(rk):
+            merged = K.merge(lk, rk)
+            if merged is not None:
+                return BinOp(op, left, right), merged  # forks_a + forks_b: one list of branches
         self._no_state(node.left, lk, "arithmetic (write `s += ...` to append)")
         self._no_state(node.right, rk, "arithmetic (write `s += ...` to append)")
         return BinOp(op, left, right), K.join(lk, rk)
