@@ -40,7 +40,6 @@ def compile_cmd(
     from lmc.compiler.loader import load_programs
     from lmc.compiler.options import CompileOptions
 
-    err = Console(stderr=True, highlight=False)
     try:
         options = CompileOptions(tuple(disable_pass or ()), read_rows(inputs) if inputs else None, memory_budget_tokens)
         programs = load_programs(path)
@@ -53,7 +52,7 @@ def compile_cmd(
             plan.save(target)
             rows.append(_summary(plan, target))
     except (CompileError, PlanError, ValueError, OSError) as exc:
-        err.print(str(exc), markup=False)
+        typer.echo(str(exc), err=True)  # plain: the caret must stay under the column it marks
         raise typer.Exit(1) from None
     _print(rows, load_seconds)
 
