@@ -1,0 +1,253 @@
+"""RadixAttention's prefix cache: a radix tree from token runs to the KV slots that hold them.
+
+Requests that share a prompt prefix reuse its KV instead of recomputing it. Ownership rule: every
+allocated slot is held either by the tree or by exactly one running request; a node with
+lock_ref > 0 is never evicted, because a running request reads its slots.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Sequence
+
+import torch
+
+from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.radix_node import RadixStats, TreeNode, format_tree
+
+_EMPTY = torch.empty(0, dtype=torch.int64)
+
+
+def _common_len(key: tuple[int, ...], tokens: Sequence[int], start: int) -> int:
+    n = min(len(key), len(tokens) - start)
+    i = 0
+    while i < n and key[i] == tokens[start + i]:
+        i += 1
+    return i
+
+
+class RadixCache:
+    """Token-prefix tree -> KV slot ids with LRU eviction of unlocked leaves.
+
+    `evictable_size`/`protected_size` are counters kept up to date by every mutation. Eviction
+    pops a heap of (last_access, leaf) entries that is never rebuilt per call: an entry is pushed
+    whenever a node becomes an unlocked leaf or such a leaf is touched, and stale entries (the
+    node gained children, was locked, touched again, or evicted) are skipped when popped.
+    """
+
+    def __init__(self, pool: KVPool, enabled: bool = True) -> None:
+        self.pool = pool
+        self.enabled = enabled
+        self.stats = RadixStats()
+        self._clear()
+
+    def _clear(self) -> None:
+        self.root = TreeNode(key=(), slots=_EMPTY, parent=None)
+        self._clock = 0
+        self._evictable = 0
+        self._protected = 0
+        self._num_nodes = 0
+        self._heap: list[tuple[int, int, TreeNode]] = []
+        self._seq = itertools.count()  # heap tie-breaker: nodes themselves are not ordered
+
+    # ---- lookups -------------------------------------------------------------------------
+    def match_prefix(self, tokens: Sequence[int]) -> tuple[torch.Tensor, TreeNode]:
+        """Slots of the longest cached prefix of `tokens` and the node where it ends (splitting an
+        edge if the match ends mid-edge). Touches last_access along the path."""
+        if not self.enabled:
+            return _EMPTY, self.root
+        slots, node = self._match(tokens)
+        self.stats.match_calls += 1
+        self.stats.matched_tokens += slots.numel()
+        return slots, node
+
+    def _match(self, tokens: Sequence[int]) -> tuple[torch.Tensor, TreeNode]:
+        self._clock += 1
+        node, pos, parts = self.root, 0, []
+        while pos < len(tokens) and (child := node.children.get(tokens[pos])) is not None:
+            n = _common_len(child.key, tokens, pos)
+            if n < len(child.key):
+                child = self._split(child, n)
+            self._touch(child)
+            parts.append(child.slots)
+            node, pos = child, pos + n
+        return (torch.cat(parts) if parts else _EMPTY), node
+
+    # ---- locks ---------------------------------------------------------------------------
+    def lock(self, node: TreeNode) -> None:
+        """Pin `node` and its ancestors so eviction leaves them (and their slots) alone."""
+        while node is not self.root:
+            if node.lock_ref == 0:
+                self._evictable -= len(node.key)
+                self._protected += len(node.key)
+            node.lock_ref += 1
+            node = node.parent
+
+    def unlock(self, node: TreeNode) -> None:
+        while node is not self.root:
+            if node.lock_ref <= 0:
+                raise RuntimeError(f"unlock of an unlocked node (key starts {node.key[:8]})")
+            node.lock_ref -= 1
+            if node.lock_ref == 0:
+                self._protected -= len(node.key)
+                self._evictable += len(node.key)
+                self._push_if_evictable(node)
+            node = node.parent
+
+    # ---- insertion -----------------------------------------------------------------------
+    def insert(self, tokens: Sequence[int], slots: torch.Tensor) -> int:
+        """Insert; returns how many leading tokens were already in the tree (the caller keeps its
+        slots for those positions; the tree takes the rest). Frees nothing."""
+        if not self.enabled:
+            raise RuntimeError(
+                "insert() on a disabled RadixCache; use cache_request(), which frees"
+            )
+        if len(tokens) != slots.numel():
+            raise ValueError(f"insert got {len(tokens)} tokens but {slots.numel()} slots")
+        self._clock += 1
+        node, pos = self.root, 0
+        while pos < len(tokens):
+            child = node.children.get(tokens[pos])
+            if child is None:
+                leaf = TreeNode(
+                    tuple(tokens[pos:]), slots[pos:].clone(), node, last_access=self._clock
+                )
+                node.children[tokens[pos]] = leaf
+                self._num_nodes += 1
+                self._evictable += len(leaf.key)
+                self.stats.inserted_tokens += len(leaf.key)
+                self._push_if_evictable(leaf)
+                return pos
+            n = _common_len(child.key, tokens, pos)
+            if n < len(child.key):
+                child = self._split(child, n)
+            self._touch(child)
+            node, pos = child, pos + n
+        return pos
+
+    def cache_request(
+        self, tokens: Sequence[int], slots: torch.Tensor, node: TreeNode, finished: bool
+    ) -> tuple[torch.Tensor, TreeNode]:
+        """Hand a request's computed KV to the tree; see the module docstring's ownership rule.
+
+        `node` (locked by the request) ends at depth m: slots[:m] already belong to the tree.
+        Positions m..p that the tree already had (another request computed them) are freed here.
+        Unfinished requests get back the tree's slots for all of `tokens` and a newly locked node.
+        """
+        if not self.enabled:
+            if finished:
+                self.pool.free(slots)
+                return _EMPTY, self.root
+            return slots, self.root
+        m = self._depth(node)
+        p = self.insert(tokens, slots)
+        assert p >= m, "a locked prefix vanished from the tree"
+        if p > m:
+            self.pool.free(slots[m:p])
+        self.unlock(node)
+        if finished:
+            return _EMPTY, self.root
+        new_slots, new_node = self._match(tokens)
+        self.lock(new_node)
+        return new_slots, new_node
+
+    # ---- eviction ------------------------------------------------------------------------
+    def evict(self, num_tokens: int) -> int:
+        """Free at least `num_tokens` slots if possible, least-recently-used unlocked leaf first;
+        a parent whose last child goes becomes a candidate itself. Returns slots freed."""
+        freed: list[torch.Tensor] = []
+        count = 0
+        while count < num_tokens and self._heap:
+            stamp, _, node = heapq.heappop(self._heap)
+            if not self._is_evictable_leaf(node) or stamp != node.last_access:
+                continue
+            freed.append(node.slots)
+            count += len(node.key)
+            self._evictable -= len(node.key)
+            self._num_nodes -= 1
+            parent = node.parent
+            del parent.children[node.key[0]]
+            node.parent = None
+            self._push_if_evictable(parent)
+        if freed:
+            self.pool.free(torch.cat(freed))
+        self.stats.evicted_tokens += count
+        return count
+
+    @property
+    def evictable_size(self) -> int:
+        return self._evictable
+
+    @property
+    def protected_size(self) -> int:
+        return self._protected
+
+    def total_size(self) -> int:
+        return self._evictable + self._protected
+
+    def reset(self) -> None:
+        """Drop every node and free its slots; only legal when no request holds a lock."""
+        if self._protected:
+            raise RuntimeError(f"reset() while {self._protected} cached tokens are locked")
+        parts = [n.slots for n in self._walk(self.root)]
+        if parts:
+            self.pool.free(torch.cat(parts))
+        self._clear()
+        self.stats = RadixStats()
+
+    def dump(
+        self,
+        tokenizer_decode: Callable[[list[int]], str] | None = None,
+        max_depth: int | None = None,
+    ) -> str:
+        """The tree as indented text: each edge's tokens, length, lock_ref and LRU clock."""
+        head = f"root evictable={self._evictable} protected={self._protected}"
+        return "\n".join([head, *format_tree(self.root, tokenizer_decode, max_depth)])
+
+    # ---- internals -----------------------------------------------------------------------
+    def _split(self, child: TreeNode, n: int) -> TreeNode:
+        """Cut `child`'s edge after n tokens; the new upper node inherits its locks and clock."""
+        mid = TreeNode(
+            child.key[:n],
+            child.slots[:n],
+            child.parent,
+            {child.key[n]: child},
+            lock_ref=child.lock_ref,
+            last_access=child.last_access,
+        )
+        child.parent.children[child.key[0]] = mid
+        child.key, child.slots, child.parent = child.key[n:], child.slots[n:], mid
+        self._num_nodes += 1
+        return mid
+
+    def _touch(self, node: TreeNode) -> None:
+        node.last_access = self._clock
+        self._push_if_evictable(node)
+
+    def _is_evictable_leaf(self, node: TreeNode) -> bool:
+        return node.parent is not None and not node.children and node.lock_ref == 0
+
+    def _push_if_evictable(self, node: TreeNode) -> None:
+        if not self._is_evictable_leaf(node):
+            return
+        if len(self._heap) > 4 * self._num_nodes + 64:  # amortized: rebuild without stale entries
+            leaves = [n for n in self._walk(self.root) if self._is_evictable_leaf(n)]
+            self._heap = [(n.last_access, next(self._seq), n) for n in leaves]
+            heapq.heapify(self._heap)
+        heapq.heappush(self._heap, (node.last_access, next(self._seq), node))
+
+    def _depth(self, node: TreeNode) -> int:
+        depth = 0
+        while node is not self.root:
+            depth += len(node.key)
+            node = node.parent
+        return depth
+
+    def _walk(self, node: TreeNode) -> list[TreeNode]:
+        out, stack = [], list(node.children.values())
+        while stack:
+            n = stack.pop()
+            out.append(n)
+            stack.extend(n.children.values())
+        return out
