@@ -6,6 +6,7 @@ import typer
 
 import lmc
 from lmc.cli.compile_cmd import compile_cmd
+from lmc.cli.run_cmd import run_cmd
 
 app = typer.Typer(
     name="lmc",
@@ -17,6 +18,7 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.command("compile")(compile_cmd)
+app.command("run")(run_cmd)
 
 
 def _version(value: bool) -> None:

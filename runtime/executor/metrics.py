@@ -1,0 +1,64 @@
+"""What a run measured: per plan node, the requests it made, their latency and cache reuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmc.runtime.request import RequestOutput
+
+
+@dataclass
+class NodeMetrics:
+    """The requests made for one plan node (over all rows); latency is submit -> finish."""
+
+    node: str
+    kind: str
+    requests: int = 0
+    latency_s: float = 0.0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "kind": self.kind,
+            "requests": self.requests,
+            "mean_latency_s": self.latency_s / self.requests if self.requests else 0.0,
+            "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
+            "output_tokens": self.output_tokens,
+            "hit_rate": self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0,
+        }
+
+
+@dataclass
+class RunMetrics:
+    """Counters the driver keeps while it runs (engine counters are read from the engine)."""
+
+    nodes: dict[tuple[str, str], NodeMetrics] = field(default_factory=dict)
+    rows_done: int = 0
+    rows_failed: int = 0
+    rows_flagged: int = 0
+    generated_tokens: int = 0
+
+    def request_done(self, node: str, kind: str, output: RequestOutput, latency: float) -> None:
+        entry = self.nodes.get((node, kind))
+        if entry is None:
+            entry = self.nodes[(node, kind)] = NodeMetrics(node, kind)
+        entry.requests += 1
+        entry.latency_s += latency
+        entry.prompt_tokens += output.prompt_len
+        entry.cached_tokens += output.cached_tokens
+        entry.output_tokens += len(output.output_ids)
+        self.generated_tokens += len(output.output_ids)
+
+    def node_table(self) -> list[dict[str, Any]]:
+        return [m.as_dict() for m in sorted(self.nodes.values(), key=lambda m: (_natural(m.node), m.kind))]
+
+
+def _natural(node: str) -> tuple[str, int]:
+    head = node.rstrip("0123456789")
+    tail = node[len(head):]
+    return head, int(tail) if tail else -1

@@ -1,0 +1,105 @@
+"""A state's prompt as token ids: text is tokenized in runs, generated ids are kept as generated.
+
+Consecutive texts are encoded together, when a request needs them (a gen, a select, a pin, a
+prefetch), not op by op: how the compiler cuts a text into pieces (hoisting a shared head) must not
+change the tokens, so a plan with its passes on sends exactly the prompts of the plan with them
+off, and the compiler's cache model, which tokenizes the same runs, predicts the hits the engine
+sees. A run is encoded with BOS at the start of a prompt and as a continuation after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lmc.compiler.language import GenCall
+from lmc.runtime.request import FinishReason, RequestOutput
+from lmc.runtime.tokenizer import Tokenizer
+
+
+@dataclass
+class StatePrompt:
+    """`ids` are committed (encoded runs and generated ids); `text` is appended since."""
+
+    ids: list[int] = field(default_factory=list)
+    text: str = ""
+
+    def copy(self) -> StatePrompt:
+        return StatePrompt(list(self.ids), self.text)
+
+
+@dataclass(frozen=True)
+class GenResult:
+    """A gen's stored value and the ids that continue its state's prompt (the value's tokens:
+    as generated, minus a final EOS/stop token and anything past a stop string)."""
+
+    text: str
+    ids: list[int]
+
+
+class TokenCodec:
+    """The tokenizer as the executor uses it: prompts from runs of text, values from ids."""
+
+    def __init__(self, tokenizer: Tokenizer, eos_ids: frozenset[int]) -> None:
+        self.tokenizer = tokenizer
+        self.eos_ids = eos_ids
+        self.bos = tokenizer.bos_token_id
+        self.table = tokenizer.token_bytes()
+
+    def encode(self, ids: list[int], text: str) -> list[int]:
+        """`ids` followed by `text`: BOS and the tokenizer's start-of-text rules when `ids` is
+        empty, a continuation otherwise."""
+        if ids:
+            return ids + self.tokenizer.encode_continuation(text)
+        return self.tokenizer.encode(text, add_bos=self.bos is not None)
+
+    def peek(self, prompt: StatePrompt) -> list[int]:
+        """The prompt's ids with its pending text encoded, leaving the prompt as it is."""
+        if not prompt.text and prompt.ids:
+            return list(prompt.ids)
+        return self.encode(prompt.ids, prompt.text)
+
+    def commit(self, prompt: StatePrompt) -> list[int]:
+        """Encode the pending text into the prompt (before a request is made from it)."""
+        prompt.ids = self.peek(prompt)
+        prompt.text = ""
+        return list(prompt.ids)
+
+    def continuation(self, text: str) -> list[int]:
+        return self.tokenizer.encode_continuation(text)
+
+    def decode(self, ids: list[int]) -> str:
+        """The text `ids` add after earlier text (a generated leading space is kept)."""
+        return b"".join(self.table[i] for i in ids).decode("utf-8", errors="replace")
+
+    def gen_result(self, output: RequestOutput, call: GenCall) -> GenResult:
+        """The value of a finished gen, and the ids its state goes on with."""
+        ids = list(output.output_ids)
+        reason = output.finish_reason
+        if ids and reason in (FinishReason.STOP, FinishReason.EOS) and (
+            ids[-1] in call.stop_token_ids or (ids[-1] in self.eos_ids and not call.ignore_eos)
+        ):
+            ids.pop()
+        text = self.decode(ids)
+        if reason is FinishReason.STOP and call.stop:
+            cut = min((i for i in (text.find(s) for s in call.stop) if i >= 0), default=-1)
+            if cut >= 0:
+                text = text[:cut]
+                ids = self._ids_of(ids, text)
+        return GenResult(text, ids)
+
+    def _ids_of(self, ids: list[int], text: str) -> list[int]:
+        """The longest run of `ids` that spells a prefix of `text`, then the rest encoded: the
+        stop string's tokens leave the prompt, the value's own tokens stay as generated."""
+        target = text.encode("utf-8")
+        size = k = 0
+        while k < len(ids) and target.startswith(self.table[ids[k]], size):
+            size += len(self.table[ids[k]])
+            k += 1
+        while True:
+            try:
+                rest = target[size:].decode("utf-8")
+                break
+            except UnicodeDecodeError:  # a token boundary inside a character: back off
+                k -= 1
+                size -= len(self.table[ids[k]])
+        return ids[:k] + (self.continuation(rest) if rest else [])

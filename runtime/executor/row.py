@@ -1,0 +1,190 @@
+"""One row as coroutines: every state of its RowProgram walks its own ops.
+
+A state coroutine appends text to its prompt, yields engine requests for a gen or a select and is
+resumed with their outputs, pins hoisted prefixes and prefetches known prompts. A fork's branches
+are sibling coroutines whose prompts start as a copy of the parent's at the fork point (same token
+ids, so the engine's radix cache shares the parent's KV without being told). Reading a branch's
+value is an implicit join: the text that reads it waits until it is recorded. When a recorded
+value lets a dynamic region go on, the RowProgram emits more ops and the coroutines of the states
+concerned walk on; new forks start new coroutines.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from lmc.compiler.errors import RowError
+from lmc.compiler.instantiate import ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.compiler.ir import Prefix
+from lmc.compiler.language import GenCall
+from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
+from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
+from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
+from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
+
+Coroutine = Generator[Await, Any, None]
+
+
+@dataclass(frozen=True)
+class RowEnv:
+    """What every row of a run shares: the tokenizer, the constraints, the sampling seed."""
+
+    codec: TokenCodec
+    constraints: ConstraintCompiler
+    seed: int = 0
+    roles_error: str | None = None  # why the model has no role texts, if it has none
+
+
+class RowRun:
+    """A row in flight: its RowProgram, each state's prompt, and what it reports."""
+
+    def __init__(self, program: RowProgram, env: RowEnv) -> None:
+        self.program = program
+        self.env = env
+        self.prompts: dict[int, StatePrompt] = {0: StatePrompt()}
+        self.fork_points: dict[tuple[int, int], list[int]] = {}
+        self.spawned: list[Coroutine] = []
+        self.flags: list[dict[str, Any]] = []
+        self.generated_tokens = 0
+        self.version = 0  # bumped on every change a blocked coroutine may be waiting for
+        self.node: str | None = None  # the plan node being run, for error messages
+
+    def begin(self) -> None:
+        """Start the walk; the coroutines to run are in `spawned`."""
+        self.spawned.append(state_coroutine(self, 0))
+        self._accept(self.program.start())
+
+    def record(self, op: GenOp | SelectOp, value: str) -> None:
+        self._accept(self.program.record(op.id, value))
+        self.version += 1
+
+    def _accept(self, ops: list[Op]) -> None:
+        for op in ops:
+            if isinstance(op, ForkOp):
+                for child in op.children:
+                    at = len(self.program.base[child])
+                    self.fork_points.setdefault((op.state, at), []).append(child)
+                    self.spawned.append(state_coroutine(self, child))
+        self.version += 1
+
+    def snapshot(self, state: int, position: int, prompt: StatePrompt) -> None:
+        """Give the branches forked at `position` of `state` their copy of its prompt."""
+        for child in self.fork_points.pop((state, position), []):
+            self.prompts[child] = prompt.copy()
+            self.version += 1
+
+    def ready(self, deps: tuple[int, ...]) -> bool:
+        return all(d in self.program.values for d in deps)
+
+    def would_wait(self, op: Op | None) -> bool:
+        """True when a state at `op` cannot go on yet (a residual text, or a walk that waits)."""
+        if op is None:
+            return not self.program.finished
+        return isinstance(op, TextOp) and op.text is None and not self.ready(op.deps)
+
+    def keeps(self, prefix: str) -> bool:
+        """A prefix of every row stays pinned for the whole run; a fork's only for its row."""
+        node = self.program.graph.node(prefix)
+        return isinstance(node, Prefix) and node.scope == "rows"
+
+    def seed(self, op: Op) -> int:
+        """A per-request seed from the row and op: sampled text does not depend on batching."""
+        return zlib.crc32(f"{self.env.seed}/{self.program.row_id}/{op.id}".encode())
+
+    def final_text(self) -> str:
+        prompt = self.prompts[0]
+        return self.env.codec.decode(prompt.ids) + prompt.text
+
+
+def state_coroutine(row: RowRun, state: int) -> Coroutine:
+    """Walk `state`'s ops in order, from its fork point to the end of the row's walk."""
+    while state not in row.prompts:
+        yield BLOCK
+    prompt = row.prompts[state]
+    program = row.program
+    position = len(program.base[state])
+    while True:
+        row.snapshot(state, position, prompt)
+        history = program.history(state)
+        if position == len(history):
+            if program.finished:
+                return
+            yield BLOCK
+            continue
+        op = history[position]
+        following = history[position + 1] if position + 1 < len(history) else None
+        row.node = op.node
+        if isinstance(op, TextOp):
+            yield from run_text(row, prompt, op, following)
+        elif isinstance(op, GenOp):
+            yield from run_gen(row, prompt, op)
+        elif isinstance(op, SelectOp):
+            yield from run_select(row, prompt, op)
+        elif isinstance(op, RoleOp):
+            raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
+        position += 1
+        row.version += 1
+
+
+def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None) -> Coroutine:
+    while op.text is None and not row.ready(op.deps):
+        yield BLOCK
+    prompt.text += row.program.text(op)
+    codec = row.env.codec
+    if op.prefix is not None and getattr(following, "prefix", None) != op.prefix:
+        yield Pin(tuple(codec.peek(prompt)), op.prefix, row.keeps(op.prefix))
+    if op.prefetch and row.would_wait(following):
+        request = Request(codec.peek(prompt), SamplingParams(max_tokens=0))
+        yield Submit((request,), op.node, "prefetch", wait=False)
+
+
+def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
+    codec = row.env.codec
+    constraint = row.env.constraints.get(op.call, row.program.row_id, op.node)
+    request = Request(codec.commit(prompt), sampling(op.call, row.seed(op)), constraint=constraint)
+    (output,) = yield Submit((request,), op.node, "gen")
+    result = codec.gen_result(output, op.call)
+    prompt.ids.extend(result.ids)
+    row.generated_tokens += len(output.output_ids)
+    if output.finish_reason is FinishReason.LENGTH:
+        satisfied = constraint is None or accepts(constraint, output.output_ids)
+        row.flags.append({
+            "type": "max_tokens" if satisfied else "constraint_unsatisfied",
+            "name": op.name,
+            "node": op.node,
+            "max_tokens": op.call.max_tokens,
+        })
+    row.record(op, result.text)
+
+
+def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
+    """Score every choice in one batch of prefill-only requests over the shared prompt."""
+    codec = row.env.codec
+    base = codec.commit(prompt)
+    choices = [codec.continuation(c) for c in op.choices]
+    score_only = SamplingParams(max_tokens=0)
+    requests = tuple(Request(base + ids, score_only, logprob_start=len(base)) for ids in choices)
+    outputs: list[RequestOutput] = yield Submit(requests, op.node, "select")
+    scores = [sum(o.prompt_logprobs or [0.0]) / max(1, len(o.prompt_logprobs or [])) for o in outputs]
+    best = max(range(len(scores)), key=scores.__getitem__)
+    prompt.ids.extend(choices[best])
+    row.record(op, op.choices[best])
+
+
+def sampling(call: GenCall, seed: int) -> SamplingParams:
+    return SamplingParams(
+        max_tokens=call.max_tokens,
+        temperature=call.temperature,
+        top_p=call.top_p,
+        top_k=call.top_k,
+        min_p=call.min_p,
+        frequency_penalty=call.frequency_penalty,
+        presence_penalty=call.presence_penalty,
+        seed=seed if call.temperature > 0 else None,
+        stop=call.stop,
+        stop_token_ids=call.stop_token_ids,
+        ignore_eos=call.ignore_eos,
+    )
