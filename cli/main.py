@@ -6,6 +6,7 @@ import typer
 
 import lmc
 from lmc.cli.compile_cmd import compile_cmd
+from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.run_cmd import run_cmd
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.command("compile")(compile_cmd)
+app.command("explain")(explain_cmd)
 app.command("run")(run_cmd)
 
 

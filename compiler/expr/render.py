@@ -36,10 +36,10 @@ def unparse(expr: Expr | None, limit: int = 0) -> str:
     return text
 
 
-def _pattern(p: Pattern) -> str:
+def render_pattern(p: Pattern) -> str:
     if isinstance(p, str):
         return p
-    return "(" + ", ".join(_pattern(x) for x in p) + ("," if len(p) == 1 else "") + ")"
+    return "(" + ", ".join(render_pattern(x) for x in p) + ("," if len(p) == 1 else "") + ")"
 
 
 def _args(args: tuple[Expr, ...], kwargs: tuple[tuple[str, Expr], ...]) -> str:
@@ -97,7 +97,7 @@ def _unparse(e: Expr) -> str:
         return "{" + ", ".join(f"{_unparse(k)}: {_unparse(v)}" for k, v in zip(e.keys, e.values)) + "}"
     if isinstance(e, Comp):
         fors = " ".join(
-            f"for {_pattern(g.target)} in {_unparse(g.iter)}" + "".join(f" if {_unparse(c)}" for c in g.ifs)
+            f"for {render_pattern(g.target)} in {_unparse(g.iter)}" + "".join(f" if {_unparse(c)}" for c in g.ifs)
             for g in e.generators
         )
         if e.kind == "dict" and e.key is not None:

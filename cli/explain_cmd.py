@@ -1,0 +1,87 @@
+"""`lmc explain`: what a plan will do, and with data, how much the cache is predicted to save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+FORMATS = ("text", "dot", "svg", "html")
+
+
+def explain_cmd(
+    plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan.json written by `lmc compile`.")],
+    inputs: Annotated[Path | None, typer.Option(
+        "--inputs", help="data.jsonl: add the cache plan (shared prefixes, tokens saved, hit rate).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text | dot | svg | html.")] = "text",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write here (default: stdout for text and dot, PLAN's name with .svg/.html).")] = None,
+    model: Annotated[str, typer.Option(
+        "--model", help="Whose tokenizer counts tokens for the cache plan: tiny, a preset, a HF "
+                        "directory, or none (approximate word pieces).")] = "tiny",
+) -> None:
+    """Show a plan: its graph (shared prefixes, forks, gens, constraints, dynamic regions) and,
+    with --inputs, the predicted cache reuse over all rows."""
+    from lmc.cli.compile_cmd import read_rows
+    from lmc.compiler import explain
+    from lmc.compiler.errors import PlanError
+    from lmc.compiler.plan import Plan
+
+    if fmt not in FORMATS:
+        typer.echo(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}", err=True)
+        raise typer.Exit(1)
+    try:
+        plan = Plan.load(plan_path)
+    except (PlanError, OSError) as exc:
+        typer.echo(f"cannot read {plan_path}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    prediction, note = (None, "")
+    if inputs is not None:
+        prediction, note = explain.cache_plan(plan.graph, list(read_rows(inputs)), model)
+    try:
+        if fmt == "text":
+            _text(plan, prediction, note, output)
+        elif fmt == "dot":
+            _write(explain.to_dot(plan.graph), output)
+        elif fmt == "svg":
+            _write(explain.to_svg(explain.to_dot(plan.graph)), output or plan_path.with_suffix(".svg"))
+        else:
+            _write(explain.to_html(plan, prediction, note), output or plan_path.with_suffix(".html"))
+    except (explain.GraphvizMissing, RuntimeError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+def _text(plan: object, prediction: object, note: str, output: Path | None) -> None:
+    from lmc.compiler import explain
+
+    handle = output.open("w", encoding="utf-8") if output else None
+    try:
+        console = Console(file=handle, width=120 if handle else None)
+        console.print(explain.stats_line(plan), highlight=False)  # type: ignore[arg-type]
+        console.print(explain.plan_tree(plan.graph))  # type: ignore[attr-defined]
+        table = explain.constraints_table(plan.graph)  # type: ignore[attr-defined]
+        if table is not None:
+            console.print(table)
+        line = explain.order_line(plan.graph)  # type: ignore[attr-defined]
+        if line:
+            console.print(line, highlight=False)
+        if prediction is not None:
+            for renderable in explain.cache_tables(prediction):  # type: ignore[arg-type]
+                console.print(renderable)
+            if note:
+                console.print(f"[yellow]{note}[/yellow]")
+    finally:
+        if handle is not None:
+            handle.close()
+            typer.echo(f"wrote {output}")
