@@ -26,6 +26,7 @@ from lmc.compiler.ir import (
     RoleEnd,
     Select,
     Text,
+    name_pattern,
 )
 
 LIMIT = 72
@@ -75,7 +76,9 @@ def describe(graph: Graph, node_id: str) -> Label:
         return Label("other", f"program {node.name}({node.state}{', ' if params else ''}{params})")
     if isinstance(node, Prefix):
         where = "every row" if node.scope == "rows" else f"the branches of {node.fork}"
-        return Label("prefix", f"shared prefix {node_id} ({where}) on {_short(node.state)}: {prefix_text(node)!r}")
+        text = repr(prefix_text(node))
+        text = text if len(text) <= LIMIT else f"{text[:LIMIT - 12]}…{text[-10:]} ({len(text)} chars)"
+        return Label("prefix", f"shared prefix {node_id} ({where}) on {_short(node.state)}: {text}")
     if isinstance(node, Text):
         flag = "  [prefetch]" if node.prefetch else ""
         return Label("text", f"{_short(node.state)} += {_short(node.value)}{flag}")
@@ -83,10 +86,10 @@ def describe(graph: Graph, node_id: str) -> Label:
         marker = f"<{node.role}>" if isinstance(node, RoleBegin) else f"</{node.role}>"
         return Label("role", f"{_short(node.state)} += {marker}")
     if isinstance(node, Gen):
-        return Label("gen", f"{_short(node.state)} += gen {_short(node.name)}  ({gen_summary(node, constraints)})")
+        return Label("gen", f"{_short(node.state)} += gen {name_pattern(node.name)}  ({gen_summary(node, constraints)})")
     if isinstance(node, Select):
         shared = f", shared choice prefix {node.choice_prefix!r}" if node.choice_prefix else ""
-        return Label("select", f"{_short(node.state)} += select {_short(node.name)} from {_short(node.choices)}{shared}")
+        return Label("select", f"{_short(node.state)} += select {name_pattern(node.name)} from {_short(node.choices)}{shared}")
     if isinstance(node, Fork):
         targets = ", ".join(f"{render_pattern(t)} = fork({_short(n)})" for t, n in zip(node.targets, node.sizes))
         return Label("fork", f"{targets} of {_short(node.state)}" + (f"  [group {node.group}]" if node.group else ""))

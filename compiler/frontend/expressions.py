@@ -44,7 +44,7 @@ from lmc.compiler.frontend.globals import (
     primitive_name,
 )
 from lmc.compiler.frontend.kinds import PARAM, STATE, Kind
-from lmc.compiler.ir import const_name
+from lmc.compiler.ir import const_name, name_pattern
 from lmc.compiler.language import Program
 
 BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}
@@ -280,7 +280,7 @@ class ExprLowering(Lowering):
                 raise self.error(node, "a variable name must be a str")
         else:
             self.note_read(literal, node)
-        return Var(state, name, as_json), K.gen(literal or "*")
+        return Var(state, name, as_json), K.gen(name_pattern(name))
 
     def note_read(self, name: str, node: ast.AST) -> None:
         session = self.session

@@ -3,7 +3,6 @@
 from lmc.compiler.ir.graph import ENTRY, Graph, Source
 from lmc.compiler.ir.nodes import (
     NODE_TYPES,
-    PROMPT_NODES,
     Assign,
     Branch,
     Break,
@@ -25,14 +24,15 @@ from lmc.compiler.ir.nodes import (
     Span,
     Text,
     const_name,
+    name_head,
+    name_pattern,
     node_exprs,
     reads,
-    writes,
 )
 
 __all__ = [
-    "ENTRY", "NODE_TYPES", "PROMPT_NODES", "Assign", "Branch", "Break", "Continue", "Dynamic",
+    "ENTRY", "NODE_TYPES", "Assign", "Branch", "Break", "Continue", "Dynamic",
     "Entry", "Fork", "Gen", "Graph", "Join", "Loop", "Node", "Param", "Piece", "Prefix", "Return",
     "RoleBegin", "RoleEnd", "Select", "Source", "Span", "Text", "const_name", "node_exprs",
-    "reads", "writes",
+    "name_head", "name_pattern", "reads",
 ]

@@ -18,7 +18,8 @@ from typing import Any
 import networkx as nx
 
 from lmc.compiler.errors import Location
-from lmc.compiler.ir.nodes import Entry, Gen, Node, Select, Span, const_name, reads, writes
+from lmc.compiler.expr import Expr
+from lmc.compiler.ir.nodes import Entry, Gen, Node, Select, Span, const_name, name_head, reads
 
 ENTRY = "n0"
 
@@ -108,16 +109,15 @@ class Graph:
     def link_data(self) -> None:
         """Recompute `data` edges: every gen/select storing a name -> every node reading it.
 
-        Names that are expressions (f-strings over loop variables) link to every reader whose
-        name is not a literal: a safe over-approximation, used for display and ordering only."""
+        Names that are expressions (f"action_{step}") are compared by their constant heads: a
+        safe over-approximation (it may link too much, never too little), for display only."""
         self.g.remove_edges_from([(u, v, k) for u, v, k in self.g.edges(keys=True) if k == "data"])
         producers = [(i, n) for i, n in self.nodes_of(Gen, Select)]
         for reader_id, _, _, _ in self.walk():
             for var in reads(self.node(reader_id)):
-                wanted = const_name(var.name)
                 for prod_id, prod in producers:
-                    name = writes(prod)
-                    if prod_id != reader_id and (wanted is None or name is None or name == wanted):
+                    assert isinstance(prod, (Gen, Select))
+                    if prod_id != reader_id and _may_match(var.name, prod.name):
                         self.g.add_edge(prod_id, reader_id, key="data", kind="data")
 
     def location(self, span: Span | None) -> Location | None:
@@ -130,6 +130,14 @@ class Graph:
 
     def copy(self) -> Graph:
         return Graph(self.g.copy(), list(self.sources), copy.deepcopy(self.meta))
+
+
+def _may_match(read: Expr, written: Expr) -> bool:
+    a, b = const_name(read), const_name(written)
+    if a is not None and b is not None:
+        return a == b
+    head_a, head_b = name_head(read), name_head(written)
+    return head_a.startswith(head_b) or head_b.startswith(head_a)
 
 
 def natural_key(node_id: str) -> tuple[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from lmc.compiler.expr import Const, Expr, Pattern, Var, var_reads
+from lmc.compiler.expr import Const, Expr, Format, FString, Pattern, Var, unparse, var_reads
 from lmc.compiler.expr.nodes import EXPR_TYPES
 
 
@@ -229,7 +229,6 @@ NODE_TYPES: tuple[type, ...] = (
     Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, Fork, Join, Loop, Branch, Dynamic,
     Break, Continue, Return, Prefix,
 )
-PROMPT_NODES = (Text, RoleBegin, RoleEnd, Gen, Select, Prefix)
 
 
 def node_exprs(node: Node) -> list[Expr]:
@@ -256,10 +255,24 @@ def const_name(expr: Expr) -> str | None:
     return expr.value if isinstance(expr, Const) and isinstance(expr.value, str) else None
 
 
+def name_head(expr: Expr) -> str:
+    """What every value of a variable-name expression starts with ("action_" for
+    f"action_{step}"; the whole name for a literal; "" when nothing is known)."""
+    literal = const_name(expr)
+    if literal is not None:
+        return literal
+    if isinstance(expr, FString) and expr.parts and isinstance(expr.parts[0], Const):
+        return str(expr.parts[0].value)
+    return ""
+
+
+def name_pattern(expr: Expr) -> str:
+    """A readable template of a variable name: `answer`, `action_{step}`."""
+    if isinstance(expr, FString):
+        return "".join(str(p.value) if isinstance(p, Const) else "{" + unparse(p.value if isinstance(p, Format) else p) + "}"
+                       for p in expr.parts)
+    return const_name(expr) or unparse(expr)
+
+
 def reads(node: Node) -> list[Var]:
     return [v for e in node_exprs(node) for v in var_reads(e)]
-
-
-def writes(node: Node) -> str | None:
-    """The constant variable name a gen/select stores, if any."""
-    return const_name(node.name) if isinstance(node, (Gen, Select)) else None
