@@ -133,3 +133,14 @@ def _print(rows: list[dict[str, Any]], load_seconds: float | None) -> None:
         console.print(f"wrote {row['plan']}", highlight=False)
     if load_seconds is not None and load_seconds > 0.05:
         console.print(f"[dim](loading lmc.grammars took {load_seconds:.1f} s before compiling)[/dim]")
+
+
+def bench_compile_cmd(
+    repeats: Annotated[int, typer.Option(help="Compiles per program (the first pays for cold caches).")] = 5,
+    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results.")] = "benchmarks/results",
+) -> None:
+    """Compile time of every example program (target: under 0.5 s each)."""
+    from lmc.benchmarks.compile import bench_compile
+
+    path = bench_compile(out_dir, repeats)
+    typer.echo(f"results written to {path}")

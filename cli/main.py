@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import lmc
-from lmc.cli.compile_cmd import compile_cmd
+from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.run_cmd import run_cmd
 
@@ -20,6 +20,7 @@ bench_app = typer.Typer(help="Benchmarks: write results as JSON and print a tabl
 app.add_typer(bench_app, name="bench")
 app.command("compile")(compile_cmd)
 app.command("explain")(explain_cmd)
+bench_app.command("compile")(bench_compile_cmd)
 app.command("run")(run_cmd)
 
 
