@@ -2,7 +2,7 @@
 
 It is the oracle that GPU kernels are tested against, so every step is spelled out; it is also
 the CPU backend, so the work is batched where that costs no clarity: decodes (one query each)
-run as one padded batch, and each extend runs as one `scaled_dot_product_attention` call.
+run as one padded `scaled_dot_product_attention` call, and each extend as one call of its own.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class _DecodePlan:
 
     rows: torch.Tensor  # [Bd] query row of each decode
     slots: torch.Tensor  # [Bd, L] KV slot ids, padded with slot 0
-    valid: torch.Tensor  # [Bd, L] True where the slot belongs to the sequence
+    bias: torch.Tensor  # [Bd, 1, 1, L] 0 where the slot belongs to the sequence, -inf on padding
 
 
 @dataclass
@@ -81,9 +81,10 @@ class ReferenceAttention:
         for row, b in enumerate(batch):
             slots[row, : lens[row]] = meta.kv_indices[kv_indptr[b] : kv_indptr[b + 1]]
         lens_t = torch.tensor(lens, device=self.device)
-        valid = torch.arange(width, device=self.device)[None, :] < lens_t[:, None]
+        padding = torch.arange(width, device=self.device)[None, :] >= lens_t[:, None]
+        bias = torch.zeros(padding.shape, device=self.device).masked_fill(padding, float("-inf"))
         rows = torch.tensor([qo_indptr[b] for b in batch], dtype=torch.int64, device=self.device)
-        return _DecodePlan(rows, slots, valid)
+        return _DecodePlan(rows, slots, bias[:, None, None, :])
 
     def forward(
         self,
@@ -114,18 +115,14 @@ def _decode_attention(
     q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, plan: _DecodePlan, scale: float
 ) -> torch.Tensor:
     """One query per sequence against its padded keys: `[Bd, Hq, D]` in float32."""
-    keys = k_cache[plan.slots].float()  # [Bd, L, Hkv, D]
-    values = v_cache[plan.slots].float()
-    num_q_heads, head_dim = q.shape[1], q.shape[2]
-    num_kv_heads = keys.shape[2]
-    group = num_q_heads // num_kv_heads
-    # Query head h reads KV head h // group (GQA): view q heads as [Hkv, group].
-    queries = q[plan.rows].float().view(len(plan.rows), num_kv_heads, group, head_dim)
-    scores = torch.einsum("bhgd,blhd->bhgl", queries, keys) * scale
-    scores = scores.masked_fill(~plan.valid[:, None, None, :], float("-inf"))
-    probs = scores.softmax(dim=-1)
-    out = torch.einsum("bhgl,blhd->bhgd", probs, values)
-    return out.reshape(len(plan.rows), num_q_heads, head_dim)
+    keys = k_cache[plan.slots].float().transpose(1, 2)  # [Bd, Hkv, L, D]
+    values = v_cache[plan.slots].float().transpose(1, 2)
+    batch, num_q_heads, head_dim = len(plan.rows), q.shape[1], q.shape[2]
+    num_kv_heads = keys.shape[1]
+    # Query head h reads KV head h // group (GQA): the group's queries attend as rows of one head.
+    queries = q[plan.rows].float().view(batch, num_kv_heads, num_q_heads // num_kv_heads, head_dim)
+    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=plan.bias, scale=scale)
+    return out.reshape(batch, num_q_heads, head_dim)
 
 
 def _extend_attention(
