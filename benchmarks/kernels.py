@@ -118,7 +118,7 @@ def decode_rows(
         plan = plan_attention(meta, torch.device("cuda"), 64)
         out = torch.empty_like(x["q"])
         auto = choose_num_splits(batch, KV_HEADS, sms)
-        configs = [(s, 64, 2) for s in (1, 2, 4, 8)] + [(auto, 32, 3), (auto, 64, 3)]
+        configs = [(s, 64, 2) for s in (1, 2, 4, 8)] + [(1, 64, 3), (1, 128, 2), (1, 32, 3)]
         if page_size == 16:
             configs = [(auto, 64, 2)]
         for splits, block_n, stages in configs:
@@ -129,9 +129,11 @@ def decode_rows(
             name = f"triton decode p{page_size} splits={splits} bn={block_n} st={stages}"
             rate = f"{kv_bytes / ms / 1e6:.0f} GB/s"
             rows.append(row(name, f"{batch}x{context}", ms, floor, rate))
-        backend_ms = time_backend(TritonAttention("cuda"), meta, x)
-        rows.append(row(f"TritonAttention.forward p{page_size} (store+decode)",
-                        f"{batch}x{context}", backend_ms, floor, ""))
+        for graph in (False, True):
+            backend_ms = time_backend(TritonAttention("cuda"), meta, x, graph)
+            how = "graph replay" if graph else "eager"
+            rows.append(row(f"TritonAttention.forward p{page_size} (store+decode, {how})",
+                            f"{batch}x{context}", backend_ms, floor, f"splits={auto}"))
         if page_size == 1 and flashinfer:
             rows.extend(flashinfer_row(meta, x, f"{batch}x{context}", floor, "decode"))
     return rows
@@ -159,7 +161,10 @@ def extend_rows(
     x["k_cache"][meta.out_slots] = x["k"]
     x["v_cache"][meta.out_slots] = x["v"]
     out = torch.empty_like(x["q"])
-    configs = [(64, 64, 4, 2), (128, 64, 8, 2), (128, 64, 8, 3), (128, 128, 8, 2)]
+    configs = [
+        (64, 64, 4, 2), (128, 64, 8, 3), (64, 64, 4, 3), (64, 128, 4, 2), (64, 128, 8, 3),
+        (128, 128, 8, 3),
+    ]
     rows = []
     for block_m, block_n, warps, stages in configs if sweep else configs[:2]:
         plan = plan_attention(meta, torch.device("cuda"), block_m)
@@ -169,8 +174,11 @@ def extend_rows(
         )
         name = f"triton extend bm={block_m} bn={block_n} w={warps} st={stages}"
         rows.append(row(name, shape, ms, floor, f"{flops / ms / 1e9:.0f} TFLOP/s"))
-    backend_ms = time_backend(TritonAttention("cuda"), meta, x)
-    rows.append(row("TritonAttention.forward (store+extend)", shape, backend_ms, floor, ""))
+    for graph in (False, True):
+        backend_ms = time_backend(TritonAttention("cuda"), meta, x, graph)
+        how = "graph replay" if graph else "eager"
+        rows.append(row(f"TritonAttention.forward (store+extend, {how})", shape, backend_ms,
+                        floor, ""))
     if all(p == 0 for p in prefix_lens) and len(set(ext_lens)) == 1:
         rows.append(sdpa_row(len(ext_lens), ext_lens[0], flops, floor))
     if flashinfer:
@@ -178,14 +186,32 @@ def extend_rows(
     return rows
 
 
-def time_backend(backend: Any, meta: AttentionMetadata, x: dict[str, torch.Tensor]) -> float:
-    """One layer's forward after the per-forward prepare (prepare is paid once for all layers)."""
+def time_backend(
+    backend: Any, meta: AttentionMetadata, x: dict[str, torch.Tensor], graph: bool = False
+) -> float:
+    """One layer's forward after the per-forward prepare (prepare is paid once for all layers).
+
+    Eager timings include Python launch costs whenever they exceed the GPU time; a CUDA graph
+    replay (how the engine runs decodes) shows the GPU time alone.
+    """
     backend.prepare(meta)
-    return median_ms(
-        lambda: backend.forward(
+
+    def forward() -> torch.Tensor:
+        return backend.forward(
             x["q"], x["k"], x["v"], x["k_cache"], x["v_cache"], meta, HEAD_DIM**-0.5
         )
-    )
+
+    if not graph:
+        return median_ms(forward)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        forward()
+    torch.cuda.current_stream().wait_stream(side)
+    captured = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(captured):
+        forward()
+    return median_ms(captured.replay)
 
 
 def sdpa_row(batch: int, length: int, flops: float, floor: float) -> dict[str, Any]:

@@ -19,7 +19,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu 
   | tee "$OUT/gpu.txt"
 python3 -c 'import torch, triton; print(torch.__version__, triton.__version__)' | tee -a "$OUT/gpu.txt"
 
-python3 -m pytest -m gpu -n 8 -p no:cacheprovider -rfEs \
+python3 -m pytest -m gpu -n 14 -p no:cacheprovider -rfEs \
   tests/kernels/test_triton_attention.py tests/kernels/test_triton_ops.py 2>&1 \
   | tee "$OUT/pytest_triton.log"
 bench_flags=()

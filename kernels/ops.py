@@ -26,6 +26,9 @@ def rms_norm(
     memory. The sum is rounded to x's dtype before normalising, the statistics are taken in
     float32, and the weight is applied in x's dtype, exactly as transformers' LlamaRMSNorm does.
     """
+    if x.is_cuda:
+        from lmc.kernels.triton.ops import rms_norm as fused
+        return fused(x, weight, eps, residual)
     if residual is not None:
         x = x + residual
         residual = x
@@ -108,6 +111,9 @@ def apply_rotary(
     cos and sin are cast to q's dtype before the products, as transformers does, so bfloat16
     models round the same way as the reference implementation.
     """
+    if q.is_cuda:
+        from lmc.kernels.triton.ops import apply_rotary as fused
+        return fused(q, k, positions, cos_sin_cache)
     cos, sin = cos_sin_cache[positions].chunk(2, dim=-1)
     cos = torch.cat([cos, cos], dim=-1).unsqueeze(1).to(q.dtype)
     sin = torch.cat([sin, sin], dim=-1).unsqueeze(1).to(q.dtype)
@@ -116,5 +122,8 @@ def apply_rotary(
 
 def silu_and_mul(x: torch.Tensor) -> torch.Tensor:
     """SwiGLU activation over a fused gate/up projection: `silu(x[..., :d]) * x[..., d:]`."""
+    if x.is_cuda:
+        from lmc.kernels.triton.ops import silu_and_mul as fused
+        return fused(x)
     gate, up = x.chunk(2, dim=-1)
     return F.silu(gate) * up

@@ -112,10 +112,11 @@ def _decode_merge_kernel(
 
 
 def choose_num_splits(batch: int, num_kv_heads: int, num_sms: int) -> int:
-    """Enough splits for about four programs per multiprocessor. Independent of the lengths, so
-    a captured CUDA graph stays right and well split as contexts grow; short sequences use fewer
-    splits by themselves (see `min_split`)."""
-    return max(1, min(triton.cdiv(4 * num_sms, max(batch * num_kv_heads, 1)), 64))
+    """Enough splits for about two programs per multiprocessor (at Llama-3-8B shapes on an H100,
+    batch 64 x 1024 ran fastest unsplit: 108 us against 116 us with 2 splits). Independent of the
+    lengths, so a captured CUDA graph stays right and well split as contexts grow; short
+    sequences use fewer splits by themselves (see `min_split`)."""
+    return max(1, min(triton.cdiv(2 * num_sms, max(batch * num_kv_heads, 1)), 64))
 
 
 def decode_attention(

@@ -11,7 +11,9 @@ import triton.language as tl
 def _rotate_heads(X, OUT, row, n_heads, stride_xt, stride_xh, stride_ot, stride_oh, cos, sin,
                   HALF: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_HALF: tl.constexpr):
     """All heads of one token: out = x * cos + rotate_half(x) * sin, each product rounded to x's
-    dtype before the sum, as the unfused reference rounds them."""
+    dtype before the sum, as the unfused reference rounds them. The launch turns FP fusion off:
+    with it, a product and the sum contract into one bf16 FMA (fma.rn.bf16 in the PTX on sm90),
+    which skips the product's rounding and breaks bit-equality with the reference."""
     heads = tl.arange(0, BLOCK_H)
     dims = tl.arange(0, BLOCK_HALF)
     ok = (heads < n_heads)[:, None] & (dims < HALF)[None, :]
@@ -75,6 +77,6 @@ def apply_rotary(
         q_out.stride(0), q_out.stride(1), k_out.stride(0), k_out.stride(1), cos_sin_cache.stride(0),
         HALF=half, BLOCK_QH=triton.next_power_of_2(q.shape[1]),
         BLOCK_KH=triton.next_power_of_2(k.shape[1]), BLOCK_HALF=triton.next_power_of_2(half),
-        num_warps=4,
+        num_warps=4, enable_fp_fusion=False,
     )
     return q_out, k_out

@@ -208,9 +208,9 @@ def test_page_table_lists_each_page_once_in_order() -> None:
 
 
 def test_num_splits_fill_the_gpu() -> None:
-    assert choose_num_splits(batch=64, num_kv_heads=8, num_sms=132) == 2
-    assert choose_num_splits(batch=1, num_kv_heads=8, num_sms=132) == 64
-    assert choose_num_splits(batch=512, num_kv_heads=8, num_sms=132) == 1
+    assert choose_num_splits(batch=64, num_kv_heads=8, num_sms=132) == 1
+    assert choose_num_splits(batch=8, num_kv_heads=8, num_sms=132) == 5
+    assert choose_num_splits(batch=1, num_kv_heads=1, num_sms=132) == 64
 
 
 # --- GPU: compiled kernels over many shapes ------------------------------------------------------
