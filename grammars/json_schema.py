@@ -227,14 +227,14 @@ class _Builder:
     def ref(self, schema: dict, ptr: str) -> str | None:
         ref = schema["$ref"]
         depth = self.active_refs.count(ref)
-        if depth > self.options.recursion_depth:
-            return None
         if depth and not self.options.recursion_depth:
             raise SchemaError(
                 ptr,
                 f"recursive reference {ref!r}: a regex cannot nest without bound; pass "
                 "JsonOptions(recursion_depth=N) to unroll it N levels",
             )
+        if depth > self.options.recursion_depth:
+            return None
         target = _resolve(self.root, ref, ptr)
         rest = {k: v for k, v in schema.items() if k != "$ref" and k not in _ANNOTATIONS}
         if rest:

@@ -64,8 +64,8 @@ def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> 
     n = trans.shape[0]
     live = np.ones(n, dtype=bool) if vocab.has_all_bytes else _token_live(vocab, trans, accepting)
     live_sink = np.append(live, False)
-    classes = horizon_classes(trans, live, vocab.max_len)
-    reps = np.unique(classes, return_index=True)[1]
+    _, reps, classes = np.unique(horizon_classes(trans, live, vocab.max_len), return_index=True, return_inverse=True)
+    classes = classes.reshape(-1)
     rep_packed = np.zeros((len(reps), (vocab.vocab_size + 7) // 8), dtype=np.uint8)
     dup_token, dup_twin = vocab.duplicates
     for chunk in _chunks(trans[reps]):
@@ -93,7 +93,7 @@ def horizon_classes(trans: np.ndarray, live: np.ndarray, horizon: int) -> np.nda
     n = trans.shape[0]
     byte_class = row_groups(trans.T)
     ext = np.where(trans < 0, n, trans)[:, np.unique(byte_class, return_index=True)[1]]
-    block = live.astype(np.int64)
+    block = row_groups(live[:, None])
     for _ in range(horizon):
         with_sink = np.append(block, -1)
         new_block = row_groups(np.concatenate([block[:, None], with_sink[ext]], axis=1))

@@ -48,3 +48,33 @@ def token_bytes(llama_tokenizer) -> list[bytes]:
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test writes FSM tables under its own LMC_HOME, never the user's cache."""
     monkeypatch.setenv("LMC_HOME", str(tmp_path / "lmc_home"))
+
+
+def token_walk(constraint, token_bytes: list[bytes], eos: int, rng, max_steps: int = 300, jump: bool = True) -> bytes | None:
+    """Random allowed tokens until EOS (None if `max_steps` is hit first); with `jump`, forced
+    runs are taken as text half of the time, as the engine's jump-forward would."""
+    state = constraint.initial_state()
+    out = b""
+    for _ in range(max_steps):
+        forced, after = constraint.forced_jump(state) if hasattr(constraint, "forced_jump") else ("", state)
+        if jump and forced and rng.random() < 0.5:
+            assert constraint.state_after_text(state, forced) == after
+            out += forced.encode("utf-8")
+            state = after
+            continue
+        allowed = constraint.allowed_tokens(state).nonzero().flatten().tolist()
+        assert allowed, "a reachable state must allow some token"
+        # Prefer EOS a little once it is allowed, so walks end.
+        if eos in allowed and rng.random() < 0.3:
+            return out
+        choice = rng.choice(allowed)
+        if choice == eos:
+            return out
+        out += token_bytes[choice]
+        state = constraint.advance(state, choice)
+    return None
+
+
+@pytest.fixture(scope="session")
+def walk():
+    return token_walk
