@@ -95,7 +95,7 @@ def test_static_plans_do_not_need_their_source(tmp_path):
 def test_plans_are_identical_across_processes_and_hash_seeds(tmp_path):
     script = (
         "import sys, lmc; from lmc.compiler.loader import load_programs;"
-        f"p = load_programs({str(EXAMPLES / 'tree_of_thought.py')!r})['tree_of_thought'];"
+        f"p = load_programs({str(EXAMPLES / 'rag_pipeline.py')!r})['rag_pipeline'];"
         "sys.stdout.write(lmc.compile(p).dumps())"
     )
     outputs = []
@@ -104,4 +104,4 @@ def test_plans_are_identical_across_processes_and_hash_seeds(tmp_path):
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
-    assert json.loads(outputs[0])["program"]["name"] == "tree_of_thought"
+    assert json.loads(outputs[0])["program"]["name"] == "rag_pipeline"
