@@ -26,7 +26,7 @@ from lmc.runtime.scheduler import Scheduler
 from lmc.runtime.sequence import SeqStatus, Sequence
 from lmc.runtime.stopping import check_stop, final_text
 
-CPU_KV_TOKENS_CAP = 1 << 20  # on CPU a fraction of RAM would be absurdly large for a tiny model
+CPU_KV_TOKENS_CAP = 1 << 17  # on CPU a fraction of free RAM would be far more than any batch needs
 
 
 @dataclass
@@ -146,8 +146,11 @@ class Engine:
         return finished
 
     def unpin(self, rid: str) -> None:
-        """Release a pinned request's KV: it stays cached but becomes evictable."""
-        self.cache.unlock(self._pins.pop(rid))
+        """Release a pinned request's KV: it stays cached but becomes evictable. A request that
+        was never pinned (the cache is off) has nothing to release."""
+        node = self._pins.pop(rid, None)
+        if node is not None:
+            self.cache.unlock(node)
 
     def stats(self) -> EngineStats:
         s = self._stats
@@ -246,7 +249,7 @@ class Engine:
         self._append(seq, ids)
 
     def _finish(self, seq: Sequence) -> RequestOutput:
-        if seq.request.pin:
+        if seq.request.pin and self.cache.enabled and seq.status is SeqStatus.RUNNING:
             self._pins[seq.rid] = self.scheduler.pin(seq)
         elif seq.status is SeqStatus.RUNNING:
             self.scheduler.finish(seq)

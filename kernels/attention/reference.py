@@ -128,13 +128,17 @@ def _decode_attention(
 def _extend_attention(
     q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, plan: _ExtendPlan, scale: float
 ) -> torch.Tensor:
-    """Several new queries of one sequence against its prefix and themselves: `[n, Hq, D]`."""
-    keys = k_cache[plan.slots].float().transpose(0, 1)  # [Hkv, L, D]
-    values = v_cache[plan.slots].float().transpose(0, 1)
-    group = q.shape[1] // keys.shape[0]
-    keys = keys.repeat_interleave(group, dim=0)
-    values = values.repeat_interleave(group, dim=0)
-    out = F.scaled_dot_product_attention(
-        q.float().transpose(0, 1), keys, values, attn_mask=plan.mask, scale=scale
-    )
-    return out.transpose(0, 1)
+    """Several new queries of one sequence against its prefix and themselves: `[n, Hq, D]`.
+
+    As in decode, the queries of a GQA group become rows of their KV head (no K/V copies), and
+    the inputs are 4-D: torch's CPU SDPA takes its fused kernel only then."""
+    n, num_q_heads, head_dim = q.shape
+    keys = k_cache[plan.slots].float().transpose(0, 1)[None]  # [1, Hkv, L, D]
+    values = v_cache[plan.slots].float().transpose(0, 1)[None]
+    num_kv_heads = keys.shape[1]
+    group = num_q_heads // num_kv_heads
+    queries = q.float().view(n, num_kv_heads, group, head_dim).permute(1, 2, 0, 3)
+    queries = queries.reshape(1, num_kv_heads, group * n, head_dim)
+    mask = plan.mask.repeat(group, 1)
+    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale)
+    return out.view(num_kv_heads, group, n, head_dim).permute(2, 0, 1, 3).reshape(n, num_q_heads, head_dim)

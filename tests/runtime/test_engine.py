@@ -129,6 +129,14 @@ def test_pinned_prefix_is_never_evicted(loaded, prompts):
     assert_no_leak(engine)
 
 
+def test_pinning_with_the_cache_off_leaks_nothing(loaded, prompts):
+    engine = Engine(EngineConfig(enable_radix_cache=False), loaded=loaded)
+    engine.submit(Request(prompts[1], SamplingParams(max_tokens=0), rid="prefix", pin=True))
+    engine.run_until_done()
+    engine.unpin("prefix")
+    assert engine.pool.num_free == engine.pool.capacity
+
+
 def test_stop_conditions(loaded, prompts):
     engine = Engine(EngineConfig(), loaded=loaded)
     free = engine.generate([prompts[0]], SamplingParams(max_tokens=NEW_TOKENS, ignore_eos=True))[0]
