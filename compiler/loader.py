@@ -8,7 +8,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from lmc.compiler.errors import CompileError
+from lmc.compiler.errors import CompileError, Location
 from lmc.compiler.language import Program
 
 
@@ -27,6 +27,13 @@ def load_programs(path: str | Path) -> dict[str, Program]:
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        loc = Location(str(path), exc.lineno or 1, max(0, (exc.offset or 1) - 1), None, exc.text or "")
+        raise CompileError(f"syntax error: {exc.msg}", loc) from None
+    except Exception as exc:  # the user's module failed at import: say so, without our traceback
+        raise CompileError(f"importing {path} failed: {type(exc).__name__}: {exc}",
+                           hint="the module's top level runs when it is compiled; fix it so `python "
+                                f"{path.name}` imports cleanly") from None
     finally:
         sys.path.remove(str(path.parent))
     programs = {}

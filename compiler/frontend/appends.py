@@ -59,6 +59,9 @@ class AppendLowering(ExprLowering):
             raise self.error(nested, f"`{ast.unparse(nested.func)}(...)` can only be combined with `+`",
                              "write s += \"text\" + lmc.gen(...) (not inside an f-string or a call)")
         expr, kind = self.folded(rhs)
+        if isinstance(expr, Const) and not isinstance(expr.value, str):
+            raise self.error(rhs, f"only text can be appended, not {type(expr.value).__name__} {expr.value!r}",
+                             "wrap it: s += str(...)")
         if K.has_state(kind):
             raise self.error(rhs, "a state cannot be appended to a state",
                              "append its variables instead: s += f[\"name\"]")

@@ -46,6 +46,7 @@ CASES = [
     ("unknown global", ["s += helper(question)"], "helper", "which programs cannot call"),
     ("read before assignment", ["s += x", "x = 'a'"], "x", "read before it is assigned"),
     ("assert", ["assert n > 0"], "assert n > 0", "`assert` cannot be compiled"),
+    ("append a number", ["s += 42"], "42", "only text can be appended"),
 ]
 
 HEADER = """\
@@ -91,6 +92,19 @@ def test_unsupported_construct_is_a_located_error(tmp_path, name, body, marker, 
 
 def test_at_least_ten_distinct_constructs():
     assert len({c[3] for c in CASES}) >= 10
+
+
+def test_module_that_fails_to_import_is_a_compile_error(tmp_path):
+    from lmc.compiler.loader import load_programs
+
+    bad = tmp_path / "broken.py"
+    bad.write_text("import lmc\n\nx = (1,\n")
+    with pytest.raises(CompileError) as info:
+        load_programs(bad)
+    assert str(info.value).startswith(f"{bad.resolve()}:3:") and "syntax error" in str(info.value)
+    bad.write_text("import lmc\nraise RuntimeError('boom')\n")
+    with pytest.raises(CompileError, match="importing .* failed: RuntimeError: boom"):
+        load_programs(bad)
 
 
 def test_async_program_is_rejected(program):
