@@ -52,3 +52,18 @@ def bench_engine_cmd(
     shape = FewShotShape(rows, prefix_tokens, own_tokens, new_tokens)
     path = bench_engine(model, shape, out_dir)
     typer.echo(f"results written to {path}")
+
+
+@bench_app.command("gpu")
+def bench_gpu_cmd(
+    model: str = typer.Option("llama-3-8b", help="A preset shape, loaded with random bf16 weights."),
+    attention_backend: str = typer.Option("auto", help="auto | reference | triton | flashinfer."),
+    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    transformers: bool = typer.Option(True, help="Also time transformers on the same shapes."),
+    name: str = typer.Option("gpu", help="Results file name (without .json)."),
+) -> None:
+    """Few-shot, decode, prefill and decode-step shapes on a CUDA device, beside transformers."""
+    from lmc.benchmarks.gpu import bench_gpu
+
+    path = bench_gpu(model, attention_backend, out_dir, transformers, name)
+    typer.echo(f"results written to {path}")

@@ -228,7 +228,7 @@ class Engine:
                 seq.request.on_token(seq.rid, token)
             if constraint is not None and token not in self.eos_ids:
                 seq.constraint_state = constraint.advance(seq.constraint_state, token)
-            reason = check_stop(seq.output_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode)
+            reason = check_stop(seq.output_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation)
             if reason is None and constraint is not None and constraint.is_terminal(seq.constraint_state):
                 reason = FinishReason.CONSTRAINT
             if reason is not None:
@@ -262,7 +262,7 @@ class Engine:
             rid=seq.rid,
             prompt_len=seq.prompt_len,
             output_ids=list(seq.output_ids),
-            text=final_text(seq.output_ids, reason, params, self.eos_ids, self.tokenizer.decode),
+            text=final_text(seq.output_ids, reason, params, self.eos_ids, self.tokenizer.decode_continuation),
             finish_reason=reason,
             cached_tokens=seq.prompt_cached_tokens,
             prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,

@@ -144,7 +144,7 @@ def test_stop_conditions(loaded, prompts):
     by_id = engine.generate([prompts[0]], SamplingParams(max_tokens=NEW_TOKENS, stop_token_ids=(second,)))[0]
     assert by_id.finish_reason == FinishReason.STOP
     assert by_id.output_ids == free.output_ids[:2]
-    text = engine.tokenizer.decode(free.output_ids)
+    text = engine.tokenizer.decode_continuation(free.output_ids)
     stop = text[len(text) // 2 : len(text) // 2 + 2]
     by_text = engine.generate([prompts[0]], SamplingParams(max_tokens=NEW_TOKENS, stop=(stop,)))[0]
     assert by_text.finish_reason == FinishReason.STOP
@@ -153,7 +153,7 @@ def test_stop_conditions(loaded, prompts):
     by_eos = engine.generate([prompts[0]], SamplingParams(max_tokens=NEW_TOKENS))[0]
     assert by_eos.finish_reason == FinishReason.EOS
     assert by_eos.output_ids == free.output_ids[:2]
-    assert by_eos.text == engine.tokenizer.decode(free.output_ids[:1])
+    assert by_eos.text == engine.tokenizer.decode_continuation(free.output_ids[:1])
     ignoring = engine.generate([prompts[0]], SamplingParams(max_tokens=NEW_TOKENS, ignore_eos=True))[0]
     assert ignoring.output_ids == free.output_ids
     assert_no_leak(engine)
