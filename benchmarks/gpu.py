@@ -146,6 +146,19 @@ def decode_bytes(loaded, batch: int, context: int) -> float:
     return weights - embed + kv
 
 
+def _hf_generate(hf, prompts: list[list[int]], new_tokens: int, batch: int) -> float:
+    """Greedy `generate` in batches of equal-length prompts (no padding); wall seconds."""
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(prompts), batch):
+            x = torch.tensor(prompts[i : i + batch], device="cuda")
+            hf.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=new_tokens,
+                        min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
+    torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
 def transformers_shapes(model: str, vocab_hint: int) -> list[dict]:
     import transformers
 
@@ -155,27 +168,16 @@ def transformers_shapes(model: str, vocab_hint: int) -> list[dict]:
         hf = transformers.AutoModelForCausalLM.from_config(preset_config(model), dtype=torch.bfloat16).eval()
     vocab = min(hf.config.vocab_size, vocab_hint)
 
-    def generate(prompts: list[list[int]], new_tokens: int, batch: int) -> float:
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        with torch.no_grad():
-            for i in range(0, len(prompts), batch):
-                x = torch.tensor(prompts[i : i + batch], device="cuda")
-                hf.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=new_tokens,
-                            min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
-        torch.cuda.synchronize()
-        return time.perf_counter() - start
-
-    generate(_random_prompts(4, 64, vocab, 99), 4, 4)
+    _hf_generate(hf, _random_prompts(4, 64, vocab, 99), 4, 4)
     rows = []
     prompts = FewShotShape(rows=256, prefix_tokens=1024, own_tokens=64, new_tokens=8).prompts(vocab, 1)
-    wall = generate(prompts, 8, 64)
+    wall = _hf_generate(hf, prompts, 8, 64)
     rows.append({"shape": "few-shot 256x(1024+64)+8", "system": "transformers", "wall_s": wall,
                  "rate": 256 / wall, "unit": "rows/s"})
-    wall = generate(_random_prompts(64, 256, vocab, 1), 256, 64)
+    wall = _hf_generate(hf, _random_prompts(64, 256, vocab, 1), 256, 64)
     rows.append({"shape": "decode 64x256+256", "system": "transformers", "wall_s": wall,
                  "rate": 64 * 256 / wall, "unit": "tokens/s"})
-    wall = generate(_random_prompts(8, 2048, vocab, 2), 1, 8)
+    wall = _hf_generate(hf, _random_prompts(8, 2048, vocab, 2), 1, 8)
     rows.append({"shape": "prefill 8x2048", "system": "transformers", "wall_s": wall,
                  "rate": prefill_flops(hf.config, 2048) * 8 / wall / 1e12, "unit": "TFLOP/s"})
     del hf
