@@ -95,8 +95,9 @@ class RowRun:
         return zlib.crc32(f"{self.env.seed}/{self.program.row_id}/{op.id}".encode())
 
     def final_text(self) -> str:
+        """The text of `s` (the tokenizer's start-of-text space is not part of it)."""
         prompt = self.prompts[0]
-        return self.env.codec.decode(prompt.ids) + prompt.text
+        return self.env.codec.tokenizer.decode(prompt.ids) + prompt.text
 
 
 def state_coroutine(row: RowRun, state: int) -> Coroutine:

@@ -1,0 +1,49 @@
+"""The Python API's backend: a `Runtime` holds one engine, and programs run on the default one.
+
+    lmc.set_default_backend(lmc.Runtime(model="path/to/model", device="cuda"))
+    state = my_program.run(question="...")
+
+Without a default, the first `run`/`run_batch` starts `Runtime()` (the embedded tiny model on CPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from lmc.runtime.config import EngineConfig
+from lmc.runtime.engine import Engine
+
+
+class Runtime:
+    """An engine for programs run from Python; `engine_options` are EngineConfig fields."""
+
+    def __init__(self, model: str = "tiny", device: str = "cpu", **engine_options: Any) -> None:
+        known = {f.name for f in fields(EngineConfig)} - {"model", "device"}
+        unknown = sorted(set(engine_options) - known)
+        if unknown:
+            raise TypeError(f"unknown engine option {unknown[0]!r}; the options are: {', '.join(sorted(known))}")
+        self.config = EngineConfig(model=model, device=device, **engine_options)
+        self.engine = Engine(self.config)
+
+    def __repr__(self) -> str:
+        return f"Runtime(model={self.config.model!r}, device={self.config.device!r})"
+
+
+_default: Runtime | None = None
+
+
+def set_default_backend(runtime: Runtime) -> None:
+    """Run every program on `runtime` from now on."""
+    global _default
+    if not isinstance(runtime, Runtime):
+        raise TypeError(f"set_default_backend takes an lmc.Runtime, got {type(runtime).__name__}")
+    _default = runtime
+
+
+def default_backend() -> Runtime:
+    """The runtime programs run on, started with the tiny model on first use if none was set."""
+    global _default
+    if _default is None:
+        _default = Runtime()
+    return _default
