@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lmc.compiler.errors import CompileError, Location
-from lmc.compiler.language import Program
+from lmc.compiler.program import Program
 
 
 def load_programs(path: str | Path) -> dict[str, Program]:

@@ -15,7 +15,7 @@ from lmc.compiler.frontend.context import Binding, Frame, Item, Session, local_n
 from lmc.compiler.frontend.kinds import PARAM, STATE
 from lmc.compiler.frontend.statements import StmtLowering
 from lmc.compiler.ir import ENTRY, Entry, Graph, Param, Return
-from lmc.compiler.language import Program
+from lmc.compiler.program import Program
 
 
 def lower_program(program: Program) -> Graph:

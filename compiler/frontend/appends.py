@@ -18,7 +18,8 @@ from lmc.compiler.frontend.context import MISSING, Item
 from lmc.compiler.frontend.expressions import ExprLowering
 from lmc.compiler.frontend.globals import primitive_name
 from lmc.compiler.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
-from lmc.compiler.language import ROLES, Program, gen, select
+from lmc.compiler.language import ROLES, gen, select
+from lmc.compiler.program import Program
 
 GEN_ARGS = tuple(inspect.signature(gen).parameters)
 SELECT_ARGS = tuple(inspect.signature(select).parameters)

@@ -12,7 +12,7 @@ from lmc.compiler.frontend.source import SourceCache, SourceFile
 from lmc.compiler.ir import Node, Source, Span
 
 if TYPE_CHECKING:
-    from lmc.compiler.language import Program
+    from lmc.compiler.program import Program
 
 
 @dataclass

@@ -45,7 +45,7 @@ from lmc.compiler.frontend.globals import (
 )
 from lmc.compiler.frontend.kinds import PARAM, STATE, Kind
 from lmc.compiler.ir import const_name, name_pattern
-from lmc.compiler.language import Program
+from lmc.compiler.program import Program
 
 BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}
 CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",

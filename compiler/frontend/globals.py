@@ -10,6 +10,7 @@ import types
 from typing import Any
 
 from lmc.compiler.expr.builtins import FUNCTIONS
+from lmc.compiler.language import PRIMITIVES
 
 BUILTIN_NAMES: dict[int, str] = {id(getattr(builtins, n)): n for n in FUNCTIONS if hasattr(builtins, n)}
 BUILTIN_NAMES[id(json.dumps)] = "json.dumps"
@@ -32,8 +33,6 @@ def builtin_name(obj: Any) -> str | None:
 
 def primitive_name(obj: Any) -> str | None:
     """`gen`, `select`, `system`, `user` or `assistant` if obj is that lmc primitive."""
-    from lmc.compiler.language import PRIMITIVES
-
     return next((name for fn, name in PRIMITIVES.items() if fn is obj), None)
 
 

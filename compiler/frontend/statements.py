@@ -17,7 +17,7 @@ from lmc.compiler.frontend.appends import AppendLowering
 from lmc.compiler.frontend.context import Binding, Frame, Item, local_names
 from lmc.compiler.frontend.kinds import STATE, Kind
 from lmc.compiler.ir import Assign, Branch, Break, Continue, Dynamic, Fork, Join, Loop
-from lmc.compiler.language import Program
+from lmc.compiler.program import Program
 
 T = TypeVar("T")
 UNSUPPORTED = {
