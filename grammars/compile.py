@@ -17,6 +17,7 @@ import numpy as np
 
 from lmc.grammars.byte_dfa import ByteDFA, to_byte_dfa
 from lmc.grammars.cache import content_key, default_cache_dir, load_arrays, save_arrays
+from lmc.grammars.cfg import GrammarConstraint, grammar_text
 from lmc.grammars.char_compile import compile_char_dfa
 from lmc.grammars.constraint import Constraint
 from lmc.grammars.errors import ConstraintError
@@ -94,8 +95,6 @@ def compile_constraint(
     if grammar is not None:
         if any(v is not None for v in (regex, json_schema, choices, dtype)):
             raise ConstraintError("give exactly one of regex, json_schema, grammar, choices, dtype")
-        from lmc.grammars.cfg import GrammarConstraint, grammar_text
-
         text = grammar_text(grammar)
         return _remember(("grammar:" + content_key("grammar", text), vocab.fingerprint), lambda: GrammarConstraint(text, vocab))
     pattern = constraint_regex(regex=regex, json_schema=json_schema, choices=choices, dtype=dtype, json_options=json_options)

@@ -24,7 +24,8 @@ class Vocabulary:
     are nodes `child_lo[k]:child_hi[k]`; `order[tok_lo[k]:tok_hi[k]]` are the token ids whose
     bytes are exactly this prefix and `order[tok_lo[k]:sub_hi[k]]` all ids that start with it.
     `token_node[t]` is the node where token t ends (-1 for control tokens, EOS and ids past the
-    tokenizer's own vocabulary).
+    tokenizer's own vocabulary). `rows[r, :row_len[r]]` are the bytes of token `order[r]` (-1
+    padded), for walking a subset of tokens without the trie.
     """
 
     token_bytes: list[bytes] = field(repr=False)
@@ -39,6 +40,8 @@ class Vocabulary:
     tok_hi: np.ndarray = field(repr=False)
     sub_hi: np.ndarray = field(repr=False)
     token_node: np.ndarray = field(repr=False)
+    rows: np.ndarray = field(repr=False)
+    row_len: np.ndarray = field(repr=False)
 
     @property
     def num_nodes(self) -> int:
@@ -106,6 +109,8 @@ def build_vocabulary(token_bytes: list[bytes], eos_token_id: int, vocab_size: in
         order,
         *trie,
         token_node,
+        matrix,
+        lengths.astype(np.int32),
     )
 
 
