@@ -12,8 +12,8 @@ import ast
 from lmc.compiler.errors import CompileError
 from lmc.compiler.expr import Const
 from lmc.compiler.frontend.context import Binding, Frame, Item, Session, local_names
+from lmc.compiler.frontend.inlining import ProgramLowering
 from lmc.compiler.frontend.kinds import PARAM, STATE
-from lmc.compiler.frontend.statements import StmtLowering
 from lmc.compiler.ir import ENTRY, Entry, Graph, Param, Return
 from lmc.compiler.program import Program
 
@@ -23,7 +23,7 @@ def lower_program(program: Program) -> Graph:
     session = Session()
     source, fdef = session.sources.function(program.fn)
     frame = Frame(program, source, session.source_index(source), "", local_names(fdef))
-    lowering = StmtLowering(session, frame)
+    lowering = ProgramLowering(session, frame)
     state, params = _signature(lowering, fdef)
     frame.bindings[state] = Binding(state, STATE)
     for p in params:
@@ -40,7 +40,7 @@ def lower_program(program: Program) -> Graph:
     return build_graph(entry, items, session)
 
 
-def _signature(lowering: StmtLowering, fdef: ast.FunctionDef) -> tuple[str, list[Param]]:
+def _signature(lowering: ProgramLowering, fdef: ast.FunctionDef) -> tuple[str, list[Param]]:
     args = fdef.args
     if args.vararg or args.kwarg:
         raise lowering.error(fdef, "a program cannot take *args or **kwargs",

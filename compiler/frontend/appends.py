@@ -14,8 +14,8 @@ from typing import Any
 from lmc.compiler.errors import LanguageError
 from lmc.compiler.expr import Const, Expr
 from lmc.compiler.frontend import kinds as K
+from lmc.compiler.frontend.calls import CallLowering
 from lmc.compiler.frontend.context import MISSING, Item
-from lmc.compiler.frontend.expressions import ExprLowering
 from lmc.compiler.frontend.globals import primitive_name
 from lmc.compiler.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
 from lmc.compiler.language import ROLES, gen, select
@@ -25,7 +25,7 @@ GEN_ARGS = tuple(inspect.signature(gen).parameters)
 SELECT_ARGS = tuple(inspect.signature(select).parameters)
 
 
-class AppendLowering(ExprLowering):
+class AppendLowering(CallLowering):
     def primitive_of(self, node: ast.expr) -> str | None:
         if isinstance(node, ast.Call):
             target = self.static_object(node.func)

@@ -1,25 +1,18 @@
-"""Python statements to IR nodes: appends, assignments, forks, loops, branches, inlined calls.
-
-Control flow whose condition or iterable is of `gen` kind becomes a Dynamic region; a loop that
-may `break` on a generated value is dynamic too. Kinds of loop-carried locals are computed to a
-fixpoint, so a local that becomes generated in a later iteration is never treated as known.
-"""
+"""Python statements to IR nodes: appends, assignments, forks, joins; the unsupported ones are
+errors with a hint (control flow is in control.py, program calls in inlining.py)."""
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from typing import TypeVar
 
 from lmc.compiler.expr import BinOp, Const, Expr, Pattern
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.appends import AppendLowering
-from lmc.compiler.frontend.context import Binding, Frame, Item, local_names
+from lmc.compiler.frontend.context import Binding, Item
 from lmc.compiler.frontend.kinds import STATE, Kind
-from lmc.compiler.ir import Assign, Branch, Break, Continue, Dynamic, Fork, Join, Loop
+from lmc.compiler.ir import Assign, Break, Continue, Fork, Join
 from lmc.compiler.program import Program
 
-T = TypeVar("T")
 UNSUPPORTED = {
     "Try": ("try/except cannot wrap the steps of a program",
             "remove it: a row that fails becomes an error row and the other rows go on"),
@@ -45,7 +38,7 @@ UNSUPPORTED = {
 }
 
 
-class StmtLowering(AppendLowering):
+class StatementLowering(AppendLowering):
     def lower_block(self, stmts: list[ast.stmt]) -> list[Item]:
         return [item for st in stmts for item in self.lower_stmt(st)]
 
@@ -240,192 +233,3 @@ class StmtLowering(AppendLowering):
         else:
             pattern = self.bind_target(target, K.list_of(STATE))
         return Item(Fork(state, (pattern,), (n,), span=self.span(st)))
-
-    # -- control flow --------------------------------------------------------------------------
-    def _fixpoint(self, lower: Callable[[], T]) -> T:
-        """Lower a loop until the kinds of the locals it carries stop changing."""
-        for _ in range(5):
-            before = {k: b.kind for k, b in self.frame.bindings.items()}
-            counts = dict(self.session.inline_counts)
-            result = lower()
-            if all(self.frame.bindings[k].kind == kind for k, kind in before.items()):
-                break
-            self.session.inline_counts = counts
-        return result
-
-    def _loop_names(self, stmts: list[ast.stmt]) -> set[str]:
-        names = set()
-        for st in stmts:
-            for node in ast.walk(st):
-                if isinstance(node, ast.Call) and self.primitive_of(node) in ("gen", "select"):
-                    arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
-                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                        names.add(arg.value)
-        return names
-
-    def _dynamic_exits(self, items: list[Item], deps: frozenset[str] | None) -> frozenset[str] | None:
-        """Gen names a break/continue in this loop body depends on (None: no dynamic exit)."""
-        found: frozenset[str] | None = None
-        for item in items:
-            node = item.node
-            sub: frozenset[str] | None = None
-            if isinstance(node, (Break, Continue)):
-                sub = deps
-            elif isinstance(node, Branch):
-                sub = self._merge_deps(*(self._dynamic_exits(arm, deps) for arm in item.arms.values()))
-            elif isinstance(node, Dynamic) and node.construct == "if":
-                inner = (deps or frozenset()) | frozenset(node.deps)
-                sub = self._merge_deps(*(self._dynamic_exits(arm, inner) for arm in item.arms.values()))
-            found = self._merge_deps(found, sub)
-        return found
-
-    @staticmethod
-    def _merge_deps(*parts: frozenset[str] | None) -> frozenset[str] | None:
-        present = [p for p in parts if p is not None]
-        return frozenset().union(*present) if present else None
-
-    def _stmt_For(self, st: ast.For) -> list[Item]:
-        if st.orelse:
-            raise self.error(st, "for-else is not supported", "use a flag variable or a break-free loop")
-        self._check_target(st.target)
-        iterable, kind = self.folded(st.iter)
-        elem = K.element(kind)
-        if elem is None:
-            raise self.error(st.iter, "a state cannot be iterated", "fork it: for f in s.fork(n)")
-
-        def body() -> tuple[Pattern, list[Item]]:
-            pattern = self.bind_target(st.target, elem)
-            return pattern, self.lower_block(st.body)
-
-        self.session.loop_names.append(self._loop_names(st.body))
-        try:
-            pattern, items = self._fixpoint(body)
-        finally:
-            self.session.loop_names.pop()
-        deps = K.gen_deps(kind)
-        exits = self._dynamic_exits(items, None)
-        if deps is None and exits is None:
-            return [Item(Loop(pattern, iterable, self.span(st)), {"body": items})]
-        all_deps = tuple(sorted((deps or frozenset()) | (exits or frozenset())))
-        return [Item(Dynamic("for", iterable, pattern, all_deps, self.span(st)), {"body": items})]
-
-    def _stmt_While(self, st: ast.While) -> list[Item]:
-        if st.orelse:
-            raise self.error(st, "while-else is not supported", "use a flag variable")
-
-        def body() -> tuple[Expr, Kind, list[Item]]:
-            test, kind = self.folded(st.test)
-            return test, kind, self.lower_block(st.body)
-
-        self.session.loop_names.append(self._loop_names(st.body))
-        try:
-            test, kind, items = self._fixpoint(body)
-        finally:
-            self.session.loop_names.pop()
-        deps = K.gen_deps(kind)
-        exits = self._dynamic_exits(items, None)
-        if deps is None and exits is None:
-            raise self.error(st, "a `while` loop over values known before the run cannot be analysed",
-                             "write `for _ in range(n)`; `while` is for loops that stop on a generated value")
-        all_deps = tuple(sorted((deps or frozenset()) | (exits or frozenset())))
-        return [Item(Dynamic("while", test, None, all_deps, self.span(st)), {"body": items})]
-
-    def _stmt_If(self, st: ast.If) -> list[Item]:
-        test, kind = self.folded(st.test)
-        if K.has_state(kind):
-            raise self.error(st.test, "a state is always true; test one of its variables", "if s['name'] == ...:")
-        arms = {"then": self.lower_block(st.body), "else": self.lower_block(st.orelse)}
-        deps = K.gen_deps(kind)
-        if deps is None:
-            return [Item(Branch(test, self.span(st)), arms)]
-        return [Item(Dynamic("if", test, None, tuple(sorted(deps)), self.span(st)), arms)]
-
-    # -- inlining ------------------------------------------------------------------------------
-    def inline(self, call: ast.Call, callee: Program, target: ast.expr | None = None) -> list[Item]:
-        """Lower another program's body in place, its locals renamed `name#k.x`."""
-        self._check_call_shape(call)
-        label = ast.unparse(call.func)
-        stack = self.session.stack
-        if any(p is callee for p in stack):
-            chain = " -> ".join(p.name for p in [*stack, callee])
-            raise self.error(call, f"recursive program call ({chain}) cannot be inlined",
-                             "programs are inlined at compile time; use a bounded loop (for _ in range(n)) instead")
-        if not call.args:
-            raise self.error(call, f"pass the state first: {label}(s, ...)")
-        state, state_kind = self.lower_expr(call.args[0])
-        if state_kind != STATE:
-            raise self.error(call.args[0], f"the first argument of {label}(...) must be a state", f"write {label}(s, ...)")
-        source, fdef = self.session.sources.function(callee.fn)
-        arguments = self._bind_call(call, fdef, label)
-        count = self.session.inline_counts.get(callee.name, 0) + 1
-        self.session.inline_counts[callee.name] = count
-        frame = Frame(callee, source, self.session.source_index(source), f"{callee.name}#{count}.", local_names(fdef))
-        items = [Item(Assign(frame.prefix + fdef.args.args[0].arg, state, self.span(call)))]
-        frame.bindings[fdef.args.args[0].arg] = Binding(frame.prefix + fdef.args.args[0].arg, STATE)
-        caller = self.frame
-        self.frame = frame
-        stack.append(callee)
-        try:
-            for name, value in arguments.items():
-                expr, kind = self.folded(value) if isinstance(value, ast.expr) else value
-                items.append(Item(Assign(self.bind(name, kind, call), expr, self.span(call))))
-            body, ret = self.split_return(fdef)
-            items += self.lower_block(body)
-            result = self.folded(ret.value) if ret is not None and ret.value is not None else None
-        finally:
-            self.frame = caller
-            stack.pop()
-        if target is not None:
-            if result is None:
-                raise self.error(call, f"{label} returns nothing, so its result cannot be assigned",
-                                 "end it with `return {...}`, or call it as a statement")
-            items.append(Item(Assign(self.bind_target(target, result[1]), result[0], self.span(call))))
-        return items
-
-    def _bind_call(self, call: ast.Call, fdef: ast.FunctionDef, label: str) -> dict[str, tuple[Expr, Kind] | ast.expr]:
-        """Per callee parameter: the argument lowered in the caller, or the default's AST (it is
-        lowered in the callee, where its names mean what they meant at definition)."""
-        args = fdef.args
-        if args.vararg or args.kwarg:
-            raise self.error(call, f"{label} takes *args/**kwargs, which programs cannot have")
-        positional = [a.arg for a in (*args.posonlyargs, *args.args)][1:]
-        keyword_only = [a.arg for a in args.kwonlyargs]
-        defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-        given: dict[str, ast.expr] = {}
-        if len(call.args) - 1 > len(positional):
-            raise self.error(call, f"{label} takes {len(positional)} inputs after the state, got {len(call.args) - 1}")
-        given.update(zip(positional, call.args[1:]))
-        for kw in call.keywords:
-            assert kw.arg is not None
-            if kw.arg not in positional + keyword_only or kw.arg in given:
-                raise self.error(kw.value, f"{label} got an unexpected or repeated argument `{kw.arg}`")
-            given[kw.arg] = kw.value
-        out: dict[str, tuple[Expr, Kind] | ast.expr] = {}
-        for name in positional + keyword_only:
-            if name in given:
-                expr, kind = self.folded(given[name])
-                if K.has_state(kind):
-                    raise self.error(given[name], "only the first argument of a program call may be a state")
-                out[name] = (expr, kind)
-            elif name in defaults:
-                out[name] = defaults[name]
-            else:
-                raise self.error(call, f"{label}(...) is missing the argument `{name}`")
-        return out
-
-
-    def split_return(self, fdef: ast.FunctionDef) -> tuple[list[ast.stmt], ast.Return | None]:
-        """The body without its final `return`; a `return` anywhere else is an error."""
-        body = list(fdef.body)
-        last = body[-1] if body and isinstance(body[-1], ast.Return) else None
-        if last is not None:
-            body = body[:-1]
-        stack: list[ast.AST] = list(body)
-        while stack:
-            node = stack.pop()
-            if isinstance(node, ast.Return):
-                self._stmt_Return(node)
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                stack.extend(ast.iter_child_nodes(node))
-        return body, last
