@@ -150,11 +150,11 @@ class Scheduler:
     # ----------------------------------------------------------------- admission
 
     def _admit(self, batch: ScheduledBatch, budget: int) -> None:
-        admitted: list[Sequence] = []
+        computing = _PrefixesInFlight(self.config.defer_shared_prefix_tokens if self.cache.enabled else 0)
         for seq in self._admission_order():
             if budget <= 0 or len(self.running) >= self.config.max_running_requests:
                 break
-            if self._shares_uncached_prefix(seq, admitted):
+            if computing.shares(seq.token_ids[: seq.match_limit()]):
                 continue
             starved = self._is_starved(seq)
             n = self._try_admit(seq, budget)
@@ -162,7 +162,7 @@ class Scheduler:
                 if starved:
                     break  # hold the line: nothing younger overtakes a starved request
                 continue
-            admitted.append(seq)
+            computing.add(seq.token_ids, seq.num_computed)
             batch.add(seq, n)
             budget -= n
 
@@ -207,18 +207,27 @@ class Scheduler:
         self.running.append(seq)
         return n
 
-    def _shares_uncached_prefix(self, seq: Sequence, admitted: list[Sequence]) -> bool:
-        """True when `seq` would recompute a long prefix that a request admitted in this same step
-        is computing right now: waiting one step turns that work into a cache hit."""
-        threshold = self.config.defer_shared_prefix_tokens
-        if not self.cache.enabled or threshold <= 0 or not admitted:
-            return False
-        mine = torch.tensor(seq.token_ids[: seq.match_limit()])
-        for other in admitted:
-            theirs = torch.tensor(other.token_ids[: len(mine)])
-            n = min(len(mine), len(theirs))
-            differ = (mine[:n] != theirs[:n]).nonzero()
-            common = int(differ[0]) if len(differ) else n
-            if common - other.num_computed >= threshold:
-                return True
-        return False
+
+class _PrefixesInFlight:
+    """The prefixes that requests admitted in this step are about to compute.
+
+    A waiting request that shares at least `threshold` not-yet-cached tokens with one of them is
+    deferred a step, after which it reads them from the cache instead of computing them twice.
+    Request A (cached up to c) shares that much with B exactly when their first c + threshold
+    tokens are equal, so each check is one hash lookup per distinct c, not a scan of the batch.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.keys: dict[int, set[tuple[int, ...]]] = {}
+
+    def add(self, tokens: list[int], cached: int) -> None:
+        end = cached + self.threshold
+        if self.threshold > 0 and len(tokens) >= end:
+            self.keys.setdefault(cached, set()).add(tuple(tokens[:end]))
+
+    def shares(self, tokens: list[int]) -> bool:
+        return any(
+            len(tokens) >= c + self.threshold and tuple(tokens[: c + self.threshold]) in keys
+            for c, keys in self.keys.items()
+        )
