@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmc.compiler.errors import LanguageError
 from lmc.compiler.expr import MISSING, Const, EvalError, Expr, Pattern, Ref, Scope, reduce, walk
-from lmc.compiler.expr.evaluate import bind_pattern, iterate
+from lmc.compiler.expr.scope import bind_pattern, iterate
 from lmc.compiler.instantiate.ops import ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
 from lmc.compiler.ir import (
     Assign,
