@@ -21,6 +21,7 @@ from lmc.compiler.passes.text_split import split_head
 
 
 def hoist_forks(graph: Graph) -> None:
+    """In place: a Prefix (scope forks) at the start of each loop over a fresh fork's branches."""
     for fork_id, fork in graph.nodes_of(Fork):
         assert isinstance(fork, Fork)
         if len(fork.targets) != 1 or not isinstance(fork.targets[0], str):

@@ -37,6 +37,7 @@ def independent(expr: Expr, known: set[str]) -> bool:
 
 
 def hoist_rows(graph: Graph) -> None:
+    """In place: one constant Prefix (scope rows) first in the program, if any text qualifies."""
     root = Name(graph.entry.state)
     block = graph.block(ENTRY, "body")
     known: set[str] = set()
