@@ -1,8 +1,9 @@
 """The reference attention backend: plain torch, float32, runs anywhere.
 
 It is the oracle that GPU kernels are tested against, so every step is spelled out; it is also
-the CPU backend, so the work is batched where that costs no clarity: decodes (one query each)
-run as one padded `scaled_dot_product_attention` call, and each extend as one call of its own.
+the CPU backend, so the work is batched where that costs no clarity: sequences with few new
+tokens (decodes, select scoring, short suffixes after a cached prefix) run as one padded
+`scaled_dot_product_attention` call, and each long extend as one call of its own.
 """
 
 from __future__ import annotations
@@ -15,19 +16,22 @@ import torch.nn.functional as F
 
 from lmc.kernels.attention import AttentionMetadata
 
+SHORT_EXTEND = 16  # sequences with at most this many new tokens share one padded call
+
 
 @dataclass
-class _DecodePlan:
-    """All one-query sequences of a forward, gathered into one padded batch."""
+class _BatchPlan:
+    """Short sequences of a forward gathered into one padded batch of n queries each."""
 
-    rows: torch.Tensor  # [Bd] query row of each decode
-    slots: torch.Tensor  # [Bd, L] KV slot ids, padded with slot 0
-    bias: torch.Tensor  # [Bd, 1, 1, L] 0 where the slot belongs to the sequence, -inf on padding
+    rows: torch.Tensor  # [Bs, n] query row of each (sequence, new token), padded with row 0
+    valid: torch.Tensor  # [Bs, n] False on padded query positions
+    slots: torch.Tensor  # [Bs, L] KV slot ids, padded with slot 0
+    bias: torch.Tensor  # [Bs, 1, n, L] 0 where query i may see key j, -inf elsewhere
 
 
 @dataclass
 class _ExtendPlan:
-    """One sequence with several new tokens: its query rows, KV slots and causal mask."""
+    """One sequence with many new tokens: its query rows, KV slots and causal mask."""
 
     q_start: int
     q_end: int
@@ -43,26 +47,26 @@ class ReferenceAttention:
     def __init__(self, device: torch.device | str) -> None:
         self.device = torch.device(device)
         self._meta: AttentionMetadata | None = None
-        self._decode: _DecodePlan | None = None
+        self._batch: _BatchPlan | None = None
         self._extends: list[_ExtendPlan] = []
 
     def prepare(self, meta: AttentionMetadata) -> None:
         """Build the gather indices and masks once per forward; every layer reuses them."""
         qo_indptr = [0, *accumulate(meta.extend_lens_cpu)]
         kv_indptr = [0, *accumulate(meta.seq_lens_cpu)]
-        decodes: list[int] = []
+        short: list[int] = []
         self._extends = []
         for b, (seq_len, ext_len) in enumerate(zip(meta.seq_lens_cpu, meta.extend_lens_cpu)):
-            if ext_len == 1:
-                decodes.append(b)
-                continue
             if ext_len == 0:
+                continue
+            if ext_len <= SHORT_EXTEND:
+                short.append(b)
                 continue
             slots = meta.kv_indices[kv_indptr[b] : kv_indptr[b + 1]]
             self._extends.append(
                 _ExtendPlan(qo_indptr[b], qo_indptr[b + 1], slots, self._causal_mask(seq_len, ext_len))
             )
-        self._decode = self._plan_decodes(meta, decodes, qo_indptr, kv_indptr) if decodes else None
+        self._batch = self._plan_batch(meta, short, qo_indptr, kv_indptr) if short else None
         self._meta = meta
 
     def _causal_mask(self, seq_len: int, ext_len: int) -> torch.Tensor:
@@ -72,19 +76,24 @@ class ReferenceAttention:
         last_visible = prefix + torch.arange(ext_len, device=self.device)
         return keys[None, :] <= last_visible[:, None]
 
-    def _plan_decodes(
+    def _plan_batch(
         self, meta: AttentionMetadata, batch: list[int], qo_indptr: list[int], kv_indptr: list[int]
-    ) -> _DecodePlan:
-        lens = [meta.seq_lens_cpu[b] for b in batch]
-        width = max(lens)
+    ) -> _BatchPlan:
+        lens = torch.tensor([meta.seq_lens_cpu[b] for b in batch], device=self.device)
+        news = torch.tensor([meta.extend_lens_cpu[b] for b in batch], device=self.device)
+        width, n = int(lens.max()), int(news.max())
         slots = torch.zeros(len(batch), width, dtype=torch.int64, device=self.device)
         for row, b in enumerate(batch):
-            slots[row, : lens[row]] = meta.kv_indices[kv_indptr[b] : kv_indptr[b + 1]]
-        lens_t = torch.tensor(lens, device=self.device)
-        padding = torch.arange(width, device=self.device)[None, :] >= lens_t[:, None]
-        bias = torch.zeros(padding.shape, device=self.device).masked_fill(padding, float("-inf"))
-        rows = torch.tensor([qo_indptr[b] for b in batch], dtype=torch.int64, device=self.device)
-        return _DecodePlan(rows, slots, bias[:, None, None, :])
+            slots[row, : meta.seq_lens_cpu[b]] = meta.kv_indices[kv_indptr[b] : kv_indptr[b + 1]]
+        step = torch.arange(n, device=self.device)
+        valid = step[None, :] < news[:, None]
+        starts = torch.tensor([qo_indptr[b] for b in batch], device=self.device)
+        rows = torch.where(valid, starts[:, None] + step[None, :], 0)
+        # Query i of a sequence sees keys up to (its prefix length + i); padded queries see key 0.
+        last_visible = torch.where(valid, (lens - news)[:, None] + step[None, :], 0)
+        visible = torch.arange(width, device=self.device)[None, None, :] <= last_visible[:, :, None]
+        bias = torch.zeros(visible.shape, device=self.device).masked_fill(~visible, float("-inf"))
+        return _BatchPlan(rows, valid, slots, bias[:, None])
 
     def forward(
         self,
@@ -102,8 +111,9 @@ class ReferenceAttention:
         k_cache[meta.out_slots] = k.to(k_cache.dtype)
         v_cache[meta.out_slots] = v.to(v_cache.dtype)
         out = torch.empty(q.shape, dtype=torch.float32, device=q.device)
-        if self._decode is not None:
-            out[self._decode.rows] = _decode_attention(q, k_cache, v_cache, self._decode, scale)
+        if self._batch is not None:
+            plan = self._batch
+            out[plan.rows[plan.valid]] = _batched_attention(q, k_cache, v_cache, plan, scale)[plan.valid]
         for ext in self._extends:
             out[ext.q_start : ext.q_end] = _extend_attention(
                 q[ext.q_start : ext.q_end], k_cache, v_cache, ext, scale
@@ -111,18 +121,22 @@ class ReferenceAttention:
         return out.to(q.dtype)
 
 
-def _decode_attention(
-    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, plan: _DecodePlan, scale: float
+def _batched_attention(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, plan: _BatchPlan, scale: float
 ) -> torch.Tensor:
-    """One query per sequence against its padded keys: `[Bd, Hq, D]` in float32."""
-    keys = k_cache[plan.slots].float().transpose(1, 2)  # [Bd, Hkv, L, D]
+    """n queries per sequence against its padded keys: `[Bs, n, Hq, D]` in float32."""
+    keys = k_cache[plan.slots].float().transpose(1, 2)  # [Bs, Hkv, L, D]
     values = v_cache[plan.slots].float().transpose(1, 2)
-    batch, num_q_heads, head_dim = len(plan.rows), q.shape[1], q.shape[2]
+    (batch, n), num_q_heads, head_dim = plan.rows.shape, q.shape[1], q.shape[2]
     num_kv_heads = keys.shape[1]
+    group = num_q_heads // num_kv_heads
     # Query head h reads KV head h // group (GQA): the group's queries attend as rows of one head.
-    queries = q[plan.rows].float().view(batch, num_kv_heads, num_q_heads // num_kv_heads, head_dim)
-    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=plan.bias, scale=scale)
-    return out.reshape(batch, num_q_heads, head_dim)
+    queries = q[plan.rows].float().view(batch, n, num_kv_heads, group, head_dim)
+    queries = queries.permute(0, 2, 3, 1, 4).reshape(batch, num_kv_heads, group * n, head_dim)
+    bias = plan.bias.repeat(1, 1, group, 1)
+    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=bias, scale=scale)
+    out = out.view(batch, num_kv_heads, group, n, head_dim).permute(0, 3, 1, 2, 4)
+    return out.reshape(batch, n, num_q_heads, head_dim)
 
 
 def _extend_attention(
