@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 import lmc
@@ -35,6 +37,21 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """lmc: compile LM programs ahead of time and run them over data sets on its own runtime."""
+
+
+@bench_app.command("run")
+def bench_run_cmd(
+    model: Annotated[str, typer.Option(help="Model: 'tiny' or a local HF directory.")] = "tiny",
+    rows: Annotated[int, typer.Option(help="Rows of each workload's data file (the first N).")] = 16,
+    workload: Annotated[list[str] | None, typer.Option("--workload", "-w", help="Only these examples (repeatable).")] = None,
+    transformers: Annotated[bool, typer.Option("--transformers/--no-transformers", help="Include the transformers baseline.")] = True,
+    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results.")] = "benchmarks/results",
+) -> None:
+    """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`."""
+    from lmc.benchmarks.run import bench_run
+
+    path = bench_run(model, rows, workload or None, transformers, out_dir)
+    typer.echo(f"results written to {path}")
 
 
 @bench_app.command("engine")

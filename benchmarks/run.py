@@ -1,0 +1,128 @@
+"""`lmc bench run`: every example workload, end to end through the executor, five ways.
+
+- lmc: the optimized plan on the engine with its radix cache;
+- passes off: the unoptimized plan (no hoisting, pinning, prefetch, row order), cache on;
+- cache off: the optimized plan, every request computed from scratch;
+- both off: the reference point of the speed-up targets;
+- transformers: the unoptimized plan on `generate` (one padded call per gen of a batch of rows,
+  no reuse at all), see naive_hf.py.
+
+Every system runs the same rows of examples/data/<workload>.jsonl (the first `rows`), after a
+warm-up row that compiles constraints and touches every code path. Greedy outputs of every lmc
+variant must equal the both-off run (`same`); the hit rate the engine
+measures is set beside the compiler's prediction for the same rows and tokenizer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from lmc.benchmarks.naive_hf import NaiveHFEngine
+from lmc.benchmarks.report import write_report
+from lmc.compiler.loader import load_programs
+from lmc.compiler.options import PASS_NAMES
+from lmc.compiler.plan import Plan
+from lmc.runtime.config import EngineConfig
+from lmc.runtime.engine import Engine
+from lmc.runtime.executor import RowResult, RunOptions, execute
+from lmc.runtime.executor.execute import predicted_reuse
+from lmc.runtime.executor.inputs import RowJob, read_jsonl
+from lmc.runtime.executor.stats import since, snapshot
+from lmc.runtime.model_loader import LoadedModel, load_model
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+BASELINE = "both off"
+SYSTEMS = (  # name, passes on, radix cache on
+    ("lmc", True, True),
+    ("passes off", False, True),
+    ("cache off", True, False),
+    (BASELINE, False, False),
+)
+TARGETS = {"few_shot_mmlu": 3.0, "tree_of_thought": 3.0}
+
+
+def workloads() -> list[str]:
+    """Examples that come with a data file."""
+    return sorted(p.stem for p in EXAMPLES.glob("*.py") if (EXAMPLES / "data" / f"{p.stem}.jsonl").is_file())
+
+
+def _plans(name: str) -> tuple[Plan, Plan]:
+    program = next(iter(load_programs(EXAMPLES / f"{name}.py").values()))
+    return program.compile(), program.compile(_off())
+
+
+def _off() -> Any:
+    from lmc.compiler.options import CompileOptions
+
+    return CompileOptions(disabled_passes=PASS_NAMES)
+
+
+def _measure(engine: Any, plan: Plan, jobs: list[RowJob]) -> dict[str, Any]:
+    results: list[RowResult] = []
+    start_stats = snapshot(engine)
+    started = time.perf_counter()
+    execute(engine, plan, jobs, results.append, RunOptions())
+    wall = time.perf_counter() - started
+    stats = since(engine, start_stats)
+    return {
+        "wall_s": wall,
+        "hit": stats.hit_rate,
+        "prefill": stats.prefill_tokens,
+        "decode": stats.decode_tokens,
+        "failed": sum(not r.ok for r in results),
+        "_outputs": [r.record() for r in sorted(results, key=lambda r: r.index)],
+    }
+
+
+def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool = True) -> list[dict[str, Any]]:
+    """One workload through every system; rows of the report table."""
+    optimized, bare = _plans(name)
+    jobs = read_jsonl(EXAMPLES / "data" / f"{name}.jsonl", limit=rows)
+    warm = Engine(EngineConfig(device=str(loaded.device)), loaded=loaded)
+    execute(warm, optimized, jobs[:1], lambda r: None, RunOptions())
+    predicted = predicted_reuse(optimized, jobs, loaded.tokenizer).hit_rate
+    measured: dict[str, dict[str, Any]] = {}
+    for system, passes, cache in SYSTEMS:
+        engine = Engine(EngineConfig(device=str(loaded.device), enable_radix_cache=cache), loaded=loaded)
+        measured[system] = _measure(engine, optimized if passes else bare, jobs)
+        if system == "lmc":
+            measured[system]["predicted"] = predicted
+    if transformers and loaded.model_dir is not None:
+        hf = NaiveHFEngine(loaded.model_dir, loaded.tokenizer, warm.eos_ids)
+        measured["transformers"] = _measure(hf, bare, jobs)
+    outputs = {system: row.pop("_outputs") for system, row in measured.items()}
+    reference = measured[BASELINE]
+    table = []
+    for system, row in measured.items():
+        table.append({
+            "workload": name,
+            "system": system,
+            "rows": len(jobs),
+            **row,
+            "speedup": reference["wall_s"] / row["wall_s"],
+            "same": outputs[system] == outputs[BASELINE] if system != "transformers" else None,
+        })
+    return table
+
+
+def bench_run(model: str = "tiny", rows: int = 16, names: list[str] | None = None, transformers: bool = True,
+              out_dir: Path | str = "benchmarks/results", name: str = "run_cpu") -> Path:
+    loaded = load_model(model)
+    table: list[dict[str, Any]] = []
+    for workload in names or workloads():
+        table += bench_workload(workload, loaded, rows, transformers)
+    targets = {
+        w: {"speedup": next(r["speedup"] for r in table if r["workload"] == w and r["system"] == "lmc"), "target": t}
+        for w, t in TARGETS.items() if any(r["workload"] == w for r in table)
+    }
+    lmc_rows = [r for r in table if r["system"] == "lmc"]
+    extra = {
+        "model": model,
+        "rows_per_workload": rows,
+        "baseline": BASELINE,
+        "speedup_targets": targets,
+        "hit_rate_vs_prediction": {r["workload"]: r["hit"] - r["predicted"] for r in lmc_rows},
+    }
+    return write_report(name, table, out_dir, extra=extra)
