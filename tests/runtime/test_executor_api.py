@@ -1,0 +1,52 @@
+"""The Python API: `program.run` / `run_batch` on a Runtime, states in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import lmc
+from lmc.runtime import api
+from lmc.runtime.api import Runtime, default_backend, set_default_backend
+from lmc.runtime.executor import ProgramState, RowFailed
+
+
+@lmc.program
+def greet(s, name: str):
+    s += f"Hello {name}," + lmc.gen("reply", max_tokens=4, ignore_eos=True)
+    s += " Mood:" + lmc.select("mood", choices=[" good", " bad"])
+
+
+@pytest.fixture(scope="module")
+def runtime(small_model_dir) -> Iterator[Runtime]:
+    previous = api._default
+    runtime = Runtime(model=str(small_model_dir))
+    set_default_backend(runtime)
+    yield runtime
+    api._default = previous
+
+
+def test_run_returns_a_state_with_values_and_text(runtime):
+    state = greet.run(name="Ada")
+    assert isinstance(state, ProgramState) and state.ok
+    assert state["mood"] in (" good", " bad")
+    assert state.text() == "Hello Ada," + state["reply"] + " Mood:" + state["mood"]
+    with pytest.raises(KeyError, match="reply"):
+        state["missing"]
+
+
+def test_run_batch_keeps_input_order_and_isolates_failures(runtime):
+    states = greet.run_batch([{"name": "Ada"}, {"name": 7}, {"name": "Bob"}], progress=False)
+    assert [s.ok for s in states] == [True, False, True]
+    assert states[0]["reply"] == greet.run(name="Ada")["reply"]  # batching does not change greedy text
+    with pytest.raises(RowFailed, match="'name' should be str"):
+        states[1]["reply"]
+
+
+def test_the_default_backend_is_the_one_set(runtime):
+    assert default_backend() is runtime
+    with pytest.raises(TypeError, match="lmc.Runtime"):
+        set_default_backend("tiny")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unknown engine option 'kv_tokens'"):
+        Runtime(model="tiny", kv_tokens=5)
