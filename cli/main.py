@@ -84,3 +84,15 @@ def bench_gpu_cmd(
 
     path = bench_gpu(model, attention_backend, out_dir, transformers, name)
     typer.echo(f"results written to {path}")
+
+
+@bench_app.command("constrained")
+def bench_constrained_cmd(
+    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    repeats: int = typer.Option(3, help="Cold compiles per case (the median is reported)."),
+) -> None:
+    """Constraint compile time and per-step mask time: lmc vs outlines-core and xgrammar."""
+    from lmc.benchmarks.constrained import bench_constrained
+
+    path = bench_constrained(out_dir, repeats)
+    typer.echo(f"results written to {path}")

@@ -12,7 +12,9 @@ Decoding protocol for the engine (per request, `c` the constraint, `s` its state
 1. Masks: `c.fill_mask(states, out)` writes bool rows `[B, vocab_size]` (True = allowed) for a
    batch of states of one constraint; `fill_masks(pairs, out)` does it for mixed constraints.
    Apply with `logits.masked_fill_(~mask, -inf)`. EOS is allowed exactly in accepting states;
-   ids past the tokenizer's vocabulary are never allowed.
+   ids past the tokenizer's vocabulary are never allowed. For GPU batches, `TokenFSM.fill_bitmask`
+   writes int32 bitmasks `[B, ceil(vocab/32)]` (32x fewer bytes to copy; xgrammar's layout)
+   and `unpack_bitmask(bitmask, vocab_size)` expands them to bool on the device.
 2. After sampling token t: `s = c.advance(s, t)` (ValueError if t was masked out). Finish with
    FinishReason.CONSTRAINT when `c.is_terminal(s)` (only EOS could follow).
 3. Jump-forward (compressed FSM): `text = c.forced_run(s)`; if non-empty, the constraint admits
@@ -29,7 +31,7 @@ from lmc.grammars.compile import RegexInfo, compile_constraint, compile_regex_df
 from lmc.grammars.constraint import Constraint
 from lmc.grammars.errors import ConstraintError, GrammarError, RegexError, SchemaError
 from lmc.grammars.json_schema import JsonOptions, json_schema_to_regex
-from lmc.grammars.masks import fill_masks
+from lmc.grammars.masks import fill_masks, unpack_bitmask
 from lmc.grammars.token_fsm import TokenFSM
 
 __all__ = [
@@ -46,4 +48,5 @@ __all__ = [
     "constraint_regex",
     "fill_masks",
     "json_schema_to_regex",
+    "unpack_bitmask",
 ]

@@ -29,6 +29,7 @@ from lmc.grammars.vocab import Vocabulary, build_vocabulary, fingerprint
 LRU_SIZE = 64
 _constraints: OrderedDict[tuple[str, str], Constraint] = OrderedDict()
 _vocabularies: OrderedDict[str, Vocabulary] = OrderedDict()
+_recent_lists: list[tuple[list[bytes], Vocabulary]] = []
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,11 @@ def _dfa_arrays(dfa: ByteDFA) -> dict[str, np.ndarray]:
 
 
 def _vocabulary(token_bytes: list[bytes], eos_token_id: int, vocab_size: int) -> Vocabulary:
+    """The vocabulary (trie built once per tokenizer). The same list object passed again skips
+    even the hashing: callers hand `token_bytes` over once and must not mutate it."""
+    for given, vocab in _recent_lists:
+        if given is token_bytes and (vocab.eos_token_id, vocab.vocab_size) == (eos_token_id, vocab_size):
+            return vocab
     fp = fingerprint(token_bytes, eos_token_id, vocab_size)
     vocab = _vocabularies.get(fp)
     if vocab is None:
@@ -135,6 +141,7 @@ def _vocabulary(token_bytes: list[bytes], eos_token_id: int, vocab_size: int) ->
         while len(_vocabularies) > 4:
             _vocabularies.popitem(last=False)
     _vocabularies.move_to_end(fp)
+    _recent_lists[:] = [(token_bytes, vocab), *_recent_lists[:3]]
     return vocab
 
 

@@ -1,4 +1,5 @@
-"""Batch masks for a batch whose requests use different constraints (or none)."""
+"""Batch masks for a batch whose requests use different constraints (or none), and the
+expansion of packed bitmasks on whatever device the logits live."""
 
 from __future__ import annotations
 
@@ -32,3 +33,12 @@ def fill_masks(pairs: Sequence[tuple[Constraint | None, Hashable]], out: torch.T
             for i, state in zip(rows, states):
                 out[i] = constraint.allowed_tokens(state).to(out.device)
     return out
+
+
+def unpack_bitmask(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Bool `[B, vocab_size]` from an int32 bitmask `[B, ceil(vocab_size / 32)]` (as written by
+    `TokenFSM.fill_bitmask`), on the bitmask's device: ship 32x fewer bytes, expand there."""
+    as_bytes = bitmask.contiguous().view(torch.uint8)
+    shifts = torch.arange(8, device=bitmask.device, dtype=torch.uint8)
+    bits = (as_bytes.unsqueeze(-1) >> shifts) & 1
+    return bits.reshape(bitmask.shape[0], -1)[:, :vocab_size].bool()

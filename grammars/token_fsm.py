@@ -66,6 +66,22 @@ class TokenFSM:
             out.copy_(torch.from_numpy(bits), non_blocking=True)
         return out
 
+    def fill_bitmask(self, states: Sequence[int], out: torch.Tensor) -> torch.Tensor:
+        """Write packed masks into `out` (int32 `[len(states), ceil(vocab_size / 32)]`, any
+        device): bit `t % 32` of word `t // 32` is token t, the layout of xgrammar's bitmasks.
+        A row gather, no unpacking: expand on the device with `unpack_bitmask`."""
+        index = torch.as_tensor(states, dtype=torch.int64)
+        if out.device.type == "cpu":
+            return torch.index_select(self._words, 0, index, out=out)
+        out.copy_(self._words[index], non_blocking=True)
+        return out
+
+    @cached_property
+    def _words(self) -> torch.Tensor:
+        words = np.zeros((self.packed.shape[0], (self.vocab_size + 31) // 32), dtype=np.int32)
+        words.view(np.uint8)[:, : self.packed.shape[1]] = self.packed
+        return torch.from_numpy(words)
+
     def is_allowed(self, state: int, token_id: int) -> bool:
         if not 0 <= token_id < self.vocab_size:
             return False

@@ -14,6 +14,7 @@ from lmc.grammars import (
     compile_regex_dfa,
     constraint_regex,
     fill_masks,
+    unpack_bitmask,
 )
 from lmc.grammars.cache import default_cache_dir
 
@@ -84,3 +85,12 @@ def test_fill_masks_mixes_constraints(token_bytes) -> None:
     assert out[1].all()
     assert torch.equal(out[2], yes_no.allowed_tokens(0))
     assert torch.equal(out[3], digits.allowed_tokens(pairs[3][1])) and out[3][EOS]
+
+
+def test_bitmasks_unpack_to_the_bool_masks(token_bytes) -> None:
+    c = compile_constraint(regex="[a-z]+ [0-9]{2}", token_bytes=token_bytes, eos_token_id=EOS, vocab_size=32003)
+    states = [0, 1, c.state_after_text(0, "ab 1"), c.done_state]
+    words = torch.zeros(len(states), (32003 + 31) // 32, dtype=torch.int32)
+    c.fill_bitmask(states, words)
+    bools = torch.zeros(len(states), 32003, dtype=torch.bool)
+    assert torch.equal(unpack_bitmask(words, 32003), c.fill_mask(states, bools))
