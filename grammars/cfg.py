@@ -5,11 +5,7 @@ the state of the current lexeme in the lexer for that stack's acceptable termina
 lexeme started). A byte either extends the lexeme, or (if the lexeme is complete) ends it,
 feeds its terminal to the parser (ignored terminals are dropped) and starts the next lexeme.
 
-Masks are computed on first use of a state and cached. For the tokens that stay inside the
-current lexeme, a vectorized walk of the vocabulary trie through the lexer DFA decides (cached
-per lexer state, whatever the stack); only tokens that cross a lexeme boundary depend on the
-stack, and they are run through the next lexer together, falling back to a byte-by-byte advance
-only for tokens that cross two boundaries. Unlike `TokenFSM`, tables are not precomputed (the
+Masks are computed on first use of a state and cached (see `cfg_masks` for how). Unlike `TokenFSM`, tables are not precomputed (the
 state space is unbounded), so nothing goes to the disk cache.
 """
 
@@ -25,14 +21,13 @@ import numpy as np
 import torch
 
 from lmc.grammars.cfg_lexer import Lexer, build_lexer, grammar_terminals
+from lmc.grammars.cfg_masks import LexemeWalk, cross_boundary, lexeme_walk
 from lmc.grammars.errors import GrammarError
 from lmc.grammars.lalr import LalrTable, Stack
-from lmc.grammars.token_table import walk_levels
 from lmc.grammars.vocab import Vocabulary
 
 State = tuple[Stack, int]
 DONE: State = ((), -2)
-_Walk = tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]
 
 
 def grammar_text(grammar: str) -> str:
@@ -63,7 +58,7 @@ class GrammarConstraint:
         self.vocab_size = vocab.vocab_size
         self.eos_token_id = vocab.eos_token_id
         self._lexers: dict[frozenset[str], Lexer] = {}
-        self._walks: dict[tuple[int, int], _Walk] = {}
+        self._walks: dict[tuple[int, int], LexemeWalk] = {}
         self._masks: dict[State, np.ndarray] = {}
 
     def initial_state(self) -> State:
@@ -174,55 +169,18 @@ class GrammarConstraint:
             return bits
         stack, lex = state
         lexer = self.lexer(stack)
-        inside, groups = self._walk(lexer, max(lex, 0))
+        key = (id(lexer), max(lex, 0))
+        if key not in self._walks:
+            self._walks[key] = lexeme_walk(self.vocab, lexer, max(lex, 0))
+        inside, exits = self._walks[key]
         bits |= inside
-        for depth, before, rows in groups:
+        for depth, before, rows in exits:
             after = self._end_lexeme(stack, before, lexer)
-            if after is not None:
-                self._cross_boundary(state, bits, self.lexer(after), rows, depth)
+            if after is None:
+                continue
+            survivors, retry = cross_boundary(self.vocab, self.lexer(after), rows, depth)
+            bits[survivors] = True
+            for token in retry.tolist():
+                bits[token] = self.advance_bytes(state, self.vocab.token_bytes[token]) is not None
         bits[self.eos_token_id] = self.is_accepting(state)
         return bits
-
-    def _walk(self, lexer: Lexer, start: int) -> _Walk:
-        """Tokens that stay inside the lexeme from `start` (a bool mask), and the tokens that
-        leave it after `depth` bytes in lexer state `before` (grouped, as rows of `vocab.rows`)."""
-        key = (id(lexer), start)
-        found = self._walks.get(key)
-        if found is not None:
-            return found
-        v = self.vocab
-        inside = np.zeros(self.vocab_size, dtype=bool)
-        exits: dict[tuple[int, int], list[np.ndarray]] = {}
-        for depth, level in enumerate(walk_levels(v, lexer.dfa.trans, np.array([start]))):
-            alive = level.after[:, 0] != level.dead
-            ends = level.child[alive & (v.node_token[level.child] >= 0)]
-            inside[v.node_token[ends]] = True
-            for c, before in zip(level.child[~alive].tolist(), level.before[~alive, 0].tolist()):
-                if lexer.best[before] >= 0:
-                    exits.setdefault((depth, before), []).append(np.arange(v.tok_lo[c], v.sub_hi[c]))
-        dup_token, dup_twin = v.duplicates
-        inside[dup_token] = inside[dup_twin]
-        found = (inside, [(d, b, np.concatenate(r)) for (d, b), r in exits.items()])
-        self._walks[key] = found
-        return found
-
-    def _cross_boundary(self, state: State, bits: np.ndarray, lexer: Lexer, rows: np.ndarray, depth: int) -> None:
-        """Run the rest of each token (from byte `depth`) through the next lexeme's lexer."""
-        v = self.vocab
-        matrix, lengths = v.rows[rows], v.row_len[rows]
-        current = np.zeros(len(rows), dtype=np.int64)
-        alive = np.ones(len(rows), dtype=bool)
-        before = np.full(len(rows), -1, dtype=np.int64)
-        for pos in range(depth, matrix.shape[1]):
-            active = np.flatnonzero(alive & (lengths > pos))
-            if not len(active):
-                break
-            nxt = lexer.dfa.trans[current[active], matrix[active, pos]]
-            dead = nxt < 0
-            alive[active[dead]] = False
-            before[active[dead]] = current[active[dead]]
-            current[active[~dead]] = nxt[~dead]
-        bits[v.order[rows[alive]]] = True
-        twice = rows[~alive & (before >= 0) & (lexer.best[np.maximum(before, 0)] >= 0)]
-        for token in v.order[twice].tolist():
-            bits[token] = self.advance_bytes(state, v.token_bytes[token]) is not None

@@ -22,44 +22,25 @@ never produced, which is fine for generation):
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from lmc.grammars.errors import SchemaError
 from lmc.grammars.json_numbers import integer_regex, number_regex
-
-STRING_CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))'
-
-_DAY = r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
-_DATE = r"[0-9]{4}-" + _DAY
-_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-FORMATS = {
-    "date": _DATE,
-    "time": _TIME,
-    "date-time": _DATE + "T" + _TIME,
-    "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-    "email": r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,4}\.[A-Za-z]{2,24}",
-    "ipv4": rf"{_OCTET}(?:\.{_OCTET}){{3}}",
-}
-
-_ANNOTATIONS = {
-    "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated",
-    "readOnly", "writeOnly", "$defs", "definitions", "format", "contentMediaType", "$anchor",
-}
-_UNSUPPORTED = {
-    "multipleOf", "not", "if", "then", "else", "patternProperties", "propertyNames",
-    "dependentRequired", "dependentSchemas", "dependencies", "unevaluatedProperties",
-    "unevaluatedItems", "contains", "minContains", "maxContains", "minProperties", "maxProperties",
-}
-_KEYWORDS_BY_TYPE = {
-    "object": {"properties", "required", "additionalProperties"},
-    "array": {"items", "prefixItems", "minItems", "maxItems", "uniqueItems"},
-    "string": {"minLength", "maxLength", "pattern"},
-    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
-}
+from lmc.grammars.json_pieces import (
+    ANNOTATIONS,
+    FORMATS,
+    STRING_CHAR,
+    UNSUPPORTED,
+    alt,
+    bound,
+    infer_type,
+    int_bounds,
+    join,
+    object_members,
+    resolve,
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +99,7 @@ class _Builder:
             return None
         if not isinstance(schema, dict):
             raise SchemaError(ptr, f"a schema must be an object or a boolean, got {schema!r}")
-        unsupported = sorted(set(schema) & _UNSUPPORTED)
+        unsupported = sorted(set(schema) & UNSUPPORTED)
         if unsupported or schema.get("uniqueItems") is True and schema.get("maxItems", 2) > 1:
             names = ", ".join(unsupported) or "uniqueItems"
             raise SchemaError(ptr, f"unsupported keyword(s) {names}: a regex cannot enforce them; drop them or restructure the schema")
@@ -127,15 +108,15 @@ class _Builder:
         if "const" in schema:
             return self.literal(schema["const"])
         if "enum" in schema:
-            return _alt([self.literal(v) for v in schema["enum"]])
+            return alt([self.literal(v) for v in schema["enum"]])
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 return self.alternatives(schema, key, ptr)
         if "allOf" in schema:
             return self.all_of(schema, ptr)
-        types = schema.get("type", _infer_type(schema))
+        types = schema.get("type", infer_type(schema))
         if isinstance(types, list):
-            return _alt([self.typed({**schema, "type": t}, t, ptr) for t in types])
+            return alt([self.typed({**schema, "type": t}, t, ptr) for t in types])
         return self.typed(schema, types, ptr)
 
     def typed(self, schema: dict, kind: str | None, ptr: str) -> str | None:
@@ -146,11 +127,11 @@ class _Builder:
         if kind == "boolean":
             return "(?:true|false)"
         if kind == "integer":
-            lo, hi = _int_bounds(schema)
+            lo, hi = int_bounds(schema)
             return integer_regex(lo, hi)
         if kind == "number":
             return number_regex(
-                *(_bound(schema, k) for k in ("minimum", "maximum")),
+                *(bound(schema, k) for k in ("minimum", "maximum")),
                 "exclusiveMinimum" in schema and not isinstance(schema["exclusiveMinimum"], bool),
                 "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool),
             )
@@ -190,13 +171,13 @@ class _Builder:
         for count in range(lo, len(prefix) + 1):
             if hi is not None and count > hi:
                 break
-            bodies.append(_join(prefix[:count], self.comma))
+            bodies.append(join(prefix[:count], self.comma))
         if item is not None and (hi is None or hi > len(prefix)):
             more_lo = max(lo - len(prefix), 1)
             more_hi = None if hi is None else hi - len(prefix) - 1
             items = f"{item}(?:{self.comma}{item}){{{more_lo - 1},{'' if more_hi is None else more_hi}}}"
-            bodies.append(_join([*prefix, items], self.comma))
-        body = _alt(bodies)
+            bodies.append(join([*prefix, items], self.comma))
+        body = alt(bodies)
         return None if body is None else r"\[" + self.pad + body + self.pad + r"\]"
 
     def object(self, schema: dict, ptr: str) -> str | None:
@@ -222,7 +203,7 @@ class _Builder:
                 return None
             if value is not None:
                 members.append((self.literal(name) + self.colon + value, name in required))
-        return open_ + (_members(members, self.comma) or "") + close
+        return open_ + (object_members(members, self.comma) or "") + close
 
     def ref(self, schema: dict, ptr: str) -> str | None:
         ref = schema["$ref"]
@@ -235,8 +216,8 @@ class _Builder:
             )
         if depth > self.options.recursion_depth:
             return None
-        target = _resolve(self.root, ref, ptr)
-        rest = {k: v for k, v in schema.items() if k != "$ref" and k not in _ANNOTATIONS}
+        target = resolve(self.root, ref, ptr)
+        rest = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
         if rest:
             raise SchemaError(ptr, f"$ref next to other keywords ({', '.join(sorted(rest))}) is not supported")
         self.active_refs.append(ref)
@@ -246,15 +227,15 @@ class _Builder:
             self.active_refs.pop()
 
     def alternatives(self, schema: dict, key: str, ptr: str) -> str | None:
-        rest = {k for k in schema if k != key and k not in _ANNOTATIONS}
+        rest = {k for k in schema if k != key and k not in ANNOTATIONS}
         if rest:
             raise SchemaError(ptr, f"{key} next to other keywords ({', '.join(sorted(rest))}): move them into each branch")
-        return _alt([self.value(s, f"{ptr}/{key}/{i}") for i, s in enumerate(schema[key])])
+        return alt([self.value(s, f"{ptr}/{key}/{i}") for i, s in enumerate(schema[key])])
 
     def all_of(self, schema: dict, ptr: str) -> str | None:
         parts = schema["allOf"]
         rest = {k: v for k, v in schema.items() if k != "allOf"}
-        if len(parts) != 1 or any(k not in _ANNOTATIONS for k in rest):
+        if len(parts) != 1 or any(k not in ANNOTATIONS for k in rest):
             raise SchemaError(ptr, "allOf is supported with exactly one schema and nothing beside it")
         return self.value(parts[0], f"{ptr}/allOf/0")
 
@@ -266,70 +247,3 @@ class _Builder:
             pair = f'"{STRING_CHAR}*"{self.colon}{inner}'
             scalars.append(r"\{" + self.pad + f"(?:{pair}(?:{self.comma}{pair})*)?" + self.pad + r"\}")
         return "(?:" + "|".join(scalars) + ")"
-
-
-def _members(members: list[tuple[str, bool]], comma: str) -> str | None:
-    """Properties in order, each optional one possibly absent, commas only between present ones.
-
-    The first present property has no comma before it; every later one has one. So the regex is
-    an alternation over which optional property comes first, up to the first required one.
-    """
-    def rest(i: int) -> str:
-        return "".join(f"{comma}{m}" if req else f"(?:{comma}{m})?" for m, req in members[i:])
-
-    options = []
-    for i, (m, req) in enumerate(members):
-        options.append(m + rest(i + 1))
-        if req:
-            return _alt(options)
-    return f"(?:{'|'.join(options)})?"
-
-
-def _join(parts: list[str | None], sep: str) -> str | None:
-    """Fragments one after another with `sep` between; None if any is impossible."""
-    if any(p is None for p in parts):
-        return None
-    return sep.join(p for p in parts if p is not None)
-
-
-def _infer_type(schema: dict) -> str | None:
-    for kind, keys in _KEYWORDS_BY_TYPE.items():
-        if keys & set(schema):
-            return kind
-    return None
-
-
-def _bound(schema: dict, key: str) -> float | None:
-    """`minimum` or `maximum`, or the (draft 6+) numeric exclusive form when that is given."""
-    exclusive = schema.get("exclusiveM" + key[1:])
-    if exclusive is not None and not isinstance(exclusive, bool):
-        return exclusive
-    return schema.get(key)
-
-
-def _int_bounds(schema: dict) -> tuple[int | None, int | None]:
-    lo, hi = _bound(schema, "minimum"), _bound(schema, "maximum")
-    ex_lo = "exclusiveMinimum" in schema and not isinstance(schema["exclusiveMinimum"], bool)
-    ex_hi = "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool)
-    low = None if lo is None else (math.floor(lo) + 1 if ex_lo else math.ceil(lo))
-    high = None if hi is None else (math.ceil(hi) - 1 if ex_hi else math.floor(hi))
-    return low, high
-
-
-def _resolve(root: Any, ref: str, ptr: str) -> Any:
-    if not ref.startswith("#"):
-        raise SchemaError(ptr, f"only local references ('#/...') are supported, got {ref!r}")
-    node = root
-    for part in [p for p in ref[1:].split("/") if p]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or part not in node:
-            raise SchemaError(ptr, f"reference {ref!r} does not resolve")
-        node = node[part]
-    return node
-
-
-def _alt(parts: list[str | None]) -> str | None:
-    kept = list(dict.fromkeys(p for p in parts if p is not None))
-    if not kept:
-        return None
-    return kept[0] if len(kept) == 1 else "(?:" + "|".join(kept) + ")"
