@@ -5,13 +5,15 @@ the state of the current lexeme in the lexer for that stack's acceptable termina
 lexeme started). A byte either extends the lexeme, or (if the lexeme is complete) ends it,
 feeds its terminal to the parser (ignored terminals are dropped) and starts the next lexeme.
 
-Masks are computed on first use of a state and cached (see `cfg_masks` for how). Unlike `TokenFSM`, tables are not precomputed (the
+Masks are computed on first use of a state (see `cfg_masks` for how) and kept packed in an LRU
+of `MASK_CACHE_SIZE` states. Unlike `TokenFSM`, tables are not precomputed (the
 state space is unbounded), so nothing goes to the disk cache.
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -28,6 +30,7 @@ from lmc.grammars.vocab import Vocabulary
 
 State = tuple[Stack, int]
 DONE: State = ((), -2)
+MASK_CACHE_SIZE = 8192
 
 
 def grammar_text(grammar: str) -> str:
@@ -59,7 +62,7 @@ class GrammarConstraint:
         self.eos_token_id = vocab.eos_token_id
         self._lexers: dict[frozenset[str], Lexer] = {}
         self._walks: dict[tuple[int, int], LexemeWalk] = {}
-        self._masks: dict[State, np.ndarray] = {}
+        self._masks: OrderedDict[State, np.ndarray] = OrderedDict()
 
     def initial_state(self) -> State:
         return self.table.initial(), -1
@@ -142,7 +145,7 @@ class GrammarConstraint:
         return after
 
     def allowed_tokens(self, state: State) -> torch.Tensor:
-        return torch.from_numpy(self._mask(state).copy())
+        return torch.from_numpy(self._mask(state))
 
     def allowed_token_ids(self, state: State) -> np.ndarray:
         return np.flatnonzero(self._mask(state))
@@ -156,11 +159,14 @@ class GrammarConstraint:
         return out
 
     def _mask(self, state: State) -> np.ndarray:
-        found = self._masks.get(state)
-        if found is None:
-            found = self._compute_mask(state)
-            self._masks[state] = found
-        return found
+        packed = self._masks.get(state)
+        if packed is None:
+            packed = np.packbits(self._compute_mask(state))
+            self._masks[state] = packed
+            if len(self._masks) > MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
+        self._masks.move_to_end(state)
+        return np.unpackbits(packed, count=self.vocab_size).view(np.bool_)
 
     def _compute_mask(self, state: State) -> np.ndarray:
         bits = np.zeros(self.vocab_size, dtype=bool)

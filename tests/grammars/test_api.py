@@ -94,3 +94,17 @@ def test_bitmasks_unpack_to_the_bool_masks(token_bytes) -> None:
     c.fill_bitmask(states, words)
     bools = torch.zeros(len(states), 32003, dtype=torch.bool)
     assert torch.equal(unpack_bitmask(words, 32003), c.fill_mask(states, bools))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_masks_fill_cuda_tensors(token_bytes) -> None:
+    c = compile_constraint(regex="[a-z]+ [0-9]{2}", token_bytes=token_bytes, eos_token_id=EOS, vocab_size=32064)
+    states = [0, c.state_after_text(0, "ab "), c.done_state]
+    expected = c.fill_mask(states, torch.zeros(3, 32064, dtype=torch.bool))
+    on_device = c.fill_mask(states, torch.zeros(3, 32064, dtype=torch.bool, device="cuda"))
+    words = c.fill_bitmask(states, torch.zeros(3, 1002, dtype=torch.int32, device="cuda"))
+    assert torch.equal(on_device.cpu(), expected)
+    assert torch.equal(unpack_bitmask(words, 32064).cpu(), expected)
+    mixed = fill_masks([(c, 0), (None, None)], torch.zeros(2, 32064, dtype=torch.bool, device="cuda"))
+    assert torch.equal(mixed[0].cpu(), expected[0]) and bool(mixed[1].all())
