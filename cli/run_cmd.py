@@ -43,6 +43,8 @@ def run_cmd(
     console = Console(stderr=True)
     try:
         plan = Plan.load(plan_path)
+        if plan.has_dynamic_regions:
+            plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
         config = EngineConfig(model=model, device=device, load_format=load_format, dtype=dtype, seed=seed,

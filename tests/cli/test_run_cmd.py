@@ -122,3 +122,13 @@ def test_an_unreadable_plan_is_refused(tmp_path, data, small_model_dir):
     result = _run(bad, data, tmp_path / "out.jsonl", small_model_dir)
     assert result.exit_code == 2
     assert "not an lmc plan" in result.output
+
+
+def test_a_plan_whose_dynamic_program_changed_is_refused(tmp_path, data, small_model_dir):
+    source = tmp_path / "loop.py"
+    source.write_text(PROGRAM.replace('    s += "\\nSure?"', '    if s["answer"] == "x":\n        s += "!"\n    s += "\\nSure?"'))
+    assert runner.invoke(app, ["compile", str(source), "-o", str(tmp_path / "plan.json")]).exit_code == 0
+    source.write_text(source.read_text() + "\n# edited\n")
+    result = _run(tmp_path / "plan.json", data, tmp_path / "out.jsonl", small_model_dir)
+    assert result.exit_code == 2
+    assert "changed since this plan was compiled" in result.output
