@@ -38,3 +38,8 @@ class Constraint(Protocol):
         """The text that is the only way forward from `state` ("" if there is a choice): the
         compressed-FSM jump. The engine appends its tokens in one extend step."""
         ...
+
+    def forced_jump(self, state: Hashable) -> tuple[str, Hashable]:
+        """`(forced_run(state), the state after that text)`. The state depends only on the text,
+        so the engine may re-tokenize the jump's boundary however it likes."""
+        ...

@@ -201,11 +201,10 @@ class Engine:
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
         allowed = None
         if any(s.request.constraint is not None for s in seqs):
-            allowed = torch.ones(len(seqs), logits.shape[-1], dtype=torch.bool, device=logits.device)
-            for i, s in enumerate(seqs):
-                if s.request.constraint is not None:
-                    mask = s.request.constraint.allowed_tokens(s.constraint_state)
-                    allowed[i] = mask.to(logits.device)
+            from lmc.grammars import fill_masks
+
+            allowed = torch.empty(len(seqs), logits.shape[-1], dtype=torch.bool, device=logits.device)
+            fill_masks([(s.request.constraint, s.constraint_state) for s in seqs], allowed)
         tokens = sample(
             logits,
             [s.request.sampling for s in seqs],
@@ -215,38 +214,63 @@ class Engine:
             self._generator,
         )
         for seq, token in zip(seqs, tokens):
-            self._append(seq, [token])
+            self._append(seq, token)
             if seq.finish_reason is None:
                 self._jump_forward(seq)
 
-    def _append(self, seq: Sequence, tokens: list[int]) -> None:
-        """Append tokens to the output, advancing the constraint and checking stop conditions."""
+    def _append(self, seq: Sequence, token: int) -> None:
+        """Append a sampled token, advancing the constraint and checking stop conditions."""
+        seq.token_ids.append(token)
+        if seq.request.on_token is not None:
+            seq.request.on_token(seq.rid, token)
         constraint = seq.request.constraint
-        for token in tokens:
-            seq.token_ids.append(token)
-            if seq.request.on_token is not None:
-                seq.request.on_token(seq.rid, token)
-            if constraint is not None and token not in self.eos_ids:
-                seq.constraint_state = constraint.advance(seq.constraint_state, token)
-            reason = check_stop(seq.output_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation)
-            if reason is None and constraint is not None and constraint.is_terminal(seq.constraint_state):
-                reason = FinishReason.CONSTRAINT
-            if reason is not None:
-                seq.finish_reason = reason
-                return
+        if constraint is not None and token not in self.eos_ids:
+            seq.constraint_state = constraint.advance(seq.constraint_state, token)
+        self._check_stop(seq)
+
+    def _check_stop(self, seq: Sequence) -> None:
+        reason = check_stop(seq.output_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation)
+        constraint = seq.request.constraint
+        if reason is None and constraint is not None and constraint.is_terminal(seq.constraint_state):
+            reason = FinishReason.CONSTRAINT
+        seq.finish_reason = reason
 
     def _jump_forward(self, seq: Sequence) -> None:
-        """Compressed-FSM decoding: append the text the constraint forces, as one extend."""
+        """Compressed-FSM decoding: append the text the constraint forces, as one extend.
+
+        The output tokens not yet computed (the token just sampled) are re-tokenized together
+        with the forced text, so the ids are the ones the tokenizer gives the whole text. Unless
+        the jump ends the output, its last token is held back: it could merge with what follows
+        (`the` + `▁` + `design` instead of `the` + `▁design`), so the model writes that boundary
+        itself. The constraint's state depends only on the text, so it stays exact."""
         constraint = seq.request.constraint
         if constraint is None or not self.config.enable_jump_forward:
             return
-        forced = constraint.forced_run(seq.constraint_state)
+        forced, state = constraint.forced_jump(seq.constraint_state)
         if not forced:
             return
-        ids = self.tokenizer.encode_continuation(forced)[: seq.remaining_tokens]
-        seq.num_forced += len(ids)
-        self._stats.forced_tokens += len(ids)
-        self._append(seq, ids)
+        keep = max(seq.num_computed, seq.prompt_len)
+        tail = seq.token_ids[keep:]
+        tail_bytes = self.tokenizer.decode_bytes(tail)
+        try:
+            ids = self.tokenizer.encode_continuation(tail_bytes.decode() + forced)
+            if not constraint.is_terminal(state):
+                ids = ids[:-1]
+            ids = ids[: len(tail) + seq.remaining_tokens]
+            text = self.tokenizer.decode_bytes(ids)[len(tail_bytes) :].decode()
+        except UnicodeDecodeError:  # a cut inside a character: no jump this time
+            return
+        if len(ids) <= len(tail) or not text:
+            return
+        seq.constraint_state = state if text == forced else constraint.state_after_text(seq.constraint_state, text)
+        del seq.token_ids[keep:]
+        seq.token_ids.extend(ids)
+        seq.num_forced += len(ids) - len(tail)
+        self._stats.forced_tokens += len(ids) - len(tail)
+        if seq.request.on_token is not None:
+            for token in ids[len(tail) :]:
+                seq.request.on_token(seq.rid, token)
+        self._check_stop(seq)
 
     def _finish(self, seq: Sequence) -> RequestOutput:
         if seq.request.pin and self.cache.enabled and seq.status is SeqStatus.RUNNING:

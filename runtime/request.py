@@ -78,7 +78,9 @@ class Request:
     the tokens before it (used to score `select` choices); positions >= k-1 are then computed even
     when cached. `pin=True` keeps the request's KV locked in the cache after it finishes, until
     `Engine.unpin(rid)`: a hoisted prefix stays resident while its dependants run.
-    `on_token(rid, token_id)` is called with each new token id as it is appended.
+    `on_token(rid, token_id)` is called with each new token id as it is appended; a jump-forward
+    may re-tokenize the newest, not yet computed token with the forced text, so the final ids are
+    those of the RequestOutput.
     """
 
     input_ids: list[int]

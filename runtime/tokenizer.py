@@ -141,13 +141,17 @@ class Tokenizer:
         special tokens nothing): what constrained decoding matches against."""
         return list(self._token_bytes)
 
-    def decode_continuation(self, ids: list[int]) -> str:
-        """The text that `ids` add after earlier tokens (keeps a leading space; drops specials).
+    def decode_bytes(self, ids: list[int]) -> bytes:
+        """The raw bytes `ids` add after earlier tokens; a cut may fall inside a character.
 
         Ids beyond the tokenizer's vocabulary add nothing: a dummy preset (e.g. Llama-3's 128k
         vocabulary) borrows the 32k tiny tokenizer, and its random weights may emit any id."""
         table = self._token_bytes
-        return b"".join(table[i] if i < len(table) else b"" for i in ids).decode("utf-8", errors="replace")
+        return b"".join(table[i] if i < len(table) else b"" for i in ids)
+
+    def decode_continuation(self, ids: list[int]) -> str:
+        """The text that `ids` add after earlier tokens (keeps a leading space; drops specials)."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
     def decode(self, ids: list[int]) -> str:
         """Text of ids produced by `encode`: special tokens dropped, and the dummy-prefix space
