@@ -90,9 +90,13 @@ def bench_gpu_cmd(
 def bench_constrained_cmd(
     out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
     repeats: int = typer.Option(3, help="Cold compiles per case (the median is reported)."),
+    decode_rows: int = typer.Option(32, help="Rows of the JSON-extraction decode run (0 skips it)."),
 ) -> None:
-    """Constraint compile time and per-step mask time: lmc vs outlines-core and xgrammar."""
+    """Constraint compile and mask time against outlines-core and xgrammar, then JSON decoding on
+    the tiny model with the compressed FSM's jump-forward on and off."""
     from lmc.benchmarks.constrained import bench_constrained
+    from lmc.benchmarks.constrained_decode import bench_constrained_decode
 
-    path = bench_constrained(out_dir, repeats)
-    typer.echo(f"results written to {path}")
+    typer.echo(f"results written to {bench_constrained(out_dir, repeats)}")
+    if decode_rows:
+        typer.echo(f"results written to {bench_constrained_decode(out_dir, decode_rows)}")
