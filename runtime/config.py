@@ -37,4 +37,5 @@ class EngineConfig:
     defer_shared_prefix_tokens: int = 32
     max_model_len: int | None = None
     enable_cuda_graph: bool = True
+    cuda_graph_batch_sizes: tuple[int, ...] = ()  # empty: 1, 2, 4, 8, 16, ... max_running_requests
     enable_jump_forward: bool = True

@@ -16,12 +16,13 @@ import torch
 
 from lmc.kernels.attention import create_backend
 from lmc.runtime.config import EngineConfig
+from lmc.runtime.cuda_graph import capture_decode_graphs
 from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.model_loader import LoadedModel, load_model
 from lmc.runtime.model_runner import ModelRunner
 from lmc.runtime.radix_cache import RadixCache
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
-from lmc.runtime.sampler import sample, token_logprobs
+from lmc.runtime.sampler import sample, select_rows, token_logprobs
 from lmc.runtime.scheduler import Scheduler
 from lmc.runtime.sequence import SeqStatus, Sequence
 from lmc.runtime.stopping import check_stop, final_text
@@ -97,7 +98,9 @@ class Engine:
         )
         self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache)
         self.scheduler = Scheduler(config, self.pool, self.cache)
-        self.runner = ModelRunner(self.model, self.pool, create_backend(config.attention_backend, self.device))
+        attn = create_backend(config.attention_backend, self.device)
+        graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
+        self.runner = ModelRunner(self.model, self.pool, attn, graphs)
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self._ids = itertools.count()
         self._handles: dict[str, RequestHandle] = {}
@@ -173,15 +176,13 @@ class Engine:
         self._stats.forward_seconds += time.perf_counter() - start
         self._stats.steps += 1
 
+        self._prompt_logprobs(batch.seqs, out.logits, out.logprob_rows)
         to_sample: list[Sequence] = []
-        for seq, n, row, lp_rows in zip(batch.seqs, batch.extend_lens, out.sample_rows, out.logprob_rows):
+        for seq, n, row in zip(batch.seqs, batch.extend_lens, out.sample_rows):
             prompt_part = max(0, min(seq.num_computed + n, seq.prompt_len) - seq.num_computed)
             self._stats.prefill_tokens += prompt_part
             self._stats.decode_tokens += n - prompt_part
             seq.num_computed += n
-            if lp_rows:
-                rows, next_ids = zip(*lp_rows)
-                seq.prompt_logprobs.extend(token_logprobs(out.logits, list(rows), list(next_ids)))
             if row >= 0:
                 to_sample.append(seq)
             elif seq.num_pending == 0:
@@ -189,16 +190,30 @@ class Engine:
             if n > 1 and seq.finish_reason is None:
                 self.scheduler.cache_progress(seq)
 
-        rows = [r for r in out.sample_rows if r >= 0]
         if to_sample:
-            self._sample(to_sample, out.logits[rows])
+            self._sample(to_sample, select_rows(out.logits, [r for r in out.sample_rows if r >= 0]))
         finished = []
         for seq in batch.seqs:
             if seq.finish_reason is not None:
                 finished.append(self._finish(seq))
         return finished
 
+    def _prompt_logprobs(
+        self, seqs: list[Sequence], logits: torch.Tensor, logprob_rows: list[list[tuple[int, int]]]
+    ) -> None:
+        """Score every requested prompt position of the batch at once: one read from the GPU."""
+        pairs = [pair for rows in logprob_rows for pair in rows]
+        if not pairs:
+            return
+        rows, next_ids = zip(*pairs)
+        values = token_logprobs(logits, list(rows), list(next_ids))
+        start = 0
+        for seq, seq_rows in zip(seqs, logprob_rows):
+            seq.prompt_logprobs.extend(values[start : start + len(seq_rows)])
+            start += len(seq_rows)
+
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
+        """One token per sequence; masks and penalties may change `logits` in place."""
         allowed = None
         if any(s.request.constraint is not None for s in seqs):
             from lmc.grammars import fill_masks

@@ -16,9 +16,15 @@ class TritonAttention:
 
     prepare() builds the plan every layer of the forward shares; forward() only launches kernels,
     sizing its grids from host-side lengths, so it never waits for the GPU.
+
+    `supports_cuda_graph`: with page size 1, a decode plan is the metadata's own device tensors
+    (no copy, no host-side lengths), and the decode kernels read every length from device memory
+    and choose their split count from the batch size and head count alone. So a decode forward
+    captured over static metadata buffers stays right when a replay brings other lengths.
     """
 
     name = "triton"
+    supports_cuda_graph = True
 
     def __init__(self, device: torch.device | str, extend_block_m: int = 64) -> None:
         self.device = torch.device(device)
