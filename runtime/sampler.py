@@ -1,10 +1,29 @@
-"""Next-token choice for a whole batch at once: penalties, constraint masks, greedy or sampled."""
+"""Next-token choice for a whole batch at once: penalties, constraint masks, greedy or sampled.
+
+Everything runs where the logits are; the chosen ids come back in one read, the only point of a
+step where the host waits for the GPU. Small per-row settings go over in one asynchronous copy.
+"""
 
 from __future__ import annotations
 
 import torch
 
 from lmc.runtime.request import SamplingParams
+
+
+def _on_device(values: list, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A small host list on `device` without waiting for the GPU (pinned, non-blocking)."""
+    host = torch.tensor(values, dtype=dtype)
+    if device.type == "cuda":
+        return host.pin_memory().to(device, non_blocking=True)
+    return host
+
+
+def select_rows(logits: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """`logits[rows]`, or `logits` itself when `rows` are all its rows in order (a decode step)."""
+    if rows == list(range(logits.shape[0])):
+        return logits
+    return logits.index_select(0, _on_device(rows, torch.int64, logits.device))
 
 
 def apply_penalties(
@@ -16,7 +35,7 @@ def apply_penalties(
         return
     vocab = logits.shape[-1]
     for i in rows:
-        ids = torch.tensor(outputs[i], dtype=torch.int64, device=logits.device)
+        ids = _on_device(outputs[i], torch.int64, logits.device)
         counts = torch.bincount(ids, minlength=vocab)[:vocab].to(logits.dtype)
         logits[i] -= params[i].frequency_penalty * counts
         logits[i] -= params[i].presence_penalty * (counts > 0).to(logits.dtype)
@@ -24,9 +43,12 @@ def apply_penalties(
 
 def filter_probs(probs: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
     """Zero the tokens that top-k, top-p and min-p exclude; rows keep at least their best token."""
-    top_k = torch.tensor([p.top_k if p.top_k > 0 else probs.shape[-1] for p in params], device=probs.device)
-    top_p = torch.tensor([p.top_p for p in params], device=probs.device, dtype=probs.dtype)
-    min_p = torch.tensor([p.min_p for p in params], device=probs.device, dtype=probs.dtype)
+    vocab = probs.shape[-1]
+    knobs = _on_device(
+        [[p.top_k if p.top_k > 0 else vocab, p.top_p, p.min_p] for p in params],
+        probs.dtype, probs.device,
+    )
+    top_k, top_p, min_p = knobs.unbind(1)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
     rank = torch.arange(probs.shape[-1], device=probs.device).expand_as(sorted_probs)
     before = sorted_probs.cumsum(dim=-1) - sorted_probs  # mass strictly above each token
@@ -37,6 +59,7 @@ def filter_probs(probs: torch.Tensor, params: list[SamplingParams]) -> torch.Ten
     return torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
 
 
+@torch.inference_mode()
 def sample(
     logits: torch.Tensor,
     params: list[SamplingParams],
@@ -45,7 +68,8 @@ def sample(
     allowed: torch.Tensor | None = None,
     default_generator: torch.Generator | None = None,
 ) -> list[int]:
-    """Choose one token per row of `logits` [B, vocab] (float32, modified in place).
+    """Choose one token per row of `logits` [B, vocab] (float32, modified in place; it may be
+    the model's output, an inference tensor, hence inference mode here).
 
     `allowed` [B, vocab] bool restricts each row to its constraint's tokens. Rows with a
     per-request generator draw from it alone, so a seeded request gives the same tokens whatever
@@ -57,14 +81,15 @@ def sample(
     chosen = logits.argmax(dim=-1)
     sampled = [i for i, p in enumerate(params) if not p.greedy]
     if sampled:
-        rows = torch.tensor(sampled, device=logits.device)
-        temps = torch.tensor([params[i].temperature for i in sampled], device=logits.device)
+        rows = _on_device(sampled, torch.int64, logits.device)
+        temps = _on_device([params[i].temperature for i in sampled], logits.dtype, logits.device)
         probs = torch.softmax(logits[rows] / temps[:, None], dim=-1)
         probs = filter_probs(probs, [params[i] for i in sampled])
         shared = [k for k, i in enumerate(sampled) if generators[i] is None]
         if shared:
-            draws = torch.multinomial(probs[shared], 1, generator=default_generator).squeeze(1)
-            chosen[rows[shared]] = draws
+            picked = _on_device(shared, torch.int64, logits.device)
+            draws = torch.multinomial(probs[picked], 1, generator=default_generator).squeeze(1)
+            chosen[rows[picked]] = draws
         for k, i in enumerate(sampled):
             if generators[i] is not None:
                 chosen[i] = torch.multinomial(probs[k], 1, generator=generators[i])[0]
@@ -75,6 +100,6 @@ def token_logprobs(logits: torch.Tensor, rows: list[int], token_ids: list[int]) 
     """log p(token | prefix) for each (logits row, following token) pair."""
     if not rows:
         return []
-    logp = torch.log_softmax(logits[rows], dim=-1)
-    picked = logp[torch.arange(len(rows)), torch.tensor(token_ids, device=logits.device)]
-    return picked.tolist()
+    logp = torch.log_softmax(select_rows(logits, rows), dim=-1)
+    picked = logp.gather(1, _on_device(token_ids, torch.int64, logits.device)[:, None])
+    return picked[:, 0].tolist()
