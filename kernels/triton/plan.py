@@ -93,10 +93,16 @@ def _extend_blocks(
     lens = np.array(extend_lens, dtype=np.int64)
     blocks = (lens + block_m - 1) // block_m
     first = _exclusive_cumsum(blocks)
+    num_blocks = int(first[-1])
     block_seq = np.repeat(np.arange(len(lens)), blocks)
-    block_start = (np.arange(first[-1]) - first[block_seq]) * block_m
-    moved = _to_device(torch.from_numpy(np.stack([block_seq, block_start]).astype(np.int32)), device)
-    return moved[0], moved[1]
+    # Rows padded to a multiple of 4 int32s: both start 16-byte aligned, whatever the count, so
+    # Triton (which specialises pointers on 16-byte alignment) compiles the kernel once, not
+    # again mid-run when a batch first brings a block count that is not a multiple of 4.
+    host = np.zeros((2, -(-num_blocks // 4) * 4), dtype=np.int32)
+    host[0, :num_blocks] = block_seq
+    host[1, :num_blocks] = (np.arange(num_blocks) - first[block_seq]) * block_m
+    moved = _to_device(torch.from_numpy(host), device)
+    return moved[0, :num_blocks], moved[1, :num_blocks]
 
 
 def _exclusive_cumsum(x: np.ndarray) -> np.ndarray:
