@@ -161,7 +161,6 @@ def main(model: str = "llama-3-8b") -> None:
     phases(engine, "eager, b64 ctx~1024")
     kernel_table(engine, "eager")
     engine.runner.graphs = graphs
-    kernel_table(engine, "graphs")
     graph_vs_eager_logits(engine)
     engine.run_until_done()
     engine.cache.reset()

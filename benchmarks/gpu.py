@@ -70,20 +70,29 @@ def lmc_shapes(model: str, backend: str, vocab_hint: int) -> tuple[list[dict], d
         chunk_size=8192, max_running_requests=256, kv_cache_fraction=0.7,
     )
     engine = Engine(config, loaded=loaded)
+    graphs = engine.runner.graphs
+
+    def graph_steps() -> int:
+        """Decode steps replayed as CUDA graphs so far (0 where the backend runs eagerly)."""
+        return graphs.replays if graphs is not None else 0
+
     rows: list[dict] = []
     _run(engine, _random_prompts(4, 64, vocab, 99), 4)  # warm-up: kernels compile, caches fill
 
     shape = FewShotShape(rows=256, prefix_tokens=1024, own_tokens=64, new_tokens=8)
     prompts = shape.prompts(vocab, 1)
+    before = graph_steps()
     wall = _run(engine, prompts, shape.new_tokens)
     rows.append({"shape": "few-shot 256x(1024+64)+8", "system": "lmc", "wall_s": wall,
-                 "rate": len(prompts) / wall, "unit": "rows/s", "hit_rate": engine.stats().hit_rate})
+                 "rate": len(prompts) / wall, "unit": "rows/s", "hit_rate": engine.stats().hit_rate,
+                 "graph_steps": graph_steps() - before})
     engine.cache.reset()
 
     prompts = _random_prompts(64, 256, vocab, 1)
+    before = graph_steps()
     wall = _run(engine, prompts, 256)
     rows.append({"shape": "decode 64x256+256", "system": "lmc", "wall_s": wall,
-                 "rate": 64 * 256 / wall, "unit": "tokens/s"})
+                 "rate": 64 * 256 / wall, "unit": "tokens/s", "graph_steps": graph_steps() - before})
     engine.cache.reset()
 
     prompts = _random_prompts(8, 2048, vocab, 2)
@@ -93,12 +102,14 @@ def lmc_shapes(model: str, backend: str, vocab_hint: int) -> tuple[list[dict], d
                  "rate": flops / wall / 1e12, "unit": "TFLOP/s"})
     engine.cache.reset()
 
+    before = graph_steps()
     step_s = decode_step_time(engine, _random_prompts(64, 1024, vocab, 3))
     rows.append({"shape": "decode step b64 ctx1024", "system": "lmc", "wall_s": step_s,
-                 "rate": 1e3 * step_s, "unit": "ms/step"})
+                 "rate": 1e3 * step_s, "unit": "ms/step", "graph_steps": graph_steps() - before})
     floors = {
         "decode_step_bytes": decode_bytes(loaded, 64, 1024),
         "prefill_flops_8x2048": flops,
+        "cuda_graph_sizes": graphs.sizes if graphs is not None else [],
     }
     del engine, loaded
     gc.collect()
@@ -211,5 +222,6 @@ def bench_gpu(
     return write_report(
         name, rows, out_dir,
         extra={"model": f"{model} (dummy bf16)", "backend": backend, "ceilings": ceilings,
+               "cuda_graph_sizes": floors.pop("cuda_graph_sizes"),
                "floors": {**floors, "decode_step_floor_s": decode_floor_s, "prefill_floor_s": prefill_floor_s}},
     )
