@@ -48,20 +48,27 @@ class StepRows:
 
 
 def plan_rows(batch: ScheduledBatch) -> StepRows:
-    rows = StepRows([], [], [], [], [], [], [], [])
+    """The one pass over the batch's sequences; it runs before every forward, with the GPU idle,
+    so it does no per-sequence tensor work beyond taking each slot list as it is."""
+    rows = StepRows(
+        [], [seq.num_computed for seq in batch.seqs], list(batch.extend_lens), [], [], [], [], []
+    )
     offset = 0
-    for seq, n in zip(batch.seqs, batch.extend_lens):
-        start, end = seq.num_computed, seq.num_computed + n
-        rows.input_ids.extend(seq.token_ids[start:end])
-        rows.starts.append(start)
-        rows.extend_lens.append(n)
+    for seq, start, n in zip(batch.seqs, rows.starts, batch.extend_lens):
+        end = start + n
+        tokens = seq.token_ids
+        rows.input_ids.extend(tokens[start:end])
         rows.seq_lens.append(end)
-        rows.slots.append(seq.slots[:end])
+        slots = seq.slots
+        rows.slots.append(slots if slots.shape[0] == end else slots[:end])
         scored = _scored_positions(seq, start, end)
-        first = len(rows.logits_rows)
-        rows.logprob_rows.append([(first + k, seq.token_ids[p + 1]) for k, p in enumerate(scored)])
-        rows.logits_rows.extend(offset + p - start for p in scored)
-        if end == len(seq.token_ids) and seq.remaining_tokens > 0:
+        if scored:
+            first = len(rows.logits_rows)
+            rows.logprob_rows.append([(first + k, tokens[p + 1]) for k, p in enumerate(scored)])
+            rows.logits_rows.extend(offset + p - start for p in scored)
+        else:
+            rows.logprob_rows.append([])
+        if end == len(tokens) and seq.remaining_tokens > 0:
             rows.sample_rows.append(len(rows.logits_rows))
             rows.logits_rows.append(offset + n - 1)
         else:
