@@ -233,7 +233,7 @@ class Driver:
             task.waiting = len(step.requests)
             live.inflight += len(step.requests)
         for i, request in enumerate(step.requests):
-            deliver = partial(self._deliver, task if step.wait else None, i, step.node, step.kind, started)
+            deliver = partial(self._deliver, task if step.wait else None, i, step, started)
             request = replace(request, rid=self._rid(), priority=live.priority, on_finish=deliver)
             try:
                 self.engine.submit(request)
@@ -243,9 +243,8 @@ class Driver:
         if not step.wait:
             self._queue(task, None)
 
-    def _deliver(self, task: _Task | None, i: int, node: str, kind: str, started: float,
-                 output: RequestOutput) -> None:
-        self.metrics.request_done(node, kind, output, time.perf_counter() - started)
+    def _deliver(self, task: _Task | None, i: int, step: Submit, started: float, output: RequestOutput) -> None:
+        self.metrics.request_done(step.node, step.kind, output, time.perf_counter() - started, step.modeled)
         if task is None or task.live.failed:
             return
         task.live.inflight -= 1
@@ -276,7 +275,7 @@ class Driver:
             self._fail(live, RequestRejected(str(exc)))
 
     def _pinned(self, ids: tuple[int, ...], node: str, started: float, output: RequestOutput) -> None:
-        self.metrics.request_done(node, "prefix", output, time.perf_counter() - started)
+        self.metrics.request_done(node, "prefix", output, time.perf_counter() - started, "helper")
         for task in self.pins.finished(ids):
             if not task.live.failed:
                 task.live.inflight -= 1

@@ -41,10 +41,13 @@ class RunSummary:
 
     def to_json(self) -> dict[str, Any]:
         m = self.metrics
-        cache: dict[str, Any] = {"measured_hit_rate": self.engine["hit_rate"]}
+        cache: dict[str, Any] = {
+            "measured_hit_rate": self.engine["hit_rate"],  # every request the engine ran
+            "modeled_hit_rate": m.modeled_hit_rate,  # the gens/selects the cache model covers
+        }
         if self.prediction is not None:
             cache["predicted_hit_rate"] = self.prediction["hit_rate"]
-            cache["difference"] = self.engine["hit_rate"] - self.prediction["hit_rate"]
+            cache["difference"] = m.modeled_hit_rate - self.prediction["hit_rate"]
             cache["prediction"] = self.prediction
         return {
             "plan": self.plan,

@@ -42,8 +42,19 @@ class RunMetrics:
     rows_failed: int = 0
     rows_flagged: int = 0
     generated_tokens: int = 0
+    modeled_prompt_tokens: int = 0
+    modeled_computed_tokens: int = 0
 
-    def request_done(self, node: str, kind: str, output: RequestOutput, latency: float) -> None:
+    @property
+    def modeled_hit_rate(self) -> float:
+        """The prompt tokens of the gens and selects the compiler's cache model covers that did
+        not have to be computed, counting what pins and select prompts computed for them: the
+        measured counterpart of its prediction."""
+        total = self.modeled_prompt_tokens
+        return 1.0 - self.modeled_computed_tokens / total if total else 0.0
+
+    def request_done(self, node: str, kind: str, output: RequestOutput, latency: float,
+                     modeled: str | None = None) -> None:
         entry = self.nodes.get((node, kind))
         if entry is None:
             entry = self.nodes[(node, kind)] = NodeMetrics(node, kind)
@@ -53,6 +64,10 @@ class RunMetrics:
         entry.cached_tokens += output.cached_tokens
         entry.output_tokens += len(output.output_ids)
         self.generated_tokens += len(output.output_ids)
+        if modeled is not None:
+            self.modeled_computed_tokens += output.prompt_len - output.cached_tokens
+        if modeled == "request":
+            self.modeled_prompt_tokens += output.prompt_len
 
     def node_table(self) -> list[dict[str, Any]]:
         return [m.as_dict() for m in sorted(self.nodes.values(), key=lambda m: (_natural(m.node), m.kind))]

@@ -71,9 +71,10 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table.add_row("prompt tokens", f"{engine['prompt_tokens']:,} ({engine['cached_tokens']:,} from the cache)")
     table.add_row("generated tokens", f"{engine['decode_tokens']:,} ({summary['tokens_per_s']:,.0f} tok/s)")
     cache = summary["cache"]
+    table.add_row("cache hit rate", f"{cache['measured_hit_rate']:.1%} of all prompt tokens")
     predicted = cache.get("predicted_hit_rate")
-    measured = f"{cache['measured_hit_rate']:.1%}"
-    table.add_row("cache hit rate", measured if predicted is None else f"{measured} (predicted {predicted:.1%})")
+    if predicted is not None:
+        table.add_row("  vs the compiler", f"{cache['modeled_hit_rate']:.1%} measured, {predicted:.1%} predicted")
     if summary.get("interrupted"):
         table.add_row("interrupted", "yes: rerun with --resume to finish")
     return table

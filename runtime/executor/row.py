@@ -51,11 +51,23 @@ class RowRun:
         self.generated_tokens = 0
         self.version = 0  # bumped on every change a blocked coroutine may be waiting for
         self.node: str | None = None  # the plan node being run, for error messages
+        self.modeled: set[int] = set()
 
     def begin(self) -> None:
-        """Start the walk; the coroutines to run are in `spawned`."""
+        """Start the walk; the coroutines to run are in `spawned`.
+
+        `modeled` gets the gens and selects whose prompt is known now (no text waiting on a
+        generated value before them): the requests the compiler's cache model predicts, so the
+        measured reuse of exactly those can be set beside the prediction."""
         self.spawned.append(state_coroutine(self, 0))
-        self._accept(self.program.start())
+        ops = self.program.start()
+        for op in ops:
+            if isinstance(op, (GenOp, SelectOp)):
+                before = self.program.history(op.state)
+                before = before[: before.index(op)]
+                if not any(isinstance(o, TextOp) and o.text is None for o in before):
+                    self.modeled.add(op.id)
+        self._accept(ops)
 
     def record(self, op: GenOp | SelectOp, value: str) -> None:
         self._accept(self.program.record(op.id, value))
@@ -69,6 +81,9 @@ class RowRun:
                     self.fork_points.setdefault((op.state, at), []).append(child)
                     self.spawned.append(state_coroutine(self, child))
         self.version += 1
+
+    def modeled_as(self, op: Op, role: str) -> str | None:
+        return role if op.id in self.modeled else None
 
     def snapshot(self, state: int, position: int, prompt: StatePrompt) -> None:
         """Give the branches forked at `position` of `state` their copy of its prompt."""
@@ -146,7 +161,7 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     codec = row.env.codec
     constraint = row.env.constraints.get(op.call, row.program.row_id, op.node)
     request = Request(codec.commit(prompt), sampling(op.call, row.seed(op)), constraint=constraint)
-    (output,) = yield Submit((request,), op.node, "gen")
+    (output,) = yield Submit((request,), op.node, "gen", modeled=row.modeled_as(op, "request"))
     result = codec.gen_result(output, op.call)
     prompt.ids.extend(result.ids)
     row.generated_tokens += len(output.output_ids)
@@ -162,13 +177,18 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
 
 
 def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
-    """Score every choice in one batch of prefill-only requests over the shared prompt."""
+    """Score every choice in one batch of prefill-only requests over the shared prompt.
+
+    The prompt is prefilled first, alone: choice requests that arrive together would each
+    compute the part of it that is not cached yet (the engine only defers long shared runs)."""
     codec = row.env.codec
     base = codec.commit(prompt)
     choices = [codec.continuation(c) for c in op.choices]
     score_only = SamplingParams(max_tokens=0)
+    if len(choices) > 1:
+        yield Submit((Request(base, score_only),), op.node, "select prompt", modeled=row.modeled_as(op, "helper"))
     requests = tuple(Request(base + ids, score_only, logprob_start=len(base)) for ids in choices)
-    outputs: list[RequestOutput] = yield Submit(requests, op.node, "select")
+    outputs: list[RequestOutput] = yield Submit(requests, op.node, "select", modeled=row.modeled_as(op, "request"))
     scores = [sum(o.prompt_logprobs or [0.0]) / max(1, len(o.prompt_logprobs or [])) for o in outputs]
     best = max(range(len(scores)), key=scores.__getitem__)
     prompt.ids.extend(choices[best])
