@@ -42,7 +42,7 @@ def main(
 @bench_app.command("run")
 def bench_run_cmd(
     model: Annotated[str, typer.Option(help="Model: 'tiny' or a local HF directory.")] = "tiny",
-    rows: Annotated[int, typer.Option(help="Rows of each workload's data file (the first N).")] = 16,
+    rows: Annotated[int, typer.Option(help="Rows of each workload's data file (the first N).")] = 8,
     workload: Annotated[list[str] | None, typer.Option("--workload", "-w", help="Only these examples (repeatable).")] = None,
     transformers: Annotated[bool, typer.Option("--transformers/--no-transformers", help="Include the transformers baseline.")] = True,
     out_dir: Annotated[str, typer.Option(help="Folder for the JSON results.")] = "benchmarks/results",

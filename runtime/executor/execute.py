@@ -89,7 +89,8 @@ def execute(
     roles, roles_error = role_texts(tokenizer)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
-    env = RowEnv(codec, constraints, options.seed, roles_error)
+    config = getattr(engine, "config", None)
+    env = RowEnv(codec, constraints, options.seed, roles_error, bool(getattr(config, "enable_radix_cache", False)))
     driver = Driver(engine_like, Instantiator(plan, roles), env, on_result, options.max_active_rows,
                     options.keep_text, on_step, metrics)
     return driver.run(in_plan_order(plan, jobs, tokenizer))

@@ -30,12 +30,16 @@ Coroutine = Generator[Await, Any, None]
 
 @dataclass(frozen=True)
 class RowEnv:
-    """What every row of a run shares: the tokenizer, the constraints, the sampling seed."""
+    """What every row of a run shares: the tokenizer, the constraints, the sampling seed.
+
+    `cache`: the engine reuses KV across requests. Without it, pins, prefetches and a select's
+    prompt prefill would only compute tokens nobody reads again, so they are left out."""
 
     codec: TokenCodec
     constraints: ConstraintCompiler
     seed: int = 0
     roles_error: str | None = None  # why the model has no role texts, if it has none
+    cache: bool = True
 
 
 class RowRun:
@@ -150,6 +154,8 @@ def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None)
         yield BLOCK
     prompt.text += row.program.text(op)
     codec = row.env.codec
+    if not row.env.cache:
+        return
     if op.prefix is not None and getattr(following, "prefix", None) != op.prefix:
         yield Pin(tuple(codec.peek(prompt)), op.prefix, row.keeps(op.prefix))
     if op.prefetch and row.would_wait(following):
@@ -185,7 +191,7 @@ def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
     base = codec.commit(prompt)
     choices = [codec.continuation(c) for c in op.choices]
     score_only = SamplingParams(max_tokens=0)
-    if len(choices) > 1:
+    if len(choices) > 1 and row.env.cache:
         yield Submit((Request(base, score_only),), op.node, "select prompt", modeled=row.modeled_as(op, "helper"))
     requests = tuple(Request(base + ids, score_only, logprob_start=len(base)) for ids in choices)
     outputs: list[RequestOutput] = yield Submit(requests, op.node, "select", modeled=row.modeled_as(op, "request"))
