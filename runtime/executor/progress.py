@@ -54,8 +54,10 @@ class RunProgress:
             return
         self._last = now
         stats = since(self.engine, self.start)
-        rate = stats.decode_tokens / max(now - self.started, 1e-9)
-        self._bar.update(self._task, rate=f"{rate:,.0f} tok/s  cache hit {stats.hit_rate:.0%}")
+        elapsed = max(now - self.started, 1e-9)
+        rate = (f"gen {stats.decode_tokens / elapsed:,.0f} tok/s  prefill {stats.prefill_tokens / elapsed:,.0f} tok/s"
+                f"  cache hit {stats.hit_rate:.0%}")
+        self._bar.update(self._task, rate=rate)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
