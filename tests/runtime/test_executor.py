@@ -18,7 +18,7 @@ from lmc.runtime.executor.inputs import read_jsonl
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLES = sorted(p.stem for p in EXAMPLES_DIR.glob("*.py") if (EXAMPLES_DIR / "data" / f"{p.stem}.jsonl").exists())
-ROWS = 3
+ROWS = 6
 
 
 @pytest.fixture(scope="module")
