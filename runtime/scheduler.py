@@ -68,13 +68,16 @@ class Scheduler:
         batch = ScheduledBatch()
         budget = self.config.max_batch_tokens
         self._make_room_for_running()
-        decodes = [s for s in self.running if s.num_pending == 1]
+        decodes = [s for s in self.running if s.num_pending == 1][:budget]
         extends = [s for s in self.running if s.num_pending > 1]
-        for seq in decodes + extends:
+        if decodes and (slots := self._alloc(len(decodes))) is not None:
+            for seq, slot in zip(decodes, slots.split(1)):  # one allocation for all decodes
+                seq.slots = torch.cat([seq.slots[: seq.num_computed], slot])
+                batch.add(seq, 1)
+            budget -= len(decodes)
+        for seq in extends:
             n = min(seq.num_pending, self.config.chunk_size, budget)
-            if n <= 0:
-                break
-            if not self._give_slots(seq, n):
+            if n <= 0 or not self._give_slots(seq, n):
                 break
             batch.add(seq, n)
             budget -= n
@@ -151,18 +154,20 @@ class Scheduler:
 
     def _admit(self, batch: ScheduledBatch, budget: int) -> None:
         computing = _PrefixesInFlight(self.config.defer_shared_prefix_tokens if self.cache.enabled else 0)
+        reserve = sum(self._reserve(s) for s in self.running)
         for seq in self._admission_order():
             if budget <= 0 or len(self.running) >= self.config.max_running_requests:
                 break
             if computing.shares(seq.token_ids[: seq.match_limit()]):
                 continue
             starved = self._is_starved(seq)
-            n = self._try_admit(seq, budget)
+            n = self._try_admit(seq, budget, reserve)
             if n == 0:
                 if starved:
                     break  # hold the line: nothing younger overtakes a starved request
                 continue
             computing.add(seq.token_ids, seq.num_computed)
+            reserve += self._reserve(seq)
             batch.add(seq, n)
             budget -= n
 
@@ -180,14 +185,15 @@ class Scheduler:
     def _is_starved(self, seq: Sequence) -> bool:
         return self.step_index - seq.arrival_step >= self.config.starvation_steps
 
-    def _try_admit(self, seq: Sequence, budget: int) -> int:
+    def _reserve(self, seq: Sequence) -> int:
+        """KV slots kept free for a running request's next decodes when admitting others."""
+        return min(max(seq.remaining_tokens, 0), self.config.decode_reserve_tokens)
+
+    def _try_admit(self, seq: Sequence, budget: int, reserve: int) -> int:
         """Lock the cached prefix and allocate the first chunk; 0 if memory does not allow it."""
         cached, node = self.cache.match_prefix(seq.token_ids[: seq.match_limit()])
         self.cache.lock(node)
         n = min(len(seq.token_ids) - len(cached), self.config.chunk_size, budget)
-        reserve = sum(
-            min(max(s.remaining_tokens, 0), self.config.decode_reserve_tokens) for s in self.running
-        )
         if n > self.pool.num_free + self.cache.evictable_size - reserve:
             self.cache.unlock(node)
             return 0
