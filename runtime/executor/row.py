@@ -138,15 +138,28 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
         following = history[position + 1] if position + 1 < len(history) else None
         row.node = op.node
         if isinstance(op, TextOp):
-            yield from run_text(row, prompt, op, following)
+            yield from at_node(row, op.node, run_text(row, prompt, op, following))
         elif isinstance(op, GenOp):
-            yield from run_gen(row, prompt, op)
+            yield from at_node(row, op.node, run_gen(row, prompt, op))
         elif isinstance(op, SelectOp):
-            yield from run_select(row, prompt, op)
+            yield from at_node(row, op.node, run_select(row, prompt, op))
         elif isinstance(op, RoleOp):
             raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
         position += 1
         row.version += 1
+
+
+def at_node(row: RowRun, node: str, co: Coroutine) -> Coroutine:
+    """Run `co` with `row.node` naming its plan node whenever it runs (several coroutines of
+    the row take turns, and an error message must name the node that failed)."""
+    value = None
+    while True:
+        row.node = node
+        try:
+            step = co.send(value)
+        except StopIteration:
+            return
+        value = yield step
 
 
 def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None) -> Coroutine:
