@@ -1,4 +1,16 @@
-"""The plan executor: rows of a plan as coroutines over the engine, results streamed in order."""
+"""The plan executor: rows of a plan as coroutines over the engine, results streamed in order.
+
+Entry points:
+- `run_file(engine, plan, "data.jsonl", "out.jsonl", resume=..., max_rows=...)`: `lmc run`.
+- `execute(engine, plan, jobs, on_result, RunOptions(...))`: rows in, `RowResult`s out as they
+  finish (any order), on lmc's Engine or anything with its submit/step/has_work/unpin.
+- `run_program(program_or_plan, rows, progress=..., runtime=...)`: `program.run` / `run_batch`,
+  a `ProgramState` per row in input order.
+
+Modules, in the order data flows: inputs (JSONL rows) -> execute (order, shared set-up) ->
+driver (many rows over one engine) -> row (one row's coroutines; prompt, constraints, pins,
+awaits) -> results -> output (ordered, resumable out.jsonl); metrics, stats, progress report.
+"""
 
 from lmc.runtime.executor.execute import RunOptions, execute
 from lmc.runtime.executor.file_run import RunSummary, run_file
