@@ -99,8 +99,10 @@ class _Stop(StoppingCriteria):
 class NaiveHFEngine:
     """`submit`/`step`/`has_work` like lmc's Engine; each `step` runs every queued request."""
 
-    def __init__(self, model_dir: Path | str, tokenizer: Tokenizer, eos_ids: frozenset[int]) -> None:
-        self.model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    def __init__(self, model_dir: Path | str, tokenizer: Tokenizer, eos_ids: frozenset[int],
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        self.device = torch.device(device)
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(self.device).eval()
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids
         self.vocab_size = self.model.config.vocab_size
@@ -145,8 +147,9 @@ class NaiveHFEngine:
 
     def _generate(self, requests: list[Request]) -> list[RequestOutput]:
         width = max(len(r.input_ids) for r in requests)
-        ids = torch.tensor([[PAD] * (width - len(r.input_ids)) + r.input_ids for r in requests])
-        mask = torch.tensor([[0] * (width - len(r.input_ids)) + [1] * len(r.input_ids) for r in requests])
+        ids = torch.tensor([[PAD] * (width - len(r.input_ids)) + r.input_ids for r in requests], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r.input_ids)) + [1] * len(r.input_ids) for r in requests],
+                            device=self.device)
         params = requests[0].sampling
         rows = _Rows(requests, width, self.tokenizer, self.eos_ids)
         config = GenerationConfig(
@@ -168,14 +171,15 @@ class NaiveHFEngine:
 
     def _score(self, requests: list[Request]) -> list[RequestOutput]:
         width = max(len(r.input_ids) for r in requests)
-        ids = torch.tensor([r.input_ids + [PAD] * (width - len(r.input_ids)) for r in requests])
-        mask = torch.tensor([[1] * len(r.input_ids) + [0] * (width - len(r.input_ids)) for r in requests])
+        ids = torch.tensor([r.input_ids + [PAD] * (width - len(r.input_ids)) for r in requests], device=self.device)
+        mask = torch.tensor([[1] * len(r.input_ids) + [0] * (width - len(r.input_ids)) for r in requests],
+                            device=self.device)
         hidden = self.model.model(input_ids=ids, attention_mask=mask).last_hidden_state
         results = []
         for i, request in enumerate(requests):
             start, end = request.logprob_start or 1, len(request.input_ids)
             logits = self.model.lm_head(hidden[i, start - 1 : end - 1]).float()
-            picked = torch.log_softmax(logits, dim=-1)[torch.arange(end - start), ids[i, start:end]]
+            picked = torch.log_softmax(logits, dim=-1)[torch.arange(end - start, device=self.device), ids[i, start:end]]
             self._stats.prefill_tokens += end
             results.append(self._finish(request, [], FinishReason.LENGTH, picked.tolist()))
         return results

@@ -96,7 +96,7 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
         else:  # the cache model describes the optimized plan on a cache: only lmc is comparable
             measured[system]["modeled"] = None
     if transformers and loaded.model_dir is not None:
-        hf = NaiveHFEngine(loaded.model_dir, loaded.tokenizer, warm.eos_ids)
+        hf = NaiveHFEngine(loaded.model_dir, loaded.tokenizer, warm.eos_ids, loaded.device, loaded.dtype)
         measured["transformers"] = {**_measure(hf, bare, jobs), "modeled": None}
     outputs = {system: row.pop("_outputs") for system, row in measured.items()}
     reference = measured[BASELINE]
@@ -114,8 +114,9 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
 
 
 def bench_run(model: str = "tiny", rows: int = 8, names: list[str] | None = None, transformers: bool = True,
-              out_dir: Path | str = "benchmarks/results", name: str = "run_cpu") -> Path:
-    loaded = load_model(model)
+              out_dir: Path | str = "benchmarks/results", name: str | None = None, device: str = "cpu") -> Path:
+    loaded = load_model(model, device=device)
+    name = name or f"run_{loaded.device.type}"
     table: list[dict[str, Any]] = []
     for workload in names or workloads():
         table += bench_workload(workload, loaded, rows, transformers)
@@ -126,6 +127,7 @@ def bench_run(model: str = "tiny", rows: int = 8, names: list[str] | None = None
     lmc_rows = [r for r in table if r["system"] == "lmc"]
     extra = {
         "model": model,
+        "device": str(loaded.device),
         "rows_per_workload": rows,
         "baseline": BASELINE,
         "speedup_targets": targets,

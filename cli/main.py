@@ -46,11 +46,12 @@ def bench_run_cmd(
     workload: Annotated[list[str] | None, typer.Option("--workload", "-w", help="Only these examples (repeatable).")] = None,
     transformers: Annotated[bool, typer.Option("--transformers/--no-transformers", help="Include the transformers baseline.")] = True,
     out_dir: Annotated[str, typer.Option(help="Folder for the JSON results.")] = "benchmarks/results",
+    device: Annotated[str, typer.Option(help="cpu or cuda (results go to run_<device>.json).")] = "cpu",
 ) -> None:
     """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`."""
     from lmc.benchmarks.run import bench_run
 
-    path = bench_run(model, rows, workload or None, transformers, out_dir)
+    path = bench_run(model, rows, workload or None, transformers, out_dir, device=device)
     typer.echo(f"results written to {path}")
 
 
