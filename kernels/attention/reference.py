@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from lmc.kernels.attention import AttentionMetadata
 
-SHORT_EXTEND = 16  # sequences with at most this many new tokens share one padded call
+SHORT_EXTEND = 64  # sequences with at most this many new tokens share one padded call
 
 
 @dataclass
