@@ -8,7 +8,8 @@
   no reuse at all), see naive_hf.py.
 
 Every system runs the same rows of examples/data/<workload>.jsonl (the first `rows`), after a
-warm-up row that compiles constraints and touches every code path. Greedy outputs of every lmc
+warm-up row that compiles constraints and touches every code path; a run on a CPU that other
+processes were using is repeated (see `_measure`). Greedy outputs of every lmc
 variant must equal the both-off run (`same`); the hit rate the engine
 measures is set beside the compiler's prediction for the same rows and tokenizer.
 """
@@ -16,8 +17,11 @@ measures is set beside the compiler's prediction for the same rows and tokenizer
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from lmc.benchmarks.naive_hf import NaiveHFEngine
 from lmc.benchmarks.report import write_report
@@ -42,6 +46,8 @@ SYSTEMS = (  # name, passes on, radix cache on
     (BASELINE, False, False),
 )
 TARGETS = {"few_shot_mmlu": 3.0, "tree_of_thought": 3.0}
+MAX_TRIES = 3
+BUSY_RATIO = 0.75
 
 
 def workloads() -> list[str]:
@@ -60,7 +66,7 @@ def _off() -> Any:
     return CompileOptions(disabled_passes=PASS_NAMES)
 
 
-def _measure(engine: Any, plan: Plan, jobs: list[RowJob]) -> dict[str, Any]:
+def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob]) -> dict[str, Any]:
     results: list[RowResult] = []
     metrics = RunMetrics()
     start_stats = snapshot(engine)
@@ -80,6 +86,19 @@ def _measure(engine: Any, plan: Plan, jobs: list[RowJob]) -> dict[str, Any]:
     }
 
 
+def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_cpu: bool) -> dict[str, Any]:
+    """The fastest of up to MAX_TRIES runs, each on a fresh engine; on a CPU a run is tried again
+    only when the machine was busy: torch's threads then wait for each other at every barrier and
+    a run can take ten times its time, which shows as CPU time well under threads x wall time."""
+    runs: list[dict[str, Any]] = []
+    while len(runs) < MAX_TRIES:
+        run = _measure_once(make_engine(), plan, jobs)
+        runs.append(run)
+        if not on_cpu or run["cpu_s"] >= BUSY_RATIO * torch.get_num_threads() * run["wall_s"]:
+            break
+    return {**min(runs, key=lambda r: r["wall_s"]), "tries": len(runs)}
+
+
 def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool = True) -> list[dict[str, Any]]:
     """One workload through every system; rows of the report table."""
     optimized, bare = _plans(name)
@@ -88,16 +107,21 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
     execute(warm, optimized, jobs[:1], lambda r: None, RunOptions())
     predicted = predicted_reuse(optimized, jobs, loaded.tokenizer).hit_rate
     measured: dict[str, dict[str, Any]] = {}
+    on_cpu = loaded.device.type == "cpu"
     for system, passes, cache in SYSTEMS:
-        engine = Engine(EngineConfig(device=str(loaded.device), enable_radix_cache=cache), loaded=loaded)
-        measured[system] = _measure(engine, optimized if passes else bare, jobs)
+        config = EngineConfig(device=str(loaded.device), enable_radix_cache=cache)
+        measured[system] = _measure(lambda c=config: Engine(c, loaded=loaded), optimized if passes else bare, jobs, on_cpu)
         if system == "lmc":
             measured[system]["predicted"] = predicted
         else:  # the cache model describes the optimized plan on a cache: only lmc is comparable
             measured[system]["modeled"] = None
     if transformers and loaded.model_dir is not None:
-        hf = NaiveHFEngine(loaded.model_dir, loaded.tokenizer, warm.eos_ids, loaded.device, loaded.dtype)
-        measured["transformers"] = {**_measure(hf, bare, jobs), "modeled": None}
+        model_dir = loaded.model_dir
+
+        def hf() -> NaiveHFEngine:
+            return NaiveHFEngine(model_dir, loaded.tokenizer, warm.eos_ids, loaded.device, loaded.dtype)
+
+        measured["transformers"] = {**_measure(hf, bare, jobs, on_cpu), "modeled": None}
     outputs = {system: row.pop("_outputs") for system, row in measured.items()}
     reference = measured[BASELINE]
     table = []
