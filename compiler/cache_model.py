@@ -2,8 +2,10 @@
 
 Every gen/select of every row is a request whose prompt is its state's history. Requests whose
 prompt is known before the run (no text waiting on a generated value, no dynamic region not yet
-expanded) are tokenized; a generated value stands for `max_tokens` tokens unique to its row and
-op (shared by the forks made after it), a select's result for its longest choice. Inserting all
+expanded) are tokenized; a generated value stands for as many tokens as it can have (`max_tokens`,
+or fewer when a regular constraint bounds its length: a token covers at least one character),
+unique to its row and op (shared by the forks made after it), a select's result for its longest
+choice. Inserting all
 prompts (and gen outputs) into one prefix tree gives the analytical maximum reuse: a prompt token
 already in the tree is a cache hit. That is the prediction `lmc explain --inputs` prints and the
 executor's measured hit rate is compared with.
@@ -19,6 +21,7 @@ from typing import Any
 from lmc.compiler.errors import RowError
 from lmc.compiler.instantiate import GenOp, Instantiator, RoleOp, RowProgram, SelectOp, TextOp
 from lmc.compiler.ir import Graph, Prefix
+from lmc.compiler.language import GenCall
 
 Tokenize = Callable[[str, bool], list[int]]  # (text, at prompt start) -> token ids
 _WORD = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
@@ -96,11 +99,24 @@ def row_requests(row: RowProgram, index: int, tokenize: Tokenize, ids: Placehold
         if prompt is None:
             continue
         if isinstance(op, GenOp):
-            out.append(Request(index, op.id, prompt, tuple(ids("gen", index, op.id, i) for i in range(op.call.max_tokens))))
+            out.append(Request(index, op.id, prompt, tuple(ids("gen", index, op.id, i) for i in range(generated_length(op.call)))))
         else:
             for choice in op.choices:
                 out.append(Request(index, op.id, prompt + tuple(tokenize(choice, False))))
     return out
+
+
+def generated_length(call: GenCall) -> int:
+    """The most tokens a gen can produce: `max_tokens`, capped by the longest match of a regular
+    constraint (regex, dtype, choices, JSON schema); grammars are not bounded here."""
+    kind = call.constraint()
+    if kind is None or kind[0] == "grammar":
+        return call.max_tokens
+    from lmc.grammars import constraint_regex, max_match_length
+
+    spec = {"regex": call.regex, "dtype": call.dtype, "json_schema": call.json_schema, "choices": call.choices}
+    longest = max_match_length(constraint_regex(**{kind[0]: spec[kind[0]]}))
+    return call.max_tokens if longest is None else min(call.max_tokens, longest)
 
 
 def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize, ids: PlaceholderIds) -> tuple[int, ...] | None:
@@ -124,7 +140,7 @@ def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize
         if isinstance(op, RoleOp):
             tokens.append(ids("role", op.role, op.begin))
         elif isinstance(op, GenOp):
-            tokens.extend(ids("gen", index, op.id, i) for i in range(op.call.max_tokens))
+            tokens.extend(ids("gen", index, op.id, i) for i in range(generated_length(op.call)))
         elif isinstance(op, SelectOp):
             longest = max(len(tokenize(c, False)) for c in op.choices)
             tokens.extend(ids("select", index, op.id, i) for i in range(longest))

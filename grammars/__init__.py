@@ -27,7 +27,13 @@ Decoding protocol for the engine (per request, `c` the constraint, `s` its state
    (where EOS would be a choice).
 """
 
-from lmc.grammars.compile import RegexInfo, compile_constraint, compile_regex_dfa, constraint_regex
+from lmc.grammars.compile import (
+    RegexInfo,
+    compile_constraint,
+    compile_regex_dfa,
+    constraint_regex,
+    max_match_length,
+)
 from lmc.grammars.constraint import Constraint
 from lmc.grammars.errors import ConstraintError, GrammarError, RegexError, SchemaError
 from lmc.grammars.json_schema import JsonOptions, json_schema_to_regex
@@ -35,6 +41,7 @@ from lmc.grammars.masks import fill_masks, unpack_bitmask
 from lmc.grammars.token_fsm import TokenFSM
 
 __all__ = [
+    "max_match_length",
     "Constraint",
     "ConstraintError",
     "GrammarError",

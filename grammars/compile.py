@@ -22,6 +22,8 @@ from lmc.grammars.char_compile import compile_char_dfa
 from lmc.grammars.constraint import Constraint
 from lmc.grammars.errors import ConstraintError
 from lmc.grammars.json_schema import JsonOptions, json_schema_to_regex
+from lmc.grammars.regex_ast import longest_match
+from lmc.grammars.regex_parser import parse_regex
 from lmc.grammars.shorthands import choices_regex, dtype_regex
 from lmc.grammars.token_fsm import TokenFSM, build_token_fsm, token_fsm_from_arrays
 from lmc.grammars.vocab import Vocabulary, build_vocabulary, fingerprint
@@ -63,6 +65,12 @@ def constraint_regex(
     if choices is not None:
         return choices_regex(choices)
     return dtype_regex(dtype)
+
+
+def max_match_length(pattern: str) -> int | None:
+    """The most characters `pattern` can match (None if unbounded): a cheap bound on how many
+    tokens a constrained gen can produce, used by the compiler's cache model."""
+    return longest_match(parse_regex(pattern))
 
 
 def compile_regex_dfa(pattern: str, *, cache_dir: Path | None = None) -> RegexInfo:

@@ -61,3 +61,18 @@ def leaves(node: Node) -> list[CharSet]:
         else:
             stack.append(n.item)
     return out
+
+
+def longest_match(node: Node) -> int | None:
+    """The most characters a match can have; None when a repeat is unbounded."""
+    if isinstance(node, Chars):
+        return 1
+    if isinstance(node, Repeat):
+        inner = longest_match(node.item)
+        if inner == 0:
+            return 0
+        return None if inner is None or node.max is None else inner * node.max
+    parts = [longest_match(n) for n in (node.items if isinstance(node, Concat) else node.options)]
+    if None in parts:
+        return None
+    return sum(parts) if isinstance(node, Concat) else max(parts, default=0)

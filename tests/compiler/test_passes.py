@@ -272,3 +272,16 @@ def test_disabled_passes_do_not_run(program):
     assert off.meta["passes"] == [p for p in PASS_NAMES if p != "hoist_shared_prefixes"]
     with pytest.raises(ValueError, match="unknown pass 'hoist'"):
         CompileOptions(disabled_passes=("hoist",))
+
+
+def test_cache_model_sizes_a_constrained_gen_by_its_longest_match():
+    """A gen's value is modelled as the most tokens it can have: a bounded regular constraint
+    caps `max_tokens` (a token covers at least one character); unbounded ones do not."""
+    from lmc.compiler.cache_model import generated_length
+    from lmc.compiler.language import gen
+
+    assert generated_length(gen("a", regex="[1-5]")) == 1
+    assert generated_length(gen("b", choices=["yes", "no way"])) == 6
+    assert generated_length(gen("c", json_schema={"type": "boolean"})) == 5
+    assert generated_length(gen("d", regex=r"\d+", max_tokens=9)) == 9
+    assert generated_length(gen("e", max_tokens=7)) == 7
