@@ -1,11 +1,11 @@
 """Token-level tables: which tokens each byte-DFA state allows, computed for many states at once.
 
-The vocabulary trie is walked breadth-first against the DFA for a chunk of start states together:
-each level is one gather into the transition table for every (live trie node, start state) pair,
-and a trie node is dropped as soon as it is dead from every start of the chunk. A state that
-allows only `"` touches the ~256 first bytes; only states inside free text touch the whole trie,
-so starts are chunked by how many bytes they allow (free-text states together). Results are kept
-per trie node (tokens with equal bytes share one) and spread to token ids by one gather at the end.
+The vocabulary trie is walked breadth-first against the DFA from all start states together, as a
+flat list of live (trie node, start) pairs: each depth is one gather into the transition table
+for every pair, and a pair is dropped as soon as its byte has no edge. A state that allows only
+`"` costs the ~256 first bytes; only states inside free text touch the whole trie, and no state
+pays for another's live subtree. Results are kept per trie node (tokens with equal bytes share
+one), scattered into a `[start, token]` table and packed once.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import numpy as np
 from lmc.grammars.rows import row_groups
 from lmc.grammars.vocab import Vocabulary
 
-CHUNK = 64
-
 
 @dataclass(frozen=True)
 class Level:
@@ -31,6 +29,16 @@ class Level:
     before: np.ndarray
     after: np.ndarray
     dead: int
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """One trie depth of a walk from many starts: trie node `node[i]` was reached from start
+    `col[i]` (an index into the starts) and is in the live state `state[i]`."""
+
+    node: np.ndarray
+    state: np.ndarray
+    col: np.ndarray
 
 
 def walk_levels(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> Iterator[Level]:
@@ -52,6 +60,26 @@ def walk_levels(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> Ite
         node, state = child[keep], after[keep]
 
 
+def walk_pairs(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> Iterator[Pairs]:
+    """Walk every token from every state in `starts` through the byte DFA `trans` [n, 256],
+    one trie depth at a time, keeping only the (node, start) pairs still alive."""
+    n = trans.shape[0]
+    index = np.int32 if n * 256 < 2**31 else np.int64
+    flat = trans.astype(index).reshape(-1)
+    node = np.zeros(len(starts), dtype=np.int32)
+    state = np.asarray(starts, dtype=index)
+    col = np.arange(len(starts), dtype=np.int32)
+    while len(node):
+        lo = vocab.child_lo[node]
+        count = vocab.child_hi[node] - lo
+        parent = np.repeat(np.arange(len(node), dtype=np.int32), count)
+        child = np.arange(len(parent), dtype=np.int32) + np.repeat(lo - (np.cumsum(count) - count).astype(np.int32), count)
+        after = flat[state[parent] * 256 + vocab.node_byte[child]]
+        alive = np.flatnonzero(after >= 0)
+        node, state, col = child[alive], after[alive], col[parent[alive]]
+        yield Pairs(node, state, col)
+
+
 def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Packed allowed-token bits `[n + 1, ceil(vocab_size / 8)]` (little bit order), one row per
     byte-DFA state plus a final row for "after EOS" that allows only EOS.
@@ -63,22 +91,19 @@ def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> 
     """
     n = trans.shape[0]
     live = np.ones(n, dtype=bool) if vocab.has_all_bytes else _token_live(vocab, trans, accepting)
-    live_sink = np.append(live, False)
     _, reps, classes = np.unique(horizon_classes(trans, live, vocab.max_len), return_index=True, return_inverse=True)
-    classes = classes.reshape(-1)
-    rep_packed = np.zeros((len(reps), (vocab.vocab_size + 7) // 8), dtype=np.uint8)
+    walked = reps[live[reps]]
+    bits = np.zeros((len(reps), vocab.vocab_size), dtype=bool)
+    flat_bits = bits.reshape(-1)
+    rows = np.flatnonzero(live[reps]).astype(np.int64) * vocab.vocab_size
+    for pairs in walk_pairs(vocab, trans, walked):
+        token = vocab.node_token[pairs.node]
+        ends = np.flatnonzero((token >= 0) & live[pairs.state])
+        flat_bits[rows[pairs.col[ends]] + token[ends]] = True
     dup_token, dup_twin = vocab.duplicates
-    for chunk in _chunks(trans[reps]):
-        starts = reps[chunk]
-        bits = np.zeros((vocab.vocab_size, len(starts)), dtype=bool)
-        for level in walk_levels(vocab, trans, starts):
-            ends = np.flatnonzero(vocab.tok_hi[level.child] > vocab.tok_lo[level.child])
-            bits[vocab.node_token[level.child[ends]]] = live_sink[level.after[ends]]
-        bits[dup_token] = bits[dup_twin]
-        bits &= live[starts]
-        rep_packed[chunk] = _pack_columns(bits)
-    packed = np.zeros((n + 1, rep_packed.shape[1]), dtype=np.uint8)
-    packed[:n] = rep_packed[classes]
+    bits[:, dup_token] = bits[:, dup_twin]
+    packed = np.zeros((n + 1, (vocab.vocab_size + 7) // 8), dtype=np.uint8)
+    packed[:n] = np.packbits(bits, axis=1, bitorder="little")[classes.reshape(-1)]
     eos_byte, eos_bit = divmod(vocab.eos_token_id, 8)
     packed[:n, eos_byte] &= ~np.uint8(1 << eos_bit)
     packed[:n, eos_byte] |= (accepting & live).astype(np.uint8) << eos_bit
@@ -101,34 +126,6 @@ def horizon_classes(trans: np.ndarray, live: np.ndarray, horizon: int) -> np.nda
             break
         block = new_block
     return block
-
-
-def _pack_columns(bits: np.ndarray) -> np.ndarray:
-    """`np.packbits(bits.T, axis=1, bitorder="little")` for a token-major bool table, without
-    materializing the transpose."""
-    tokens, k = bits.shape
-    padded = np.zeros(((tokens + 7) // 8 * 8, k), dtype=np.uint8)
-    padded[:tokens] = bits
-    groups = padded.reshape(-1, 8, k)
-    out = np.zeros((groups.shape[0], k), dtype=np.uint8)
-    for j in range(8):
-        out |= groups[:, j, :] << j
-    return out.T
-
-
-def _chunks(trans: np.ndarray) -> Iterator[np.ndarray]:
-    """Start states grouped by how many bytes they allow, each group about `CHUNK` wide states'
-    worth of work, so free-text states walk together and narrow states in large groups."""
-    width = (trans >= 0).sum(axis=1)
-    order = np.argsort(width, kind="stable")
-    budget = CHUNK * 256
-    lo = 0
-    cost = np.cumsum(np.maximum(width[order], 1))
-    while lo < len(order):
-        base = cost[lo - 1] if lo else 0
-        hi = max(lo + 1, int(np.searchsorted(cost, base + budget, side="right")))
-        yield order[lo:hi]
-        lo = hi
 
 
 def _token_live(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
