@@ -16,6 +16,8 @@ class EngineConfig:
     that admission rarely forces a preemption. A waiting request that shares at least
     `defer_shared_prefix_tokens` not-yet-cached tokens with one admitted in the same step waits a
     step, then reads that prefix from the cache instead of computing it a second time.
+    `overlap_schedule` lets the host schedule and launch step N+1 before it reads step N's
+    tokens (see `Engine.step`); on the CPU there is nothing to overlap, so it is off by default.
     """
 
     model: str = "tiny"
@@ -39,3 +41,4 @@ class EngineConfig:
     enable_cuda_graph: bool = True
     cuda_graph_batch_sizes: tuple[int, ...] = ()  # empty: 1, 2, 4, 8, 16, ... max_running_requests
     enable_jump_forward: bool = True
+    overlap_schedule: bool | None = None  # None: on for CUDA (host work hides behind the GPU)

@@ -14,6 +14,7 @@ import torch
 from lmc.kernels.attention import AttentionBackend
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.step_buffer import StepLayout, StepSizes, host_buffer
 from lmc.runtime.step_inputs import StepRows, fill, metadata
 
@@ -89,12 +90,15 @@ class DecodeGraphs:
         pad = self._padded(batch) - batch
         return rows.kv_entries + pad <= self.layout.sizes.kv_entries
 
-    def run(self, rows: StepRows) -> torch.Tensor:
+    def run(self, rows: StepRows, previous: LaunchedStep | None = None) -> torch.Tensor:
         """Replay the graph for `rows` (which must `fit`); float32 logits of `rows.logits_rows`.
+        Placeholder tokens come from `previous` (see `LaunchedStep.copy_into`).
 
         The result is a view of the static logits buffer, valid until the next replay."""
         size = self._padded(len(rows.seq_lens))
         self._copy_in(rows, size)
+        if previous is not None:
+            previous.copy_into(self.inputs["input_ids"], rows)
         self._graphs[size].replay()
         self.replays += 1
         n = len(rows.logits_rows)

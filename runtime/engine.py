@@ -2,7 +2,8 @@
 
 One `step()` is one batched forward: the scheduler picks the work, the model runner computes it,
 and the engine samples, applies constraints and jump-forward, checks stop conditions and hands
-finished requests' KV to the radix cache.
+finished requests' KV to the radix cache. On a GPU, steps overlap: the host reads step N's tokens
+while the device computes step N+1 (`LaunchedStep`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from lmc.kernels.attention import create_backend
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.cuda_graph import capture_decode_graphs
 from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.model_loader import LoadedModel, load_model
-from lmc.runtime.model_runner import ModelRunner
+from lmc.runtime.model_runner import ForwardOutput, ModelRunner
 from lmc.runtime.radix_cache import RadixCache
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
 from lmc.runtime.sampler import sample, select_rows, token_logprobs
-from lmc.runtime.scheduler import Scheduler
-from lmc.runtime.sequence import SeqStatus, Sequence
+from lmc.runtime.scheduler import ScheduledBatch, Scheduler
+from lmc.runtime.sequence import PLACEHOLDER, SeqStatus, Sequence
 from lmc.runtime.stopping import check_stop, final_text
 
 CPU_KV_TOKENS_CAP = 1 << 17  # on CPU a fraction of free RAM would be far more than any batch needs
@@ -47,6 +49,7 @@ class EngineStats:
     evicted_tokens: int = 0
     preemptions: int = 0
     steps: int = 0
+    overlapped_steps: int = 0  # steps read only after the next one was launched
     forward_seconds: float = 0.0
 
     @property
@@ -106,6 +109,8 @@ class Engine:
         self._handles: dict[str, RequestHandle] = {}
         self._pins: dict[str, object] = {}
         self._stats = EngineStats()
+        self._overlap = config.overlap_schedule if config.overlap_schedule is not None else self.device.type == "cuda"
+        self._launched: LaunchedStep | None = None  # a deferred step, read by the next step()
 
     # ----------------------------------------------------------------- public API
 
@@ -140,7 +145,7 @@ class Engine:
         return [h.output for h in handles]
 
     def has_work(self) -> bool:
-        return self.scheduler.has_work()
+        return self.scheduler.has_work() or self._launched is not None
 
     def run_until_done(self) -> list[RequestOutput]:
         finished: list[RequestOutput] = []
@@ -165,38 +170,97 @@ class Engine:
     # ----------------------------------------------------------------- one step
 
     def step(self) -> list[RequestOutput]:
-        """Run one forward and return the requests that finished in it."""
+        """Launch one forward and return the requests that finished.
+
+        With overlap scheduling, a step whose tokens need no host decision before the next
+        forward (no constraint, penalty or prompt scoring) is read only after the next call has
+        scheduled and launched the following forward, so the host's work runs while the GPU
+        computes. A request that stops on such a token has by then computed one position more:
+        that KV (of its last token) goes to the cache, its sampled successor is dropped."""
+        previous, self._launched = self._launched, None
         batch = self.scheduler.schedule()
         if not batch.seqs:
+            if previous is not None:
+                return self._finish_all(self._read(previous))
             if self.scheduler.has_work():
                 raise RuntimeError("the scheduler made no progress: KV memory is too small")
             return []
         start = time.perf_counter()
-        out = self.runner.forward(batch)
+        out = self.runner.forward(batch, previous)
         self._stats.forward_seconds += time.perf_counter() - start
         self._stats.steps += 1
+        launched = self._launch_sampling(batch, out)
+        stopped = self._read(previous) if previous is not None else []
+        stopped += self._account(batch, out.sample_rows)
+        if launched.deferred:
+            self._launched = launched
+            self._stats.overlapped_steps += 1
+        else:
+            stopped += self._read(launched)
+        return self._finish_all(stopped)
 
+    def _launch_sampling(self, batch: ScheduledBatch, out: ForwardOutput) -> LaunchedStep:
+        """Queue the sampling of `batch`'s next tokens; a deferred step leaves a placeholder as
+        the next token of each sequence that will go on, so the scheduler can plan it."""
         self._prompt_logprobs(batch.seqs, out.logits, out.logprob_rows)
-        to_sample: list[Sequence] = []
-        for seq, n, row in zip(batch.seqs, batch.extend_lens, out.sample_rows):
+        sampled = [seq for seq, row in zip(batch.seqs, out.sample_rows) if row >= 0]
+        deferred = self._overlap and not any(out.logprob_rows) and all(map(_decides_on_device, sampled))
+        if sampled:
+            tokens = self._sample(sampled, select_rows(out.logits, [r for r in out.sample_rows if r >= 0]))
+        else:
+            tokens = torch.empty(0, dtype=torch.int64)
+        launched = LaunchedStep.start(sampled, tokens, deferred)
+        if deferred:
+            for seq in sampled:
+                if seq.remaining_tokens > 1:
+                    seq.token_ids.append(PLACEHOLDER)
+        return launched
+
+    def _account(self, batch: ScheduledBatch, sample_rows: list[int]) -> list[Sequence]:
+        """Mark the batch's tokens computed and share finished prefill chunks with the cache;
+        returns the prefill-only requests that are done."""
+        done = []
+        for seq, n, row in zip(batch.seqs, batch.extend_lens, sample_rows):
             prompt_part = max(0, min(seq.num_computed + n, seq.prompt_len) - seq.num_computed)
             self._stats.prefill_tokens += prompt_part
             self._stats.decode_tokens += n - prompt_part
             seq.num_computed += n
-            if row >= 0:
-                to_sample.append(seq)
-            elif seq.num_pending == 0:
-                seq.finish_reason = FinishReason.LENGTH  # a prefill-only request
-            if n > 1 and seq.finish_reason is None:
-                self.scheduler.cache_progress(seq)
-
-        if to_sample:
-            self._sample(to_sample, select_rows(out.logits, [r for r in out.sample_rows if r >= 0]))
-        finished = []
-        for seq in batch.seqs:
             if seq.finish_reason is not None:
-                finished.append(self._finish(seq))
-        return finished
+                continue
+            if row < 0 and seq.num_pending == 0:
+                seq.finish_reason = FinishReason.LENGTH  # a prefill-only request
+                done.append(seq)
+            elif n > 1:
+                self.scheduler.cache_progress(seq)
+        return done
+
+    def _read(self, step: LaunchedStep) -> list[Sequence]:
+        """Wait for `step`'s tokens and apply them: constraints, stop checks, jump-forward.
+        Returns the sequences that stopped; a later placeholder of theirs is dropped."""
+        stopped = []
+        for seq, target, token in zip(step.sampled, step.targets, step.tokens()):
+            if seq.finish_reason is not None:  # stopped on its previous token
+                continue
+            if target < len(seq.token_ids):
+                seq.token_ids[target] = token
+            else:
+                seq.token_ids.append(token)
+            if seq.request.on_token is not None:
+                seq.request.on_token(seq.rid, token)
+            constraint = seq.request.constraint
+            if constraint is not None and token not in self.eos_ids:
+                seq.constraint_state = constraint.advance(seq.constraint_state, token)
+            self._check_stop(seq, target + 1)
+            if seq.finish_reason is None:
+                self._jump_forward(seq)
+            if seq.finish_reason is not None:
+                if step.deferred:  # a placeholder of the step launched since
+                    del seq.token_ids[target + 1 :]
+                stopped.append(seq)
+        return stopped
+
+    def _finish_all(self, stopped: list[Sequence]) -> list[RequestOutput]:
+        return [self._finish(seq) for seq in stopped]
 
     def _prompt_logprobs(
         self, seqs: list[Sequence], logits: torch.Tensor, logprob_rows: list[list[tuple[int, int]]]
@@ -212,15 +276,16 @@ class Engine:
             seq.prompt_logprobs.extend(values[start : start + len(seq_rows)])
             start += len(seq_rows)
 
-    def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
-        """One token per sequence; masks and penalties may change `logits` in place."""
+    def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor:
+        """One token per sequence, left on the device; masks and penalties may change `logits`
+        in place."""
         allowed = None
         if any(s.request.constraint is not None for s in seqs):
             from lmc.grammars import fill_masks
 
             allowed = torch.empty(len(seqs), logits.shape[-1], dtype=torch.bool, device=logits.device)
             fill_masks([(s.request.constraint, s.constraint_state) for s in seqs], allowed)
-        tokens = sample(
+        return sample(
             logits,
             [s.request.sampling for s in seqs],
             [s.output_ids for s in seqs],
@@ -228,23 +293,11 @@ class Engine:
             allowed,
             self._generator,
         )
-        for seq, token in zip(seqs, tokens):
-            self._append(seq, token)
-            if seq.finish_reason is None:
-                self._jump_forward(seq)
 
-    def _append(self, seq: Sequence, token: int) -> None:
-        """Append a sampled token, advancing the constraint and checking stop conditions."""
-        seq.token_ids.append(token)
-        if seq.request.on_token is not None:
-            seq.request.on_token(seq.rid, token)
-        constraint = seq.request.constraint
-        if constraint is not None and token not in self.eos_ids:
-            seq.constraint_state = constraint.advance(seq.constraint_state, token)
-        self._check_stop(seq)
-
-    def _check_stop(self, seq: Sequence) -> None:
-        reason = check_stop(seq.output_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation)
+    def _check_stop(self, seq: Sequence, end: int | None = None) -> None:
+        """Stop conditions after `token_ids[:end]` (all of them by default)."""
+        output = seq.token_ids[seq.prompt_len : end]
+        reason = check_stop(output, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation)
         constraint = seq.request.constraint
         if reason is None and constraint is not None and constraint.is_terminal(seq.constraint_state):
             reason = FinishReason.CONSTRAINT
@@ -347,3 +400,10 @@ class Engine:
             return int(free * cfg.kv_cache_fraction) // per_token
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         return min(int(free * cfg.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)
+
+
+def _decides_on_device(seq: Sequence) -> bool:
+    """Whether `seq`'s next token needs nothing from the host beyond its sampling settings: no
+    constraint state to mask with, no output history for penalties."""
+    params = seq.request.sampling
+    return seq.request.constraint is None and not (params.frequency_penalty or params.presence_penalty)

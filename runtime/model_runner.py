@@ -9,6 +9,7 @@ import torch
 from lmc.kernels.attention import AttentionBackend
 from lmc.runtime.cuda_graph import DecodeGraphs
 from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.scheduler import ScheduledBatch
 from lmc.runtime.step_buffer import StepLayout, StepSizes, host_buffer, to_device
 from lmc.runtime.step_inputs import fill, metadata, plan_rows
@@ -48,15 +49,19 @@ class ModelRunner:
         self.kv_caches = list(zip(pool.k_caches, pool.v_caches))
 
     @torch.inference_mode()
-    def forward(self, batch: ScheduledBatch) -> ForwardOutput:
+    def forward(self, batch: ScheduledBatch, previous: LaunchedStep | None = None) -> ForwardOutput:
+        """Launch the forward of `batch`; input tokens that `previous` sampled and the host has
+        not read yet come from its device tensor."""
         rows = plan_rows(batch)
+        if rows.placeholders and previous is None:
+            raise RuntimeError("the batch has tokens still on the device but no step in flight")
         if self.graphs is not None and self.graphs.fits(rows):
-            logits = self.graphs.run(rows)
+            logits = self.graphs.run(rows, previous)
         else:
-            logits = self._eager(rows)
+            logits = self._eager(rows, previous)
         return ForwardOutput(logits, rows.sample_rows, rows.logprob_rows)
 
-    def _eager(self, rows) -> torch.Tensor:
+    def _eager(self, rows, previous: LaunchedStep | None) -> torch.Tensor:
         """All index arrays in one host buffer and one asynchronous copy, then the model."""
         batch = len(rows.seq_lens)
         sizes = StepSizes(len(rows.input_ids), batch, len(rows.logits_rows), rows.kv_entries)
@@ -64,6 +69,8 @@ class ModelRunner:
         host = host_buffer(layout.nbytes, self.device)
         fill(layout.views(host), rows, pad_to=batch)
         views = layout.views(to_device(host, self.device))
+        if previous is not None:
+            previous.copy_into(views["input_ids"], rows)
         meta = metadata(views, rows, batch)
         self.attn.prepare(meta)
         return self.model(

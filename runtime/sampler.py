@@ -1,7 +1,8 @@
 """Next-token choice for a whole batch at once: penalties, constraint masks, greedy or sampled.
 
-Everything runs where the logits are; the chosen ids come back in one read, the only point of a
-step where the host waits for the GPU. Small per-row settings go over in one asynchronous copy.
+Everything runs where the logits are, and the chosen ids stay there: the engine reads them once,
+when it needs them (see `LaunchedStep`), so nothing here makes the host wait for the GPU. Small
+per-row settings go over in asynchronous copies.
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ def sample(
     generators: list[torch.Generator | None],
     allowed: torch.Tensor | None = None,
     default_generator: torch.Generator | None = None,
-) -> list[int]:
+) -> torch.Tensor:
     """Choose one token per row of `logits` [B, vocab] (float32, modified in place; it may be
-    the model's output, an inference tensor, hence inference mode here).
+    the model's output, an inference tensor, hence inference mode here); returns int64 `[B]`
+    on the logits' device.
 
     `allowed` [B, vocab] bool restricts each row to its constraint's tokens. Rows with a
     per-request generator draw from it alone, so a seeded request gives the same tokens whatever
@@ -93,7 +95,7 @@ def sample(
         for k, i in enumerate(sampled):
             if generators[i] is not None:
                 chosen[i] = torch.multinomial(probs[k], 1, generator=generators[i])[0]
-    return chosen.tolist()
+    return chosen
 
 
 def token_logprobs(logits: torch.Tensor, rows: list[int], token_ids: list[int]) -> list[float]:

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from lmc.runtime.radix_cache import TreeNode
 
 
+PLACEHOLDER = -1
+"""Stands in `token_ids` for a token sampled by a forward whose result the host has not read
+yet (overlap scheduling): the next forward takes the real id from the device, and the engine
+writes it here when it reads the step."""
+
+
 class SeqStatus(enum.Enum):
     WAITING = "waiting"
     RUNNING = "running"

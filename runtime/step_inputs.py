@@ -8,14 +8,14 @@ needs; offsets, positions and output slots are computed as whole arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from lmc.kernels.attention import AttentionMetadata
 from lmc.runtime.scheduler import ScheduledBatch
-from lmc.runtime.sequence import Sequence
+from lmc.runtime.sequence import PLACEHOLDER, Sequence
 
 
 @dataclass
@@ -26,6 +26,8 @@ class StepRows:
     indexes `logits_rows` for sampling sequence i's next token, or is -1 when its chunk did not
     reach the end of its tokens; `logprob_rows[i]` lists (index into `logits_rows`, token id that
     follows that position) for sequences that asked for prompt log-probabilities.
+    `placeholders` lists (packed-token row, sequence) for input tokens the previous forward
+    sampled and the host has not read yet: the runner copies them in on the device.
     """
 
     input_ids: list[int]
@@ -36,6 +38,7 @@ class StepRows:
     logits_rows: list[int]
     sample_rows: list[int]
     logprob_rows: list[list[tuple[int, int]]]
+    placeholders: list[tuple[int, Sequence]] = field(default_factory=list)
 
     @property
     def is_decode(self) -> bool:
@@ -68,6 +71,8 @@ def plan_rows(batch: ScheduledBatch) -> StepRows:
             rows.logits_rows.extend(offset + p - start for p in scored)
         else:
             rows.logprob_rows.append([])
+        if end == len(tokens) and tokens[-1] == PLACEHOLDER:
+            rows.placeholders.append((offset + n - 1, seq))
         if end == len(tokens) and seq.remaining_tokens > 0:
             rows.sample_rows.append(len(rows.logits_rows))
             rows.logits_rows.append(offset + n - 1)
