@@ -117,24 +117,28 @@ def lmc_shapes(model: str, backend: str, vocab_hint: int) -> tuple[list[dict], d
     return rows, floors
 
 
-def decode_step_time(engine: Engine, prompts: list[list[int]], steps: int = 16) -> float:
-    """Median time of steps where every one of the batch decodes one token."""
-    params = SamplingParams(max_tokens=steps + 4, ignore_eos=True)
+def decode_step_time(engine: Engine, prompts: list[list[int]], steps: int = 16, warmup: int = 2) -> float:
+    """Mean time of `steps` consecutive steps in which every one of the batch decodes a token.
+
+    They are timed as one stretch, not one by one: with overlap scheduling the host prepares a
+    step while the device runs the one before, and a synchronisation around each step would
+    serialise exactly what the engine overlaps."""
+    params = SamplingParams(max_tokens=steps + warmup + 4, ignore_eos=True)
     for ids in prompts:
         engine.submit(Request(ids, params))
-    times = []
-    while engine.has_work():
-        pure_decode = not engine.scheduler.waiting and all(
-            s.num_pending == 1 for s in engine.scheduler.running
-        ) and len(engine.scheduler.running) == len(prompts)
-        torch.cuda.synchronize()
-        start = time.perf_counter()
+    running = engine.scheduler.running
+    while engine.scheduler.waiting or len(running) < len(prompts) or any(s.num_pending != 1 for s in running):
         engine.step()
-        torch.cuda.synchronize()
-        if pure_decode:
-            times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
+    for _ in range(warmup):
+        engine.step()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        engine.step()
+    torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    engine.run_until_done()
+    return elapsed / steps
 
 
 def prefill_flops(cfg, length: int) -> float:

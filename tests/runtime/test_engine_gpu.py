@@ -69,3 +69,25 @@ def test_gpu_greedy_matches_transformers(small_model_dir, prompts, hf_greedy, ba
     engine.run_until_done()
     assert [h.output.output_ids for h in handles] == hf_greedy
     assert engine.pool.num_free + engine.cache.total_size() == engine.pool.capacity
+
+
+def test_gpu_overlap_stops_match_transformers(small_model_dir, prompts, hf_greedy):
+    """Overlap scheduling with CUDA graphs: requests stop on their own greedy tokens at different
+    steps (so some stop while the next step is already running), outputs still transformers'."""
+    rng = random.Random(11)
+    loaded = load_model(str(small_model_dir), dtype="float32", device="cuda")
+    engine = Engine(
+        EngineConfig(device="cuda", attention_backend="triton" if "triton" in available_backends() else "reference",
+                     kv_cache_tokens=4096, max_running_requests=16, overlap_schedule=True),
+        loaded=loaded,
+    )
+    stops = [rng.choice(out) for out in hf_greedy]
+    handles = [
+        engine.submit(Request(ids, SamplingParams(max_tokens=NEW_TOKENS, stop_token_ids=(stop,), ignore_eos=True)))
+        for ids, stop in zip(prompts, stops)
+    ]
+    engine.run_until_done()
+    expected = [out[: out.index(stop) + 1] for out, stop in zip(hf_greedy, stops)]
+    assert [h.output.output_ids for h in handles] == expected
+    assert engine.stats().overlapped_steps > 0
+    assert engine.pool.num_free + engine.cache.total_size() == engine.pool.capacity
