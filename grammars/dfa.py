@@ -8,7 +8,6 @@ transition" means "keeps the text completable", which is exactly what a constrai
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,17 +113,20 @@ def determinize(nfa: NFA, num_classes: int) -> tuple[np.ndarray, list[frozenset[
 def trim(trans: np.ndarray, tags: list[frozenset[int]]) -> tuple[np.ndarray, list[frozenset[int]]]:
     """Drop states that cannot reach acceptance; state 0 stays 0 (alone if nothing matches)."""
     n = trans.shape[0]
-    preds: list[list[int]] = [[] for _ in range(n)]
-    for s, t in zip(*np.nonzero(trans >= 0)):
-        preds[int(trans[s, t])].append(int(s))
-    live = np.zeros(n, dtype=bool)
-    queue = deque(s for s in range(n) if tags[s])
-    live[list(queue)] = True
+    src, _ = np.nonzero(trans >= 0)
+    dst = trans[trans >= 0]
+    by_dst = np.argsort(dst, kind="stable")
+    preds = src[by_dst].tolist()
+    bounds = np.searchsorted(dst[by_dst], np.arange(n + 1)).tolist()
+    live = bytearray(bool(t) for t in tags)
+    queue = [s for s in range(n) if live[s]]
     while queue:
-        for p in preds[queue.popleft()]:
+        q = queue.pop()
+        for p in preds[bounds[q] : bounds[q + 1]]:
             if not live[p]:
                 live[p] = True
                 queue.append(p)
+    live = np.frombuffer(bytes(live), dtype=bool)
     if not live[0]:
         return np.full((1, trans.shape[1]), -1, dtype=np.int32), [frozenset()]
     keep = np.flatnonzero(live)

@@ -36,13 +36,10 @@ def _refine(trans: np.ndarray, tags: list[frozenset[int]]) -> np.ndarray:
     tag_ids: dict[frozenset[int], int] = {}
     block = np.array([tag_ids.setdefault(t, len(tag_ids)) for t in tags], dtype=np.int64)
     count = len(tag_ids)
-    dead = trans < 0
-    safe = np.maximum(trans, 0)
     while True:
-        succ = np.where(dead, -1, block[safe])
-        new_block = row_groups(np.concatenate([block[:, None], succ], axis=1))
-        new_count = int(new_block.max()) + 1
-        block = new_block
+        succ = np.append(block, -1)[trans]  # a dead edge (-1) reads the appended -1
+        block = row_groups(np.concatenate([block[:, None], succ], axis=1))
+        new_count = int(block.max()) + 1
         if new_count == count:
             return block
         count = new_count

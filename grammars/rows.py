@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 
 def row_groups(table: np.ndarray) -> np.ndarray:
-    """Group id per row (equal rows, equal ids; ids ordered like the rows' bytes).
+    """Group id per row (equal rows, equal ids; the ids are dense but in no promised order).
 
-    `np.unique(axis=0)` is exact but slow (it sorts structured records field by field); viewing
-    each row as one opaque byte string gives the same grouping with a single memcmp sort.
+    Partition refinement calls this once per round, up to a few dozen rounds per compile, so it
+    must not sort whole rows: each row is hashed to one 64-bit number (a random linear form,
+    wrapping), and only those are sorted. The grouping is then checked against the rows
+    themselves; on a collision the exact byte-string sort decides instead.
     """
     rows = np.ascontiguousarray(table)
     if rows.shape[1] == 0:
         return np.zeros(rows.shape[0], dtype=np.int64)
-    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    return np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    keys = rows.astype(np.uint64) @ _weights(rows.shape[1]) if rows.shape[1] > 1 else rows[:, 0]
+    _, first, groups = np.unique(keys, return_index=True, return_inverse=True)
+    groups = groups.reshape(-1).astype(np.int64)
+    if np.array_equal(rows[first[groups]], rows):
+        return groups
+    exact = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    return np.unique(exact, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+@cache
+def _weights(width: int) -> np.ndarray:
+    """Odd random multipliers (fixed seed: equal inputs give equal ids on every run)."""
+    return np.random.default_rng(width).integers(0, 2**63, size=width, dtype=np.uint64) * 2 + 1
