@@ -4,7 +4,8 @@ Developer tool behind `lmc bench gpu`'s decode numbers: per-phase times of a bat
 (schedule, host-side inputs, forward, sampling, the rest) with CUDA graphs and eagerly, the GPU
 kernels of one step by total time, graph-vs-eager logits at the real shape, and a host profile
 of the few-shot shape. Phases are timed with a device synchronisation at each boundary, so their
-sum exceeds an uninstrumented step by whatever host work normally overlaps the GPU.
+sum exceeds an uninstrumented step by whatever host work normally overlaps the GPU; the engine
+runs without overlap scheduling, so each phase is the host work of one step, in series.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def main(model: str = "llama-3-8b") -> None:
     vocab = min(loaded.model.vocab_size, 32000)
     config = EngineConfig(
         model=model, device="cuda", attention_backend="triton", max_batch_tokens=16384,
-        chunk_size=8192, max_running_requests=256, kv_cache_fraction=0.7,
+        chunk_size=8192, max_running_requests=256, kv_cache_fraction=0.7, overlap_schedule=False,
     )
     start = time.perf_counter()
     engine = Engine(config, loaded=loaded)

@@ -63,7 +63,8 @@ def test_graph_replay_gives_eager_tokens(loaded, cache):
 
 def test_graph_logits_match_eager_logits(loaded):
     """One decode step of 5 sequences (padded to 8) both ways, on the same KV cache."""
-    engine = _engine(loaded, enable_radix_cache=False)  # no deferred admissions: all 5 prefill now
+    # No deferred admissions (all 5 prefill now), and tokens read at once (the step is scheduled by hand).
+    engine = _engine(loaded, enable_radix_cache=False, overlap_schedule=False)
     for ids in _prompts(5, 5):
         engine.submit(Request(ids, SamplingParams(max_tokens=8, ignore_eos=True)))
     engine.step()  # the prefills; everyone has sampled a first token
