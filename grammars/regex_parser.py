@@ -11,11 +11,20 @@ possessive quantifiers) raises `RegexError` with a caret under the offending pos
 
 from __future__ import annotations
 
+import re
+from functools import cache
+
 from lmc.grammars import charset as cs
-from lmc.grammars.regex_ast import Alt, Chars, Concat, Node, Repeat
+from lmc.grammars.regex_ast import Chars, Concat, Node, Repeat
 from lmc.grammars.regex_chars import NO_CONTEXT_HINT, CharReader
+from lmc.grammars.regex_factor import alternation
 
 MAX_REPEAT = 10_000
+
+# Characters that mean themselves (anything but syntax, or a backslash before ASCII punctuation)
+# and are not quantified: the lookahead leaves a quantified character to the general path.
+_LITERAL_RUN = re.compile(r"(?:(?:[^\\\[\](){}|.*+?^$]|\\[ -/:-@\[-`{-~])(?![*+?{]))+")
+_LITERAL = re.compile(r"\\?(.)", re.DOTALL)
 
 
 def parse_regex(pattern: str) -> Node:
@@ -37,11 +46,13 @@ class _Parser(CharReader):
         while self.peek() == "|":
             self.i += 1
             options.append(self.sequence(depth))
-        return options[0] if len(options) == 1 else Alt(tuple(options))
+        return alternation(options)
 
     def sequence(self, depth: int) -> Node:
         items: list[Node] = []
         while self.i < len(self.p) and self.peek() not in "|)":
+            if self.literal_run(items):
+                continue
             start = self.i
             if self.anchor(depth, bool(items)):
                 continue
@@ -55,6 +66,15 @@ class _Parser(CharReader):
         if self.peek() == ")" and depth == 0:
             raise self.error(self.i, "unbalanced parenthesis", "remove the ')' or escape it as '\\)'")
         return items[0] if len(items) == 1 else Concat(tuple(items))
+
+    def literal_run(self, items: list[Node]) -> bool:
+        """Append a run of plain characters in one step (long enums are mostly these)."""
+        found = _LITERAL_RUN.match(self.p, self.i)
+        if found is None:
+            return False
+        items.extend(map(_literal, _LITERAL.findall(found.group())))
+        self.i = found.end()
+        return True
 
     def anchor(self, depth: int, after_items: bool) -> bool:
         """Consume `^`/`\\A` at the start or `$`/`\\Z` at the end of a top-level branch."""
@@ -190,3 +210,8 @@ class _Parser(CharReader):
         lo = int(lo_text) if lo_text else 0
         hi = int(hi_text) if hi_text else None
         return (lo, hi), j + 1
+
+
+@cache
+def _literal(c: str) -> Chars:
+    return Chars(cs.single(c))
