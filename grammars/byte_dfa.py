@@ -51,28 +51,36 @@ class ByteDFA:
 
 
 def to_byte_dfa(dfa: CharDFA) -> ByteDFA:
-    """The byte-level DFA accepting the UTF-8 encodings of the strings `dfa` accepts."""
-    builder = _Builder(dfa.num_states)
-    for s in range(dfa.num_states):
-        segments = _segments(dfa, s)
-        for length, first, last, lead0 in _UTF8_LENGTHS:
-            part = _clip(segments, first, last)
-            if length == 1:
-                for lo, hi, t in part:
-                    builder.rows[s][lo : hi + 1] = t
-                continue
-            for first, last, sub in _split(part, 64 ** (length - 1)):
-                builder.rows[s][lead0 + first : lead0 + last + 1] = builder.inner(length - 1, sub)
-    trans = np.stack(builder.rows).astype(np.int32)
-    tags = dfa.tags + (frozenset(),) * (trans.shape[0] - dfa.num_states)
-    return ByteDFA(trans, tags, dfa.num_states)
+    """The byte-level DFA accepting the UTF-8 encodings of the strings `dfa` accepts.
+
+    The ASCII columns are one gather for all states; only states with an edge above U+007F
+    (free text, `.`, negated classes) go through the per-state multi-byte construction."""
+    n = dfa.num_states
+    ends = [*dfa.starts[1:], 0x110000]
+    intervals = [(lo, end - 1, c) for lo, end, c in zip(dfa.starts, ends, dfa.classes)]
+    head = np.full((n, 256), -1, dtype=np.int32)
+    ascii_class = np.array(dfa.classes)[np.searchsorted(dfa.starts, np.arange(0x80), side="right") - 1]
+    head[:, :0x80] = dfa.trans[:, ascii_class]
+    wide = _clip(tuple(intervals), 0x80, _SURROGATES[0] - 1) + _clip(tuple(intervals), _SURROGATES[1] + 1, 0x10FFFF)
+    wide_classes = sorted({c for _, _, c in wide})
+    builder = _Builder(n)
+    for s in np.flatnonzero((dfa.trans[:, wide_classes] >= 0).any(axis=1)).tolist():
+        segments = _segments(dfa.trans[s].tolist(), wide)
+        for length, lo, hi, lead0 in _UTF8_LENGTHS[1:]:
+            for first, last, sub in _split(_clip(segments, lo, hi), 64 ** (length - 1)):
+                head[s, lead0 + first : lead0 + last + 1] = builder.inner(length - 1, sub)
+    trans = np.concatenate([head, *(row[None, :] for row in builder.rows)]) if builder.rows else head
+    tags = dfa.tags + (frozenset(),) * (trans.shape[0] - n)
+    return ByteDFA(trans, tags, n)
 
 
 class _Builder:
-    """Rows of the byte table, with inner states shared by what they accept."""
+    """Rows of the states inside a multi-byte character (ids from `first_id` on), shared by
+    what they accept."""
 
-    def __init__(self, num_char_states: int) -> None:
-        self.rows = [np.full(256, -1, dtype=np.int32) for _ in range(num_char_states)]
+    def __init__(self, first_id: int) -> None:
+        self.first_id = first_id
+        self.rows: list[np.ndarray] = []
         self.memo: dict[tuple[int, Segments], int] = {}
 
     def inner(self, remaining: int, segments: Segments) -> int:
@@ -82,32 +90,31 @@ class _Builder:
         found = self.memo.get(key)
         if found is not None:
             return found
-        idx = len(self.rows)
-        self.rows.append(np.full(256, -1, dtype=np.int32))
+        row = np.full(256, -1, dtype=np.int32)
+        self.rows.append(row)
+        idx = self.first_id + len(self.rows) - 1
         self.memo[key] = idx
         if remaining == 1:
             for lo, hi, t in segments:
-                self.rows[idx][0x80 + lo : 0x80 + hi + 1] = t
+                row[0x80 + lo : 0x80 + hi + 1] = t
         else:
             for first, last, sub in _split(segments, 64 ** (remaining - 1)):
-                self.rows[idx][0x80 + first : 0x80 + last + 1] = self.inner(remaining - 1, sub)
+                row[0x80 + first : 0x80 + last + 1] = self.inner(remaining - 1, sub)
         return idx
 
 
-def _segments(dfa: CharDFA, state: int) -> Segments:
-    """`(lo, hi, target)` code point runs with a live target, surrogates cut out."""
-    ends = [*dfa.starts[1:], 0x110000]
-    row = dfa.trans[state]
+def _segments(row: list[int], intervals: Segments) -> Segments:
+    """`(lo, hi, target)` code point runs of `intervals` (`(lo, hi, class)`) with a live target."""
     out: list[tuple[int, int, int]] = []
-    for lo, end, c in zip(dfa.starts, ends, dfa.classes):
-        t = int(row[c])
+    for lo, hi, c in intervals:
+        t = row[c]
         if t < 0:
             continue
         if out and out[-1][2] == t and out[-1][1] == lo - 1:
-            out[-1] = (out[-1][0], end - 1, t)
+            out[-1] = (out[-1][0], hi, t)
         else:
-            out.append((lo, end - 1, t))
-    return _clip(tuple(out), 0, _SURROGATES[0] - 1) + _clip(tuple(out), _SURROGATES[1] + 1, 0x10FFFF)
+            out.append((lo, hi, t))
+    return tuple(out)
 
 
 def _clip(segments: Segments, first: int, last: int) -> Segments:
