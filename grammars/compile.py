@@ -121,14 +121,14 @@ def _token_fsm(pattern: str, vocab: Vocabulary, folder: Path) -> TokenFSM:
 
 
 def _byte_dfa(pattern: str, folder: Path) -> ByteDFA:
-    key = content_key("regex", pattern)
-    arrays = load_arrays(folder, key)
+    """The byte DFA, from the precompile pass's file when there is one. A DFA built here is not
+    written on its own: the token table file written next holds it too, so a cold compile costs
+    one disk write."""
+    arrays = load_arrays(folder, content_key("regex", pattern))
     if arrays is not None:
         tags = tuple(frozenset({0}) if a else frozenset() for a in arrays["accepting"].tolist())
         return ByteDFA(arrays["trans"], tags, int(arrays["num_char_states"]))
-    dfa = to_byte_dfa(compile_char_dfa([pattern]))
-    save_arrays(folder, key, _dfa_arrays(dfa))
-    return dfa
+    return to_byte_dfa(compile_char_dfa([pattern]))
 
 
 def _dfa_arrays(dfa: ByteDFA) -> dict[str, np.ndarray]:
