@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmc.grammars.cfg_lexer import Lexer
-from lmc.grammars.token_table import walk_levels
+from lmc.grammars.trie_walk import walk_levels
 from lmc.grammars.vocab import Vocabulary
 
 LexemeWalk = tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]

@@ -1,83 +1,21 @@
 """Token-level tables: which tokens each byte-DFA state allows, computed for many states at once.
 
-The vocabulary trie is walked breadth-first against the DFA from all start states together, as a
-flat list of live (trie node, start) pairs: each depth is one gather into the transition table
-for every pair, and a pair is dropped as soon as its byte has no edge. A state that allows only
-`"` costs the ~256 first bytes; only states inside free text touch the whole trie, and no state
-pays for another's live subtree. Results are kept per trie node (tokens with equal bytes share
-one), scattered into a `[start, token]` table and packed once.
+Two walks of the vocabulary trie (`trie_walk.walk_pairs`) share the work. Most tokens are spelled
+in common bytes (letters, space), while a constraint's structure is spelled in rare ones (quotes,
+braces, digits): so the JSON string bodies of different fields allow the same common-byte tokens
+and differ only on tokens holding a `"`. The first walk takes common-byte tokens only (rare-byte
+edges cut) and goes once per class of states that agree on common-byte strings, hence once for
+all string bodies; the second goes from every state class, but only down the trie's rare part
+(nodes with a rare-byte token below). Each walk packs its bits once; a state's row is the OR.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import numpy as np
 
 from lmc.grammars.rows import row_groups
+from lmc.grammars.trie_walk import walk_levels, walk_pairs
 from lmc.grammars.vocab import Vocabulary
-
-
-@dataclass(frozen=True)
-class Level:
-    """One trie depth: `child[i]` was reached from the state `before[i, j]` of start j and is in
-    `after[i, j]` (the dead sink `dead` when the byte had no edge). Rows all dead are not kept
-    in the next level."""
-
-    child: np.ndarray
-    before: np.ndarray
-    after: np.ndarray
-    dead: int
-
-
-@dataclass(frozen=True)
-class Pairs:
-    """One trie depth of a walk from many starts: trie node `node[i]` was reached from start
-    `col[i]` (an index into the starts) and is in the live state `state[i]`."""
-
-    node: np.ndarray
-    state: np.ndarray
-    col: np.ndarray
-
-
-def walk_levels(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> Iterator[Level]:
-    """Walk every token from every state in `starts` through the byte DFA `trans` [n, 256]."""
-    n = trans.shape[0]
-    index = np.int32 if (n + 1) * 256 < 2**31 else np.int64
-    flat = np.vstack([np.where(trans < 0, n, trans), np.full((1, 256), n)]).astype(index).reshape(-1)
-    node = np.zeros(1, dtype=np.int64)
-    state = np.asarray(starts, dtype=index)[None, :]
-    while len(node):
-        lo = vocab.child_lo[node]
-        count = vocab.child_hi[node] - lo
-        parent = np.repeat(np.arange(len(node)), count)
-        child = lo[parent] + (np.arange(len(parent)) - np.repeat(np.cumsum(count) - count, count))
-        before = state[parent]
-        after = flat[before * 256 + vocab.node_byte[child].astype(index)[:, None]]
-        yield Level(child, before, after, n)
-        keep = (after != n).any(axis=1)
-        node, state = child[keep], after[keep]
-
-
-def walk_pairs(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> Iterator[Pairs]:
-    """Walk every token from every state in `starts` through the byte DFA `trans` [n, 256],
-    one trie depth at a time, keeping only the (node, start) pairs still alive."""
-    n = trans.shape[0]
-    index = np.int32 if n * 256 < 2**31 else np.int64
-    flat = trans.astype(index).reshape(-1)
-    node = np.zeros(len(starts), dtype=np.int32)
-    state = np.asarray(starts, dtype=index)
-    col = np.arange(len(starts), dtype=np.int32)
-    while len(node):
-        lo = vocab.child_lo[node]
-        count = vocab.child_hi[node] - lo
-        parent = np.repeat(np.arange(len(node), dtype=np.int32), count)
-        child = np.arange(len(parent), dtype=np.int32) + np.repeat(lo - (np.cumsum(count) - count).astype(np.int32), count)
-        after = flat[state[parent] * 256 + vocab.node_byte[child]]
-        alive = np.flatnonzero(after >= 0)
-        node, state, col = child[alive], after[alive], col[parent[alive]]
-        yield Pairs(node, state, col)
 
 
 def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
@@ -86,29 +24,37 @@ def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> 
 
     A token is allowed when its bytes keep the text completable by *some token sequence*; with a
     byte-fallback vocabulary every live byte state qualifies, otherwise states from which no
-    token path reaches acceptance are pruned first. Only one state per `horizon_classes` class
-    is walked: the others get a copy of its row.
+    token path reaches acceptance are pruned first.
     """
     n = trans.shape[0]
     live = np.ones(n, dtype=bool) if vocab.has_all_bytes else _token_live(vocab, trans, accepting)
-    _, reps, classes = np.unique(horizon_classes(trans, live, vocab.max_len), return_index=True, return_inverse=True)
-    walked = reps[live[reps]]
-    bits = np.zeros((len(reps), vocab.vocab_size), dtype=bool)
-    flat_bits = bits.reshape(-1)
-    rows = np.flatnonzero(live[reps]).astype(np.int64) * vocab.vocab_size
-    for pairs in walk_pairs(vocab, trans, walked):
-        token = vocab.node_token[pairs.node]
-        ends = np.flatnonzero((token >= 0) & live[pairs.state])
-        flat_bits[rows[pairs.col[ends]] + token[ends]] = True
-    dup_token, dup_twin = vocab.duplicates
-    bits[:, dup_token] = bits[:, dup_twin]
+    common = trans.copy()
+    common[:, vocab.rare_bytes] = -1
     packed = np.zeros((n + 1, (vocab.vocab_size + 7) // 8), dtype=np.uint8)
-    packed[:n] = np.packbits(bits, axis=1, bitorder="little")[classes.reshape(-1)]
+    packed[:n] = _class_masks(vocab, common, live, None)
+    packed[:n] |= _class_masks(vocab, trans, live, vocab.rare_prefixes)
     eos_byte, eos_bit = divmod(vocab.eos_token_id, 8)
     packed[:n, eos_byte] &= ~np.uint8(1 << eos_bit)
     packed[:n, eos_byte] |= (accepting & live).astype(np.uint8) << eos_bit
     packed[n, eos_byte] = 1 << eos_bit
     return packed
+
+
+def _class_masks(vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, within: np.ndarray | None) -> np.ndarray:
+    """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens (ending at trie nodes in `within`)
+    that `trans` takes from each state to a live one. Only one state per `horizon_classes`
+    class is walked: the others get a copy of its row."""
+    _, reps, classes = np.unique(horizon_classes(trans, live, vocab.max_len), return_index=True, return_inverse=True)
+    bits = np.zeros((len(reps), vocab.vocab_size), dtype=bool)
+    flat_bits = bits.reshape(-1)
+    rows = np.flatnonzero(live[reps]).astype(np.int64) * vocab.vocab_size
+    for pairs in walk_pairs(vocab, trans, reps[live[reps]], within):
+        token = vocab.node_token[pairs.node]
+        ends = np.flatnonzero((token >= 0) & live[pairs.state])
+        flat_bits[rows[pairs.col[ends]] + token[ends]] = True
+    dup_token, dup_twin = vocab.duplicates
+    bits[:, dup_token] = bits[:, dup_twin]
+    return np.packbits(bits, axis=1, bitorder="little")[classes.reshape(-1)]
 
 
 def horizon_classes(trans: np.ndarray, live: np.ndarray, horizon: int) -> np.ndarray:

@@ -69,6 +69,22 @@ class Vocabulary:
         return max((len(b) for b in self.token_bytes), default=0)
 
     @cached_property
+    def rare_bytes(self) -> np.ndarray:
+        """Bytes found in at most 1% of the tokens (punctuation, digits, most UTF-8 lead bytes):
+        where constraints differ from one another. Token tables walk them separately."""
+        present = np.zeros((len(self.rows), 257), dtype=bool)
+        present[np.arange(len(self.rows))[:, None], self.rows] = True  # padding (-1) lands in 256
+        return np.flatnonzero(present[:, :256].sum(axis=0) <= len(self.rows) // 100)
+
+    @cached_property
+    def rare_prefixes(self) -> np.ndarray:
+        """Per trie node: some token at or below it holds a rare byte (the trie's rare part)."""
+        rare = np.zeros(257, dtype=bool)
+        rare[self.rare_bytes] = True
+        below = np.concatenate([[0], np.cumsum(rare[self.rows].any(axis=1))])
+        return below[self.sub_hi] > below[self.tok_lo]
+
+    @cached_property
     def has_all_bytes(self) -> bool:
         """Every byte is a token on its own (byte fallback): any byte path is a token path."""
         single = {b for i, b in enumerate(self.token_bytes) if len(b) == 1 and i != self.eos_token_id}
