@@ -7,8 +7,6 @@ along long runs of look-alike states (e.g. `[^"]{0,200}`), where a round costs m
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from lmc.grammars.dfa import CharDFA
@@ -46,16 +44,14 @@ def _refine(trans: np.ndarray, tags: list[frozenset[int]]) -> np.ndarray:
 
 
 def _bfs_order(table: np.ndarray, start: int) -> list[int]:
+    rows = table.tolist()
     seen = {start}
     order = [start]
-    queue = deque([start])
-    while queue:
-        for t in table[queue.popleft()]:
-            t = int(t)
+    for s in order:
+        for t in rows[s]:
             if t >= 0 and t not in seen:
                 seen.add(t)
                 order.append(t)
-                queue.append(t)
     return order
 
 

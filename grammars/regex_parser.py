@@ -12,6 +12,7 @@ possessive quantifiers) raises `RegexError` with a caret under the offending pos
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 from lmc.grammars import charset as cs
@@ -34,6 +35,10 @@ def parse_regex(pattern: str) -> Node:
 
 class _Parser(CharReader):
     """Recursive descent over groups, alternation, sequences, quantifiers and anchors."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__(pattern)
+        self.spans: dict[str, list[tuple[str, Node]]] = {}
 
     def parse(self) -> Node:
         node = self.alternation(depth=0)
@@ -97,9 +102,9 @@ class _Parser(CharReader):
     def atom(self, depth: int) -> Node:
         c = self.peek()
         if c == "(":
-            return self.group(depth)
+            return self.remembered(lambda: self.group(depth))
         if c == "[":
-            return Chars(self.char_class())
+            return self.remembered(lambda: Chars(self.char_class()))
         if c == ".":
             self.i += 1
             return Chars(cs.DOT)
@@ -109,6 +114,20 @@ class _Parser(CharReader):
             raise self.error(self.i, "nothing to repeat", f"escape it as '\\{c}' to match it literally")
         self.i += 1
         return Chars(cs.single(c))
+
+    def remembered(self, parse: Callable[[], Node]) -> Node:
+        """`parse()` at the cursor, or the tree of an identical group or class parsed before
+        (JSON-schema regexes repeat one string pattern per field). A group or class never reads
+        past its closing bracket, so equal text means an equal tree."""
+        start = self.i
+        key = self.p[start : start + 8]
+        for text, node in self.spans.get(key, ()):
+            if self.p.startswith(text, start):
+                self.i = start + len(text)
+                return node
+        node = parse()
+        self.spans.setdefault(key, []).append((self.p[start : self.i], node))
+        return node
 
     def group(self, depth: int) -> Node:
         start = self.i

@@ -65,6 +65,7 @@ def test_unsupported_features_name_the_position(pattern: str, position: int, rea
         (r"[\b]\.\*\ \-", ["\x08.* -"]),
         (r"\D\W\S", ["a!x", "1!x", "a x"]),
         ("", ["", "a"]),
+        (r"(?:abcdefgh|x)[abcdefgh-]+(?:abcdefgh|x)(?:abcdefghi|y)[abcdefgh-]", ["xaxyb", "xaxxb", "x-abcdefghabcdefghi-"]),
     ],
 )
 def test_accepted_syntax_matches_python(pattern: str, texts: list[str]) -> None:
