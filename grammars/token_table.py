@@ -17,6 +17,9 @@ from lmc.grammars.rows import row_groups
 from lmc.grammars.trie_walk import walk_levels, walk_pairs
 from lmc.grammars.vocab import Vocabulary
 
+WIDE = 16
+MAX_SPLIT = 8
+
 
 def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Packed allowed-token bits `[n + 1, ceil(vocab_size / 8)]` (little bit order), one row per
@@ -28,16 +31,31 @@ def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> 
     """
     n = trans.shape[0]
     live = np.ones(n, dtype=bool) if vocab.has_all_bytes else _token_live(vocab, trans, accepting)
+    split = _split_bytes(vocab, trans)
     common = trans.copy()
-    common[:, vocab.rare_bytes] = -1
+    common[:, split] = -1
     packed = np.zeros((n + 1, (vocab.vocab_size + 7) // 8), dtype=np.uint8)
     packed[:n] = _class_masks(vocab, common, live, None)
-    packed[:n] |= _class_masks(vocab, trans, live, vocab.rare_prefixes)
+    packed[:n] |= _class_masks(vocab, trans, live, vocab.prefixes_holding(split))
     eos_byte, eos_bit = divmod(vocab.eos_token_id, 8)
     packed[:n, eos_byte] &= ~np.uint8(1 << eos_bit)
     packed[:n, eos_byte] |= (accepting & live).astype(np.uint8) << eos_bit
     packed[n, eos_byte] = 1 << eos_bit
     return packed
+
+
+def _split_bytes(vocab: Vocabulary, trans: np.ndarray) -> np.ndarray:
+    """The rare bytes walked per state; tokens without them are walked once per class of states
+    that agree on such tokens. Ideally only the bytes by which free text ends: `"` ends a JSON
+    string body, and the key after it is what sets the bodies of two fields apart, while `,` or
+    a multi-byte character leaves the body as it was. So: the rare ASCII bytes that take some
+    free-text state (many common-byte edges) to a state that is not one. When text of bounded
+    length ends on nearly any byte, sharing is mostly lost anyway, and all rare bytes split."""
+    rare = vocab.rare_bytes
+    wide = (trans[:, vocab.common_bytes] >= 0).sum(axis=1) >= WIDE
+    after = trans[wide][:, rare]
+    ends = rare[((after >= 0) & ~np.append(wide, True)[after]).any(axis=0) & (rare < 0x80)]
+    return ends if len(ends) <= MAX_SPLIT else rare
 
 
 def _class_masks(vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, within: np.ndarray | None) -> np.ndarray:

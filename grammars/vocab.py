@@ -77,12 +77,24 @@ class Vocabulary:
         return np.flatnonzero(present[:, :256].sum(axis=0) <= len(self.rows) // 100)
 
     @cached_property
-    def rare_prefixes(self) -> np.ndarray:
-        """Per trie node: some token at or below it holds a rare byte (the trie's rare part)."""
-        rare = np.zeros(257, dtype=bool)
-        rare[self.rare_bytes] = True
-        below = np.concatenate([[0], np.cumsum(rare[self.rows].any(axis=1))])
-        return below[self.sub_hi] > below[self.tok_lo]
+    def common_bytes(self) -> np.ndarray:
+        return np.setdiff1d(np.arange(256), self.rare_bytes)
+
+    def prefixes_holding(self, some: np.ndarray) -> np.ndarray:
+        """Per trie node: some token at or below it holds one of the bytes `some` (remembered per
+        byte set: JSON schemas all ask for the same one or two)."""
+        key = np.asarray(some, dtype=np.uint8).tobytes()
+        found = self._holding.get(key)
+        if found is None:
+            wanted = np.zeros(257, dtype=bool)
+            wanted[np.frombuffer(key, dtype=np.uint8)] = True
+            below = np.concatenate([[0], np.cumsum(wanted[self.rows].any(axis=1))])
+            found = self._holding[key] = below[self.sub_hi] > below[self.tok_lo]
+        return found
+
+    @cached_property
+    def _holding(self) -> dict[bytes, np.ndarray]:
+        return {}
 
     @cached_property
     def has_all_bytes(self) -> bool:
