@@ -36,7 +36,7 @@ def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> 
     common[:, split] = -1
     packed = np.zeros((n + 1, (vocab.vocab_size + 7) // 8), dtype=np.uint8)
     packed[:n] = _class_masks(vocab, common, live, None, horizon_classes(common, live, vocab.max_len))
-    packed[:n] |= _class_masks(vocab, trans, live, vocab.prefixes_holding(split), np.arange(n))
+    packed[:n] |= _class_masks(vocab, trans, live, vocab.subtrie_holding(split), np.arange(n))
     eos_byte, eos_bit = divmod(vocab.eos_token_id, 8)
     packed[:n, eos_byte] &= ~np.uint8(1 << eos_bit)
     packed[:n, eos_byte] |= (accepting & live).astype(np.uint8) << eos_bit
@@ -59,9 +59,9 @@ def _split_bytes(vocab: Vocabulary, trans: np.ndarray) -> np.ndarray:
 
 
 def _class_masks(
-    vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, within: np.ndarray | None, classes: np.ndarray
+    vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, subtrie: tuple[np.ndarray, ...] | None, classes: np.ndarray
 ) -> np.ndarray:
-    """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens (ending at trie nodes in `within`)
+    """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens (of `subtrie` when given)
     that `trans` takes from each state to a live one. Only one state per class is walked: the
     others get a copy of its row. (The split walk takes every state: it is short, and grouping
     states by full-trie agreement would cost more than it saves.)"""
@@ -69,7 +69,7 @@ def _class_masks(
     bits = np.zeros((len(reps), vocab.vocab_size), dtype=bool)
     flat_bits = bits.reshape(-1)
     rows = np.flatnonzero(live[reps]).astype(np.int64) * vocab.vocab_size
-    for pairs in walk_pairs(vocab, trans, reps[live[reps]], within):
+    for pairs in walk_pairs(vocab, trans, reps[live[reps]], subtrie):
         token = vocab.node_token[pairs.node]
         ends = np.flatnonzero((token >= 0) & live[pairs.state])
         flat_bits[rows[pairs.col[ends]] + token[ends]] = True

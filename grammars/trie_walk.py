@@ -59,23 +59,26 @@ def walk_levels(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> Ite
 
 
 def walk_pairs(
-    vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray, within: np.ndarray | None = None
+    vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray, subtrie: tuple[np.ndarray, ...] | None = None
 ) -> Iterator[Pairs]:
     """Walk every token from every state in `starts` through the byte DFA `trans` [n, 256],
-    one trie depth at a time, keeping only the (node, start) pairs still alive (and, when
-    `within` is given, only nodes where that bool per-node mask is set)."""
+    one trie depth at a time, keeping only the (node, start) pairs still alive; only down
+    `subtrie` (`Vocabulary.subtrie_holding`) when it is given."""
     n = trans.shape[0]
     index = np.int32 if n * 256 < 2**31 else np.int64
     flat = trans.astype(index).reshape(-1)
+    child_lo, child_hi, ids = subtrie or (vocab.child_lo, vocab.child_hi, None)
     node = np.zeros(len(starts), dtype=np.int32)
     state = np.asarray(starts, dtype=index)
     col = np.arange(len(starts), dtype=np.int32)
     while len(node):
-        lo = vocab.child_lo[node]
-        count = vocab.child_hi[node] - lo
+        lo = child_lo[node]
+        count = child_hi[node] - lo
         parent = np.repeat(np.arange(len(node), dtype=np.int32), count)
         child = np.arange(len(parent), dtype=np.int32) + np.repeat(lo - (np.cumsum(count) - count).astype(np.int32), count)
+        if ids is not None:
+            child = ids[child]
         after = flat[state[parent] * 256 + vocab.node_byte[child]]
-        alive = np.flatnonzero((after >= 0) if within is None else (after >= 0) & within[child])
+        alive = np.flatnonzero(after >= 0)
         node, state, col = child[alive], after[alive], col[parent[alive]]
         yield Pairs(node, state, col)

@@ -80,20 +80,23 @@ class Vocabulary:
     def common_bytes(self) -> np.ndarray:
         return np.setdiff1d(np.arange(256), self.rare_bytes)
 
-    def prefixes_holding(self, some: np.ndarray) -> np.ndarray:
-        """Per trie node: some token at or below it holds one of the bytes `some` (remembered per
-        byte set: JSON schemas all ask for the same one or two)."""
+    def subtrie_holding(self, some: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The trie cut down to the nodes with a token holding one of the bytes `some` at or
+        below them, as `(lo, hi, ids)`: the children of node k are `ids[lo[k]:hi[k]]`.
+        Remembered per byte set (JSON schemas all ask for the same one or two)."""
         key = np.asarray(some, dtype=np.uint8).tobytes()
-        found = self._holding.get(key)
+        found = self._subtries.get(key)
         if found is None:
             wanted = np.zeros(257, dtype=bool)
             wanted[np.frombuffer(key, dtype=np.uint8)] = True
             below = np.concatenate([[0], np.cumsum(wanted[self.rows].any(axis=1))])
-            found = self._holding[key] = below[self.sub_hi] > below[self.tok_lo]
+            ids = (np.flatnonzero((below[self.sub_hi] > below[self.tok_lo])[1:]) + 1).astype(np.int32)
+            lo, hi = (np.searchsorted(ids, bound).astype(np.int32) for bound in (self.child_lo, self.child_hi))
+            found = self._subtries[key] = (lo, hi, ids)
         return found
 
     @cached_property
-    def _holding(self) -> dict[bytes, np.ndarray]:
+    def _subtries(self) -> dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         return {}
 
     @cached_property
