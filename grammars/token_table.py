@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmc.grammars.class_trie import ClassTrie, class_trie
 from lmc.grammars.rows import row_groups
-from lmc.grammars.trie_walk import walk_levels, walk_pairs
+from lmc.grammars.trie_walk import Trie, walk_levels, walk_pairs
 from lmc.grammars.vocab import Vocabulary
 
 WIDE = 16
@@ -58,24 +59,37 @@ def _split_bytes(vocab: Vocabulary, trans: np.ndarray) -> np.ndarray:
     return ends if len(ends) <= MAX_SPLIT else rare
 
 
-def _class_masks(
-    vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, subtrie: tuple[np.ndarray, ...] | None, classes: np.ndarray
-) -> np.ndarray:
-    """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens (of `subtrie` when given)
-    that `trans` takes from each state to a live one. Only one state per class is walked: the
-    others get a copy of its row. (The split walk takes every state: it is short, and grouping
-    states by full-trie agreement would cost more than it saves.)"""
+def _class_masks(vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, trie: Trie | None, classes: np.ndarray) -> np.ndarray:
+    """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens (of `trie`; None: all of them,
+    through the class trie where it pays) that `trans` takes from each state to a live one.
+    Only one state per class is walked: the others get a copy of its row."""
     _, reps, classes = np.unique(classes, return_index=True, return_inverse=True)
-    bits = np.zeros((len(reps), vocab.vocab_size), dtype=bool)
-    flat_bits = bits.reshape(-1)
-    rows = np.flatnonzero(live[reps]).astype(np.int64) * vocab.vocab_size
-    for pairs in walk_pairs(vocab, trans, reps[live[reps]], subtrie):
-        token = vocab.node_token[pairs.node]
-        ends = np.flatnonzero((token >= 0) & live[pairs.state])
-        flat_bits[rows[pairs.col[ends]] + token[ends]] = True
-    dup_token, dup_twin = vocab.duplicates
-    bits[:, dup_token] = bits[:, dup_twin]
+    walked = np.flatnonzero(live[reps])
+    wide = trie is None and ((trans[reps[walked]] >= 0).sum(axis=1) >= WIDE).any()
+    merged = class_trie(vocab, trans) if wide else None
+    if merged is not None:
+        bits = _class_trie_bits(merged, trans, live, reps, walked)
+    else:
+        bits = np.zeros((len(reps), vocab.vocab_size), dtype=bool)
+        flat_bits = bits.reshape(-1)
+        rows = walked.astype(np.int64) * vocab.vocab_size
+        for pairs in walk_pairs(trie or vocab.trie, trans, reps[walked]):
+            token = vocab.node_token[pairs.node]
+            ends = np.flatnonzero((token >= 0) & live[pairs.state])
+            flat_bits[rows[pairs.col[ends]] + token[ends]] = True
+        dup_token, dup_twin = vocab.duplicates
+        bits[:, dup_token] = bits[:, dup_twin]
     return np.packbits(bits, axis=1, bitorder="little")[classes.reshape(-1)]
+
+
+def _class_trie_bits(merged: ClassTrie, trans: np.ndarray, live: np.ndarray, reps: np.ndarray, walked: np.ndarray) -> np.ndarray:
+    """`[reps, vocab]` allowed bits from a walk of the class trie: per class node, then spread
+    to the tokens (a token's class node carries its answer; -1 reads the final False column)."""
+    node_bits = np.zeros((len(reps), len(merged.ends) + 1), dtype=bool)
+    for pairs in walk_pairs(merged.trie, trans, reps[walked]):
+        ends = np.flatnonzero(merged.ends[pairs.node] & live[pairs.state])
+        node_bits[walked[pairs.col[ends]], pairs.node[ends]] = True
+    return node_bits[:, merged.token_node]
 
 
 def horizon_classes(trans: np.ndarray, live: np.ndarray, horizon: int) -> np.ndarray:

@@ -58,16 +58,18 @@ def walk_levels(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> Ite
         node, state = child[keep], after[keep]
 
 
-def walk_pairs(
-    vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray, subtrie: tuple[np.ndarray, ...] | None = None
-) -> Iterator[Pairs]:
-    """Walk every token from every state in `starts` through the byte DFA `trans` [n, 256],
-    one trie depth at a time, keeping only the (node, start) pairs still alive; only down
-    `subtrie` (`Vocabulary.subtrie_holding`) when it is given."""
+Trie = tuple[np.ndarray, np.ndarray, "np.ndarray | None", np.ndarray]
+"""`(lo, hi, ids, byte)`: the children of node k are `ids[lo[k]:hi[k]]` (`ids` None: the
+positions themselves) and `byte[k]` labels the edge into k; node 0 is the root."""
+
+
+def walk_pairs(trie: Trie, trans: np.ndarray, starts: np.ndarray) -> Iterator[Pairs]:
+    """Walk every path of `trie` from every state in `starts` through the byte DFA `trans`
+    [n, 256], one depth at a time, keeping only the (node, start) pairs still alive."""
     n = trans.shape[0]
     index = np.int32 if n * 256 < 2**31 else np.int64
     flat = trans.astype(index).reshape(-1)
-    child_lo, child_hi, ids = subtrie or (vocab.child_lo, vocab.child_hi, None)
+    child_lo, child_hi, ids, node_byte = trie
     node = np.zeros(len(starts), dtype=np.int32)
     state = np.asarray(starts, dtype=index)
     col = np.arange(len(starts), dtype=np.int32)
@@ -78,7 +80,7 @@ def walk_pairs(
         child = np.arange(len(parent), dtype=np.int32) + np.repeat(lo - (np.cumsum(count) - count).astype(np.int32), count)
         if ids is not None:
             child = ids[child]
-        after = flat[state[parent] * 256 + vocab.node_byte[child]]
+        after = flat[state[parent] * 256 + node_byte[child]]
         alive = np.flatnonzero(after >= 0)
         node, state, col = child[alive], after[alive], col[parent[alive]]
         yield Pairs(node, state, col)

@@ -80,10 +80,28 @@ class Vocabulary:
     def common_bytes(self) -> np.ndarray:
         return np.setdiff1d(np.arange(256), self.rare_bytes)
 
-    def subtrie_holding(self, some: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @cached_property
+    def parent(self) -> np.ndarray:
+        """Parent node of each node (the root's is -1)."""
+        up = np.repeat(np.arange(self.num_nodes, dtype=np.int32), self.child_hi - self.child_lo)
+        return np.concatenate([np.array([-1], dtype=np.int32), up])
+
+    @cached_property
+    def depth_starts(self) -> list[int]:
+        """Nodes of depth d are `depth_starts[d]:depth_starts[d + 1]` (numbered depth by depth)."""
+        starts = [0, 1]
+        while starts[-1] < self.num_nodes:
+            starts.append(int(self.child_hi[starts[-1] - 1]))
+        return starts
+
+    @property
+    def trie(self) -> tuple[np.ndarray, np.ndarray, None, np.ndarray]:
+        """The whole trie in the `trie_walk.Trie` form."""
+        return self.child_lo, self.child_hi, None, self.node_byte
+
+    def subtrie_holding(self, some: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The trie cut down to the nodes with a token holding one of the bytes `some` at or
-        below them, as `(lo, hi, ids)`: the children of node k are `ids[lo[k]:hi[k]]`.
-        Remembered per byte set (JSON schemas all ask for the same one or two)."""
+        below them, in the `trie_walk.Trie` form. Remembered per byte set (JSON schemas all ask for the same one or two)."""
         key = np.asarray(some, dtype=np.uint8).tobytes()
         found = self._subtries.get(key)
         if found is None:
@@ -92,11 +110,11 @@ class Vocabulary:
             below = np.concatenate([[0], np.cumsum(wanted[self.rows].any(axis=1))])
             ids = (np.flatnonzero((below[self.sub_hi] > below[self.tok_lo])[1:]) + 1).astype(np.int32)
             lo, hi = (np.searchsorted(ids, bound).astype(np.int32) for bound in (self.child_lo, self.child_hi))
-            found = self._subtries[key] = (lo, hi, ids)
+            found = self._subtries[key] = (lo, hi, ids, self.node_byte)
         return found
 
     @cached_property
-    def _subtries(self) -> dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _subtries(self) -> dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         return {}
 
     @cached_property
