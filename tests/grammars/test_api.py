@@ -72,7 +72,7 @@ def test_compile_regex_dfa_reports_and_caches() -> None:
     info = compile_regex_dfa(r"(ab|cd)*e")
     assert info.num_states == 4 and info.num_transitions == 5  # start, after a, after c, end
     assert info.key == compile_regex_dfa(r"(ab|cd)*e").key != compile_regex_dfa("x").key
-    assert (default_cache_dir() / f"{info.key}.npz").exists()
+    assert (default_cache_dir() / f"{info.key}.fsm").exists()
 
 
 def test_fill_masks_mixes_constraints(token_bytes) -> None:

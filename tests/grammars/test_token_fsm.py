@@ -144,7 +144,7 @@ def test_disk_cache_round_trip(token_bytes, tmp_path) -> None:
 
     pattern = r"(red|green|blue)-[0-9]{2}"
     first = compile_constraint(regex=pattern, token_bytes=token_bytes, eos_token_id=EOS, vocab_size=VOCAB, cache_dir=tmp_path)
-    assert list(tmp_path.glob("*.npz"))
+    assert list(tmp_path.glob("*.fsm"))
     _constraints.clear()
     second = compile_constraint(regex=pattern, token_bytes=token_bytes, eos_token_id=EOS, vocab_size=VOCAB, cache_dir=tmp_path)
     assert first is not second
