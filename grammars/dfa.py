@@ -8,6 +8,7 @@ transition" means "keeps the text completable", which is exactly what a constrai
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,15 +87,9 @@ def determinize(nfa: NFA, num_classes: int) -> tuple[np.ndarray, list[frozenset[
     order = [first]
     rows: list[list[int]] = []
     for key in order:
-        moves: dict[int, set[int]] = {}
-        for q in key:
-            lab = nfa.label[q]
-            if lab:
-                for c in lab:
-                    moves.setdefault(c, set()).add(nfa.target[q])
         row = [-1] * num_classes
-        for c, targets in moves.items():
-            nxt = closure(frozenset(targets))
+        for targets, classes in _moves(nfa, key):
+            nxt = closure(targets)
             if nxt not in ids:
                 if len(order) >= MAX_DFA_STATES:
                     raise ConstraintError(
@@ -103,11 +98,34 @@ def determinize(nfa: NFA, num_classes: int) -> tuple[np.ndarray, list[frozenset[
                     )
                 ids[nxt] = len(order)
                 order.append(nxt)
-            row[c] = ids[nxt]
+            target = ids[nxt]
+            for c in classes:
+                row[c] = target
         rows.append(row)
     trans = np.array(rows, dtype=np.int32).reshape(len(rows), num_classes)
     tags = [frozenset(nfa.accept[q] for q in key if q in nfa.accept) for key in order]
     return trans, tags
+
+
+def _moves(nfa: NFA, key: frozenset[int]) -> list[tuple[frozenset[int], Iterable[int]]]:
+    """`(NFA targets, classes that lead there)` out of the DFA state `key`. Labels are grouped
+    first: a JSON string body's `[^"\\]` spans dozens of classes, and one closure serves them
+    all unless another label of the state overlaps it (then targets are merged per class)."""
+    by_label: dict[frozenset[int], set[int]] = {}
+    for q in key:
+        lab = nfa.label[q]
+        if lab:
+            by_label.setdefault(lab, set()).add(nfa.target[q])
+    if len(by_label) < 2 or sum(map(len, by_label)) == len(frozenset().union(*by_label)):
+        return [(frozenset(targets), lab) for lab, targets in by_label.items()]
+    per_class: dict[int, set[int]] = {}
+    for lab, targets in by_label.items():
+        for c in lab:
+            per_class.setdefault(c, set()).update(targets)
+    grouped: dict[frozenset[int], list[int]] = {}
+    for c, targets in per_class.items():
+        grouped.setdefault(frozenset(targets), []).append(c)
+    return list(grouped.items())
 
 
 def trim(trans: np.ndarray, tags: list[frozenset[int]]) -> tuple[np.ndarray, list[frozenset[int]]]:

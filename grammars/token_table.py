@@ -1,12 +1,13 @@
 """Token-level tables: which tokens each byte-DFA state allows, computed for many states at once.
 
 Two walks of the vocabulary trie (`trie_walk.walk_pairs`) share the work. Most tokens are spelled
-in common bytes (letters, space), while a constraint's structure is spelled in rare ones (quotes,
-braces, digits): so the JSON string bodies of different fields allow the same common-byte tokens
-and differ only on tokens holding a `"`. The first walk takes common-byte tokens only (rare-byte
-edges cut) and goes once per class of states that agree on common-byte strings, hence once for
-all string bodies; the second goes from every state class, but only down the trie's rare part
-(nodes with a rare-byte token below). Each walk packs its bits once; a state's row is the OR.
+in common bytes (letters, space), while a constraint's structure is spelled in rare ones: the
+JSON string bodies of different fields allow the same tokens except those holding a `"`, after
+which the fields' keys differ. So a few *split* bytes are chosen (`_split_bytes`); the first walk
+cuts them and goes once per class of states that agree on the remaining strings (once for all
+string bodies); the second goes from every state, but only down the part of the trie with a
+split-byte token below. A state's row is the OR of the two. When the DFA tells few bytes apart,
+the first walk follows a trie of byte-class paths instead (`class_trie`), far smaller.
 """
 
 from __future__ import annotations
