@@ -70,9 +70,12 @@ def walk_pairs(trie: Trie, trans: np.ndarray, starts: np.ndarray) -> Iterator[Pa
     index = np.int32 if n * 256 < 2**31 else np.int64
     flat = trans.astype(index).reshape(-1)
     child_lo, child_hi, ids, node_byte = trie
-    node = np.zeros(len(starts), dtype=np.int32)
-    state = np.asarray(starts, dtype=index)
-    col = np.arange(len(starts), dtype=np.int32)
+    first = np.arange(child_lo[0], child_hi[0], dtype=np.int32)
+    first = first if ids is None else ids[first]
+    after = trans[np.asarray(starts)][:, node_byte[first]].astype(index)  # depth 1: a table lookup
+    col, at = np.nonzero(after >= 0)
+    node, state, col = first[at], after[col, at], col.astype(np.int32)
+    yield Pairs(node, state, col)
     while len(node):
         lo = child_lo[node]
         count = child_hi[node] - lo
