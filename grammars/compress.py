@@ -48,50 +48,50 @@ def forced_runs(dfa: ByteDFA) -> ForcedRuns:
     single = (live.sum(axis=1) == 1) & ~dfa.accepting
     nxt = np.where(single, dfa.trans[np.arange(n), only], -1)
     length = _chain_lengths(nxt)
-    is_char = np.arange(n) < dfa.num_char_states
-    text_length = np.zeros(n, dtype=np.int32)
-    text_state = np.arange(n, dtype=np.int32)
+    chars = dfa.num_char_states
+    text_length = [0] * n
+    text_state = list(range(n))
+    after = nxt.tolist()
     for s in np.argsort(length, kind="stable").tolist():
-        t = int(nxt[s])
+        t = after[s]
         if t < 0:
             continue
         if text_length[t] > 0:
             text_length[s], text_state[s] = 1 + text_length[t], text_state[t]
-        elif is_char[t]:
+        elif t < chars:
             text_length[s], text_state[s] = 1, t
-    text_length[~is_char] = 0
-    text_state[~is_char] = np.flatnonzero(~is_char)
+    text_length[chars:] = [0] * (n - chars)
+    text_state[chars:] = range(chars, n)
     buffer, start = _layout(nxt, only, length)
-    return ForcedRuns(buffer, start, length, text_length, text_state)
+    return ForcedRuns(buffer, start, length, np.array(text_length, dtype=np.int32), np.array(text_state, dtype=np.int32))
 
 
 def _chain_lengths(nxt: np.ndarray) -> np.ndarray:
     """Bytes forced from each state; chains end (no cycles) because the DFA has no dead states."""
-    n = len(nxt)
-    length = np.full(n, -1, dtype=np.int32)
-    for s in range(n):
+    after = nxt.tolist()
+    length = [-1] * len(after)
+    for s in range(len(after)):
         path = []
         while s >= 0 and length[s] < 0:
             path.append(s)
-            s = int(nxt[s])
-        base = int(length[s]) if s >= 0 else -1
+            s = after[s]
+        base = length[s] if s >= 0 else -1
         for p in reversed(path):
             base += 1
             length[p] = base
-    return length
+    return np.array(length, dtype=np.int32)
 
 
 def _layout(nxt: np.ndarray, only: np.ndarray, length: np.ndarray) -> tuple[bytes, np.ndarray]:
     """Write each longest chain once; a state's bytes are a suffix of the first chain through it."""
-    start = np.full(len(nxt), -1, dtype=np.int64)
+    after, byte, start = nxt.tolist(), only.tolist(), [-1] * len(nxt)
     out = bytearray()
     for s in np.argsort(-length, kind="stable").tolist():
         if start[s] >= 0 or length[s] == 0:
             continue
-        while s >= 0 and nxt[s] >= 0:
+        while s >= 0 and after[s] >= 0:
             if start[s] < 0:
                 start[s] = len(out)
-            out.append(int(only[s]))
-            s = int(nxt[s])
-    start[start < 0] = len(out)
-    return bytes(out), start
+            out.append(byte[s])
+            s = after[s]
+    return bytes(out), np.array([len(out) if x < 0 else x for x in start], dtype=np.int64)
