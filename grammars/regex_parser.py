@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
 
 from lmc.grammars import charset as cs
 from lmc.grammars.regex_ast import Chars, Concat, Node, Repeat
 from lmc.grammars.regex_chars import NO_CONTEXT_HINT, CharReader
-from lmc.grammars.regex_factor import alternation
+from lmc.grammars.regex_factor import alternation, literal, literal_alternation
 
 MAX_REPEAT = 10_000
 
@@ -26,6 +25,9 @@ MAX_REPEAT = 10_000
 # and are not quantified: the lookahead leaves a quantified character to the general path.
 _LITERAL_RUN = re.compile(r"(?:(?:[^\\\[\](){}|.*+?^$]|\\[ -/:-@\[-`{-~])(?![*+?{]))+")
 _LITERAL = re.compile(r"\\?(.)", re.DOTALL)
+_LITERAL_CHAR = r"(?:(?:[^\\\[\](){}|.*+?^$]|\\[ -/:-@\[-`{-~])(?![*+?{]))"
+_LITERAL_WORDS = re.compile(rf"{_LITERAL_CHAR}*(?:\|{_LITERAL_CHAR}*)*")
+_WORD_PIECES = re.compile(r"\\(.)|([^\\|]+)|\|", re.DOTALL)
 
 
 def parse_regex(pattern: str) -> Node:
@@ -47,6 +49,9 @@ class _Parser(CharReader):
         return node
 
     def alternation(self, depth: int) -> Node:
+        words = self.literal_words(depth)
+        if words is not None:
+            return literal_alternation(words)
         options = [self.sequence(depth)]
         while self.peek() == "|":
             self.i += 1
@@ -72,12 +77,28 @@ class _Parser(CharReader):
             raise self.error(self.i, "unbalanced parenthesis", "remove the ')' or escape it as '\\)'")
         return items[0] if len(items) == 1 else Concat(tuple(items))
 
+    def literal_words(self, depth: int) -> list[str] | None:
+        """An alternation made only of plain characters up to its closing `)` (an enum), read
+        as its strings in one step; None (nothing consumed) for anything else."""
+        found = _LITERAL_WORDS.match(self.p, self.i)
+        end = found.end() if found else -1
+        if found is None or "|" not in found.group() or not (self.p[end : end + 1] == ")" and depth > 0):
+            return None
+        self.i = end
+        words = [""]
+        for escaped, plain in _WORD_PIECES.findall(found.group()):
+            if escaped or plain:
+                words[-1] += escaped or plain
+            else:
+                words.append("")
+        return words
+
     def literal_run(self, items: list[Node]) -> bool:
         """Append a run of plain characters in one step (long enums are mostly these)."""
         found = _LITERAL_RUN.match(self.p, self.i)
         if found is None:
             return False
-        items.extend(map(_literal, _LITERAL.findall(found.group())))
+        items.extend(map(literal, _LITERAL.findall(found.group())))
         self.i = found.end()
         return True
 
@@ -229,8 +250,3 @@ class _Parser(CharReader):
         lo = int(lo_text) if lo_text else 0
         hi = int(hi_text) if hi_text else None
         return (lo, hi), j + 1
-
-
-@cache
-def _literal(c: str) -> Chars:
-    return Chars(cs.single(c))

@@ -16,15 +16,16 @@ from lmc.grammars.regex_parser import parse_regex
 words = st.lists(st.text(alphabet="ab.*\\ x", max_size=5), min_size=1, max_size=8)
 
 
-@settings(max_examples=150, deadline=None)
-@given(words, st.sampled_from(["", "+", "{1,2}", "?"]))
-def test_factored_alternation_matches_python(options: list[str], quantifier: str) -> None:
-    """Options share prefixes, some are empty or prefixes of others, the last character of an
-    option may be quantified: every option, its prefixes and its extensions are judged alike."""
-    pattern = "|".join(re.escape(o) + (quantifier if o else "") for o in options)
+@settings(max_examples=200, deadline=None)
+@given(words, st.sampled_from(["", "+", "{1,2}", "?"]), st.sampled_from(["{}", "(?:{})", "x(?:{})x", "({})*"]))
+def test_factored_alternation_matches_python(options: list[str], quantifier: str, frame: str) -> None:
+    """Options share prefixes and endings, some are empty, duplicated or prefixes of others, the
+    last character of an option may be quantified, the alternation may be a group (read as
+    strings when all literal): every option, its prefixes and extensions are judged alike."""
+    pattern = frame.format("|".join(re.escape(o) + (quantifier if o else "") for o in options))
     dfa = compile_char_dfa([pattern])
     probes = {o[:i] + tail for o in options for i in range(len(o) + 1) for tail in ("", "a", "x")}
-    for text in probes | {o + o for o in options}:
+    for text in probes | {o + o for o in options} | {"x" + o + "x" for o in options}:
         assert dfa.fullmatch(text) == bool(re.fullmatch(pattern, text)), (pattern, text)
 
 
