@@ -19,8 +19,8 @@ from lmc.grammars.rows import row_groups
 from lmc.grammars.trie_walk import Trie, walk_levels, walk_pairs
 from lmc.grammars.vocab import Vocabulary
 
-WIDE = 16
-MAX_SPLIT = 8
+WIDE = 16  # live bytes from which a state counts as free text (its walk may be long)
+MAX_SPLIT = 8  # more bytes ending free text than this: bounded text, split every rare byte
 
 
 def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
@@ -38,7 +38,8 @@ def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> 
     common[:, split] = -1
     packed = np.zeros((n + 1, (vocab.vocab_size + 7) // 8), dtype=np.uint8)
     packed[:n] = _class_masks(vocab, common, live, None, horizon_classes(common, live, vocab.max_len))
-    packed[:n] |= _class_masks(vocab, trans, live, vocab.subtrie_holding(split), np.arange(n))
+    if len(split):
+        packed[:n] |= _class_masks(vocab, trans, live, vocab.subtrie_holding(split), np.arange(n))
     eos_byte, eos_bit = divmod(vocab.eos_token_id, 8)
     packed[:n, eos_byte] &= ~np.uint8(1 << eos_bit)
     packed[:n, eos_byte] |= (accepting & live).astype(np.uint8) << eos_bit

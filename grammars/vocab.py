@@ -78,6 +78,7 @@ class Vocabulary:
 
     @cached_property
     def common_bytes(self) -> np.ndarray:
+        """The bytes that are not rare."""
         return np.setdiff1d(np.arange(256), self.rare_bytes)
 
     @cached_property
@@ -101,7 +102,8 @@ class Vocabulary:
 
     def subtrie_holding(self, some: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The trie cut down to the nodes with a token holding one of the bytes `some` at or
-        below them, in the `trie_walk.Trie` form. Remembered per byte set (JSON schemas all ask for the same one or two)."""
+        below them, in the `trie_walk.Trie` form. Remembered per byte set (JSON schemas all ask
+        for the same one or two)."""
         key = np.asarray(some, dtype=np.uint8).tobytes()
         found = self._subtries.get(key)
         if found is None:
