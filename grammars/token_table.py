@@ -7,7 +7,9 @@ which the fields' keys differ. So a few *split* bytes are chosen (`_split_bytes`
 cuts them and goes once per class of states that agree on the remaining strings (once for all
 string bodies); the second goes from every state, but only down the part of the trie with a
 split-byte token below. A state's row is the OR of the two. When the DFA tells few bytes apart,
-the first walk follows a trie of byte-class paths instead (`class_trie`), far smaller.
+the first walk follows a trie of byte-class paths instead (`class_trie`), far smaller. A start
+that reaches most of the trie (a string body) walks every node densely instead of as pairs, and
+the sparse walks set their bits by one scatter into the packed rows, never a dense bool table.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ import numpy as np
 
 from lmc.grammars.class_trie import ClassTrie, class_trie
 from lmc.grammars.rows import row_groups
-from lmc.grammars.trie_walk import Trie, walk_levels, walk_pairs
+from lmc.grammars.trie_walk import (
+    SMALL_REACH,
+    Trie,
+    node_states,
+    reach_bound,
+    walk_levels,
+    walk_pairs,
+)
 from lmc.grammars.vocab import Vocabulary
 
 WIDE = 16  # live bytes from which a state counts as free text (its walk may be long)
 MAX_SPLIT = 8  # more bytes ending free text than this: bounded text, split every rare byte
+DENSE_CHUNK = 16  # starts walked over the whole trie at once (memory: 16 x nodes x 4 bytes)
 
 
 def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
@@ -64,24 +74,51 @@ def _split_bytes(vocab: Vocabulary, trans: np.ndarray) -> np.ndarray:
 def _class_masks(vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, trie: Trie | None, classes: np.ndarray) -> np.ndarray:
     """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens (of `trie`; None: all of them,
     through the class trie where it pays) that `trans` takes from each state to a live one.
-    Only one state per class is walked: the others get a copy of its row."""
+    Only one state per class is walked: the others get a copy of its row. Starts that reach
+    most of the trie walk all of it (`_dense_rows`); the rest set their few bits one by one."""
     _, reps, classes = np.unique(classes, return_index=True, return_inverse=True)
     walked = np.flatnonzero(live[reps])
     wide = trie is None and ((trans[reps[walked]] >= 0).sum(axis=1) >= WIDE).any()
     merged = class_trie(vocab, trans) if wide else None
     if merged is not None:
-        bits = _class_trie_bits(merged, trans, live, reps, walked)
+        packed = np.packbits(_class_trie_bits(merged, trans, live, reps, walked), axis=1, bitorder="little")
     else:
-        bits = np.zeros((len(reps), vocab.vocab_size), dtype=bool)
-        flat_bits = bits.reshape(-1)
-        rows = walked.astype(np.int64) * vocab.vocab_size
-        for pairs in walk_pairs(trie or vocab.trie, trans, reps[walked]):
-            token = vocab.node_token[pairs.node]
-            ends = np.flatnonzero((token >= 0) & live[pairs.state])
-            flat_bits[rows[pairs.col[ends]] + token[ends]] = True
-        dup_token, dup_twin = vocab.duplicates
-        bits[:, dup_token] = bits[:, dup_twin]
-    return np.packbits(bits, axis=1, bitorder="little")[classes.reshape(-1)]
+        packed = np.zeros((len(reps), (vocab.vocab_size + 7) // 8), dtype=np.uint8)
+        if trie is None:
+            far = reach_bound(vocab, trans, reps[walked]) >= SMALL_REACH * vocab.num_nodes
+            packed[walked[far]] = _dense_rows(vocab, trans, live, reps[walked[far]])
+            walked = walked[~far]
+        _set_pair_bits(vocab, trie or vocab.trie, trans, live, reps, walked, packed)
+    return packed[classes.reshape(-1)]
+
+
+def _dense_rows(vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Packed rows for `starts` by walking the whole trie from each (for starts that reach most
+    of it), a few at a time to bound memory. A token is read at its own node, so tokens with
+    equal bytes need no copying."""
+    live_or_dead = np.append(live, False)
+    rows = np.zeros((len(starts), (vocab.vocab_size + 7) // 8), dtype=np.uint8)
+    for lo in range(0, len(starts), DENSE_CHUNK):
+        bits = live_or_dead[node_states(vocab, trans, starts[lo : lo + DENSE_CHUNK])[:, vocab.token_node]]
+        rows[lo : lo + DENSE_CHUNK] = np.packbits(bits, axis=1, bitorder="little")
+    return rows
+
+
+def _set_pair_bits(vocab: Vocabulary, trie: Trie, trans: np.ndarray, live: np.ndarray, reps: np.ndarray, walked: np.ndarray, packed: np.ndarray) -> None:
+    """OR into `packed[walked]` the tokens `trie` leads to from those rows' states: the (start,
+    node) pairs where a token ends are gathered over all depths, then spread to every token
+    spelled by the node (duplicates included) and set with one scatter."""
+    cols, nodes = [], []
+    for pairs in walk_pairs(trie, trans, reps[walked]):
+        ends = np.flatnonzero((vocab.tok_hi[pairs.node] > vocab.tok_lo[pairs.node]) & live[pairs.state])
+        cols.append(pairs.col[ends])
+        nodes.append(pairs.node[ends])
+    node = np.concatenate(nodes)
+    first, count = vocab.tok_lo[node], vocab.tok_hi[node] - vocab.tok_lo[node]
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    token = vocab.order[np.repeat(first, count) + offset]
+    row = walked[np.repeat(np.concatenate(cols), count)]
+    np.bitwise_or.at(packed, (row, token >> 3), np.left_shift(1, token & 7).astype(np.uint8))
 
 
 def _class_trie_bits(merged: ClassTrie, trans: np.ndarray, live: np.ndarray, reps: np.ndarray, walked: np.ndarray) -> np.ndarray:

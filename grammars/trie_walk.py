@@ -2,9 +2,11 @@
 
 Breadth-first, one trie depth per step: each step is one gather into the transition table for
 every (trie node, start) pair, so the Python overhead is per depth (a few dozen), not per token.
-Two shapes: `walk_levels` keeps a dense `[nodes, starts]` matrix (and the dead children, which
+Three shapes: `walk_levels` keeps a dense `[nodes, starts]` matrix (and the dead children, which
 the CFG lexer needs to see where a lexeme ends); `walk_pairs` keeps only the live pairs as a flat
-list, so a start that allows one byte never pays for another start's whole subtree.
+list, so a start that allows one byte never pays for another start's whole subtree; `node_states`
+walks every node of the whole trie, which is cheaper than `walk_pairs` for a start that reaches
+most of the trie anyway (a JSON string body: no pair bookkeeping, one gather per depth).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmc.grammars.vocab import Vocabulary
+
+SMALL_REACH = 0.25  # share of the trie below which a start's walk is cheaper as pairs
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,36 @@ def walk_pairs(trie: Trie, trans: np.ndarray, starts: np.ndarray) -> Iterator[Pa
         alive = np.flatnonzero(after >= 0)
         node, state, col = child[alive], after[alive], col[parent[alive]]
         yield Pairs(node, state, col)
+
+
+def node_states(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """`[len(starts), num_nodes + 1]`: the state each trie node's bytes lead to from each start
+    (`n`, the row count of `trans`, once dead; the last column is that sink too, so a lookup by
+    `token_node` with -1 reads it)."""
+    n = trans.shape[0]
+    index = np.int32 if (n + 1) * 256 < 2**31 else np.int64
+    flat = np.vstack([np.where(trans < 0, n, trans), np.full((1, 256), n)]).astype(index).reshape(-1)
+    states = np.empty((len(starts), vocab.num_nodes + 1), dtype=index)
+    states[:, 0] = starts
+    states[:, -1] = n
+    parent, byte, bounds = vocab.parent, vocab.node_byte, vocab.depth_starts
+    for lo, hi in zip(bounds[1:-1], bounds[2:]):
+        states[:, lo:hi] = flat[states[:, parent[lo:hi]] * 256 + byte[lo:hi]]
+    return states
+
+
+def reach_bound(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """An upper bound, per start, on the trie nodes a walk from it visits: the whole subtrees
+    below the depth-2 nodes it reaches (exact but for what dies deeper down). Cheap: one lookup
+    per depth-2 node, and only for starts whose depth-1 bound is not already small."""
+    bounds, size = vocab.depth_starts, vocab.subtree_size
+    one = slice(bounds[1], bounds[2])
+    first = trans[np.asarray(starts)][:, vocab.node_byte[one]]
+    result = (first >= 0) @ size[one]
+    big = np.flatnonzero(result >= SMALL_REACH * vocab.num_nodes)
+    if len(big) and len(bounds) > 3:
+        two = slice(bounds[2], bounds[3])
+        before = first[big][:, vocab.parent[two] - bounds[1]]
+        after = trans[before, vocab.node_byte[two]]
+        result[big] = ((before >= 0) & (after >= 0)) @ size[two] + (first[big] >= 0).sum(axis=1)
+    return result

@@ -95,6 +95,15 @@ class Vocabulary:
             starts.append(int(self.child_hi[starts[-1] - 1]))
         return starts
 
+    @cached_property
+    def subtree_size(self) -> np.ndarray:
+        """Nodes in the subtree of each node, itself included (bounds a walk's work)."""
+        size = np.ones(self.num_nodes, dtype=np.int64)
+        bounds = self.depth_starts
+        for lo, hi in reversed(list(zip(bounds[1:-1], bounds[2:]))):
+            np.add.at(size, self.parent[lo:hi], size[lo:hi])
+        return size
+
     @property
     def trie(self) -> tuple[np.ndarray, np.ndarray, None, np.ndarray]:
         """The whole trie in the `trie_walk.Trie` form."""
