@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmc.grammars.dfa import CharDFA
+from lmc.grammars.moore import refine
 from lmc.grammars.rows import row_groups
 
 
@@ -32,15 +33,7 @@ def minimize(
 def _refine(trans: np.ndarray, tags: list[frozenset[int]]) -> np.ndarray:
     """Block id per state: states in one block accept the same strings with the same tags."""
     tag_ids: dict[frozenset[int], int] = {}
-    block = np.array([tag_ids.setdefault(t, len(tag_ids)) for t in tags], dtype=np.int64)
-    count = len(tag_ids)
-    while True:
-        succ = np.append(block, -1)[trans]  # a dead edge (-1) reads the appended -1
-        block = row_groups(np.concatenate([block[:, None], succ], axis=1))
-        new_count = int(block.max()) + 1
-        if new_count == count:
-            return block
-        count = new_count
+    return refine(trans, np.array([tag_ids.setdefault(t, len(tag_ids)) for t in tags], dtype=np.int64))
 
 
 def _bfs_order(table: np.ndarray, start: int) -> list[int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmc.grammars.class_trie import ClassTrie, class_trie
+from lmc.grammars.moore import refine
 from lmc.grammars.rows import row_groups
 from lmc.grammars.trie_walk import (
     SMALL_REACH,
@@ -135,17 +136,9 @@ def horizon_classes(trans: np.ndarray, live: np.ndarray, horizon: int) -> np.nda
     """Class per state such that two states of one class agree on which byte strings of length
     <= `horizon` keep them live, hence allow the same tokens (Moore rounds stopped at depth).
     Bytes with equal columns are interchangeable, so one column per byte class is enough."""
-    n = trans.shape[0]
     byte_class = row_groups(trans.T)
-    ext = np.where(trans < 0, n, trans)[:, np.unique(byte_class, return_index=True)[1]]
-    block = row_groups(live[:, None])
-    for _ in range(horizon):
-        with_sink = np.append(block, -1)
-        new_block = row_groups(np.concatenate([block[:, None], with_sink[ext]], axis=1))
-        if new_block.max() == block.max():
-            break
-        block = new_block
-    return block
+    columns = trans[:, np.unique(byte_class, return_index=True)[1]]
+    return refine(columns, row_groups(live[:, None]), horizon)
 
 
 def _token_live(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
