@@ -48,9 +48,10 @@ def build_masks(vocab: Vocabulary, trans: np.ndarray, accepting: np.ndarray) -> 
     common = trans.copy()
     common[:, split] = -1
     packed = np.zeros((n + 1, (vocab.vocab_size + 7) // 8), dtype=np.uint8)
-    packed[:n] = _class_masks(vocab, common, live, None, horizon_classes(common, live, vocab.max_len))
+    packed[:n] = _class_masks(vocab, common, live, horizon_classes(common, live, vocab.max_len))
     if len(split):
-        packed[:n] |= _class_masks(vocab, trans, live, vocab.subtrie_holding(split), np.arange(n))
+        states = np.arange(n)
+        _set_pair_bits(vocab, vocab.subtrie_holding(split), trans, live, states, states[live], packed)
     eos_byte, eos_bit = divmod(vocab.eos_token_id, 8)
     packed[:n, eos_byte] &= ~np.uint8(1 << eos_bit)
     packed[:n, eos_byte] |= (accepting & live).astype(np.uint8) << eos_bit
@@ -72,24 +73,22 @@ def _split_bytes(vocab: Vocabulary, trans: np.ndarray) -> np.ndarray:
     return ends if len(ends) <= MAX_SPLIT else rare
 
 
-def _class_masks(vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, trie: Trie | None, classes: np.ndarray) -> np.ndarray:
-    """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens (of `trie`; None: all of them,
-    through the class trie where it pays) that `trans` takes from each state to a live one.
-    Only one state per class is walked: the others get a copy of its row. Starts that reach
-    most of the trie walk all of it (`_dense_rows`); the rest set their few bits one by one."""
+def _class_masks(vocab: Vocabulary, trans: np.ndarray, live: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Packed rows `[n, ceil(vocab_size / 8)]` of the tokens that `trans` takes from each state
+    to a live one (through the class trie where it pays). Only one state per class is walked:
+    the others get a copy of its row. Starts that reach most of the trie walk all of it
+    (`_dense_rows`); the rest set their few bits one by one."""
     _, reps, classes = np.unique(classes, return_index=True, return_inverse=True)
     walked = np.flatnonzero(live[reps])
-    wide = trie is None and ((trans[reps[walked]] >= 0).sum(axis=1) >= WIDE).any()
+    wide = ((trans[reps[walked]] >= 0).sum(axis=1) >= WIDE).any()
     merged = class_trie(vocab, trans) if wide else None
     if merged is not None:
         packed = np.packbits(_class_trie_bits(merged, trans, live, reps, walked), axis=1, bitorder="little")
     else:
         packed = np.zeros((len(reps), (vocab.vocab_size + 7) // 8), dtype=np.uint8)
-        if trie is None:
-            far = reach_bound(vocab, trans, reps[walked]) >= SMALL_REACH * vocab.num_nodes
-            packed[walked[far]] = _dense_rows(vocab, trans, live, reps[walked[far]])
-            walked = walked[~far]
-        _set_pair_bits(vocab, trie or vocab.trie, trans, live, reps, walked, packed)
+        far = reach_bound(vocab, trans, reps[walked]) >= SMALL_REACH * vocab.num_nodes
+        packed[walked[far]] = _dense_rows(vocab, trans, live, reps[walked[far]])
+        _set_pair_bits(vocab, vocab.trie, trans, live, reps, walked[~far], packed)
     return packed[classes.reshape(-1)]
 
 
