@@ -53,5 +53,10 @@ def build_alphabet(sets: Iterable[CharSet]) -> Alphabet:
         for lo, hi in s:
             cover[index[lo] : index.get(hi + 1, len(starts)), j] = True
     classes = row_groups(cover)
-    members = {s: frozenset(np.unique(classes[cover[:, j]]).tolist()) for j, s in enumerate(unique)}
-    return Alphabet(tuple(starts), tuple(classes.tolist()), int(classes.max()) + 1, members)
+    num_classes = int(classes.max()) + 1
+    set_of, interval = np.nonzero(cover.T)  # one np.unique for all sets, not one per set
+    pairs = np.unique(set_of * num_classes + classes[interval])
+    cuts = np.searchsorted(pairs // num_classes, np.arange(len(unique) + 1)).tolist()
+    ids = (pairs % num_classes).tolist()
+    members = {s: frozenset(ids[cuts[j] : cuts[j + 1]]) for j, s in enumerate(unique)}
+    return Alphabet(tuple(starts), tuple(classes.tolist()), num_classes, members)
