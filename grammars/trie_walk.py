@@ -121,6 +121,6 @@ def reach_bound(vocab: Vocabulary, trans: np.ndarray, starts: np.ndarray) -> np.
     if len(big) and len(bounds) > 3:
         two = slice(bounds[2], bounds[3])
         before = first[big][:, vocab.parent[two] - bounds[1]]
-        after = trans[before, vocab.node_byte[two]]
+        after = trans.reshape(-1)[before * 256 + vocab.node_byte[two]]  # before -1: masked below
         result[big] = ((before >= 0) & (after >= 0)) @ size[two] + (first[big] >= 0).sum(axis=1)
     return result
