@@ -1,11 +1,12 @@
-"""Regex text to minimal character DFA: parse, partition the alphabet, Thompson, subsets, Moore."""
+"""Regex text to minimal character DFA: parse, partition the alphabet, position automaton and
+subsets, Moore."""
 
 from __future__ import annotations
 
 from lmc.grammars.alphabet import build_alphabet
-from lmc.grammars.dfa import CharDFA, determinize, trim
+from lmc.grammars.dfa import CharDFA, trim
+from lmc.grammars.glushkov import position_dfa
 from lmc.grammars.minimize import minimize
-from lmc.grammars.nfa import build_nfa
 from lmc.grammars.regex_ast import leaves
 from lmc.grammars.regex_parser import parse_regex
 
@@ -18,7 +19,6 @@ def compile_char_dfa(patterns: list[str]) -> CharDFA:
     """
     trees = [parse_regex(p) for p in patterns]
     alphabet = build_alphabet(s for tree in trees for s in leaves(tree))
-    nfa = build_nfa(trees, alphabet)
-    trans, tags = determinize(nfa, alphabet.num_classes)
+    trans, tags = position_dfa(trees, alphabet)
     trans, tags = trim(trans, tags)
     return minimize(trans, tags, alphabet.starts, alphabet.classes)

@@ -1,4 +1,4 @@
-"""Character-level DFAs: the data, subset construction from an NFA, and trimming of dead states.
+"""Character-level DFAs: the data and trimming of dead states (built by `glushkov`).
 
 A DFA is a table `trans[state, class]` (-1: no way forward) over the alphabet's character
 classes. Invariant after `trim`: every state can still reach an accepting state, so "has a
@@ -8,15 +8,9 @@ transition" means "keeps the text completable", which is exactly what a constrai
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-
-from lmc.grammars.errors import ConstraintError
-from lmc.grammars.nfa import NFA
-
-MAX_DFA_STATES = 200_000
 
 
 @dataclass(frozen=True)
@@ -59,73 +53,6 @@ class CharDFA:
     def fullmatch(self, text: str) -> bool:
         state = self.run(text)
         return state >= 0 and bool(self.tags[state])
-
-
-def determinize(nfa: NFA, num_classes: int) -> tuple[np.ndarray, list[frozenset[int]]]:
-    """Subset construction; a DFA state is the set of NFA states that have a labelled edge or
-    accept (the rest of an epsilon closure cannot tell two sets apart)."""
-    important = [lab is not None or q in nfa.accept for q, lab in enumerate(nfa.label)]
-    closures: dict[frozenset[int], frozenset[int]] = {}
-
-    def closure(seeds: frozenset[int]) -> frozenset[int]:
-        found = closures.get(seeds)
-        if found is not None:
-            return found
-        seen = set(seeds)
-        stack = list(seeds)
-        while stack:
-            for r in nfa.eps[stack.pop()]:
-                if r not in seen:
-                    seen.add(r)
-                    stack.append(r)
-        found = frozenset(q for q in seen if important[q])
-        closures[seeds] = found
-        return found
-
-    first = closure(frozenset([nfa.start]))
-    ids = {first: 0}
-    order = [first]
-    rows: list[list[int]] = []
-    for key in order:
-        row = [-1] * num_classes
-        for targets, classes in _moves(nfa, key):
-            nxt = closure(targets)
-            if nxt not in ids:
-                if len(order) >= MAX_DFA_STATES:
-                    raise ConstraintError(
-                        f"the pattern needs more than {MAX_DFA_STATES} DFA states; simplify it "
-                        "(long counted repetitions of alternatives are the usual cause)"
-                    )
-                ids[nxt] = len(order)
-                order.append(nxt)
-            target = ids[nxt]
-            for c in classes:
-                row[c] = target
-        rows.append(row)
-    trans = np.array(rows, dtype=np.int32).reshape(len(rows), num_classes)
-    tags = [frozenset(nfa.accept[q] for q in key if q in nfa.accept) for key in order]
-    return trans, tags
-
-
-def _moves(nfa: NFA, key: frozenset[int]) -> list[tuple[frozenset[int], Iterable[int]]]:
-    """`(NFA targets, classes that lead there)` out of the DFA state `key`. Labels are grouped
-    first: a JSON string body's `[^"\\]` spans dozens of classes, and one closure serves them
-    all unless another label of the state overlaps it (then targets are merged per class)."""
-    by_label: dict[frozenset[int], set[int]] = {}
-    for q in key:
-        lab = nfa.label[q]
-        if lab:
-            by_label.setdefault(lab, set()).add(nfa.target[q])
-    if len(by_label) < 2 or sum(map(len, by_label)) == len(frozenset().union(*by_label)):
-        return [(frozenset(targets), lab) for lab, targets in by_label.items()]
-    per_class: dict[int, set[int]] = {}
-    for lab, targets in by_label.items():
-        for c in lab:
-            per_class.setdefault(c, set()).update(targets)
-    grouped: dict[frozenset[int], list[int]] = {}
-    for c, targets in per_class.items():
-        grouped.setdefault(frozenset(targets), []).append(c)
-    return list(grouped.items())
 
 
 def trim(trans: np.ndarray, tags: list[frozenset[int]]) -> tuple[np.ndarray, list[frozenset[int]]]:
