@@ -26,7 +26,8 @@ def _leaf() -> st.SearchStrategy[dict]:
         st.just({"type": "string", "maxLength": 4}),
         st.sampled_from([{"type": "string", "format": f} for f in ("date", "uuid", "email", "ipv4", "date-time")]),
         st.just({"type": "string", "pattern": "^[a-z]{1,5}$"}),
-        st.builds(lambda lo, hi: {"type": "integer", **({"minimum": lo} if lo is not None else {}), **({"maximum": hi} if hi is not None else {})}, bound, bound),
+        st.builds(lambda lo, hi: {"type": "integer", **({"minimum": lo} if lo is not None else {}), **({"maximum": hi} if hi is not None else {})}, bound, bound)
+        .filter(lambda s: s.get("minimum", -100) <= s.get("maximum", 100)),  # min > max: nothing to walk
         st.builds(lambda lo: {"type": "integer", "exclusiveMinimum": lo, "exclusiveMaximum": lo + 30}, st.integers(-40, 40)),
         st.builds(lambda lo, span: {"type": "number", "minimum": lo, "maximum": lo + span}, st.integers(-20, 20), st.integers(0, 10)),
         st.just({"type": "number"}),
