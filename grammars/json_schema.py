@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from lmc.grammars.errors import SchemaError
@@ -89,6 +90,8 @@ class _Builder:
 
     def literal(self, value: Any) -> str:
         """The regex for one fixed JSON value, written the way this whitespace policy writes."""
+        if isinstance(value, str):  # enums of hundreds of strings: skip json.dumps's encoder setup
+            return re.escape(encode_basestring(value))
         separators = (",", ":") if self.options.whitespace != "spaced" else (", ", ": ")
         return re.escape(json.dumps(value, ensure_ascii=False, separators=separators))
 

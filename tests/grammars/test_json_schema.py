@@ -155,3 +155,15 @@ def test_whitespace_policies() -> None:
 def test_schema_errors_name_the_place(schema, message: str) -> None:
     with pytest.raises(SchemaError, match=re.escape(message)):
         json_schema_to_regex(schema)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.one_of(st.text(max_size=6), st.integers(-5, 5), st.none()), min_size=1, max_size=4))
+def test_enum_matches_exactly_its_values_as_json_writes_them(values: list) -> None:
+    """String values take a shortcut past json.dumps: checked against it, escapes included."""
+    pattern = json_schema_to_regex({"enum": values})
+    for v in values:
+        assert re.fullmatch(pattern, json.dumps(v, ensure_ascii=False), re.ASCII), (pattern, v)
+    for v in values:
+        if isinstance(v, str):
+            assert not re.fullmatch(pattern, json.dumps(v + "\x00", ensure_ascii=False)) or v + "\x00" in values
