@@ -18,18 +18,13 @@ from lmc.grammars.byte_dfa import ByteDFA
 
 @dataclass(frozen=True)
 class ForcedRuns:
-    """Per state: `buffer[start:start+length]` are the forced bytes; the first `text_length` of
-    them end on a character boundary, in state `text_state`."""
+    """Per state: the forced bytes begin at `buffer[start]`; the first `text_length` of them end
+    on a character boundary, in state `text_state` (only that text is ever jumped over)."""
 
     buffer: bytes
     start: np.ndarray
-    length: np.ndarray
     text_length: np.ndarray
     text_state: np.ndarray
-
-    def forced_bytes(self, state: int) -> bytes:
-        s = int(self.start[state])
-        return self.buffer[s : s + int(self.length[state])]
 
     def forced_text(self, state: int) -> tuple[str, int]:
         """The forced text and the state after it ("" and `state` when there is a choice)."""
@@ -63,7 +58,7 @@ def forced_runs(dfa: ByteDFA) -> ForcedRuns:
     text_length[chars:] = [0] * (n - chars)
     text_state[chars:] = range(chars, n)
     buffer, start = _layout(nxt, only, length)
-    return ForcedRuns(buffer, start, length, np.array(text_length, dtype=np.int32), np.array(text_state, dtype=np.int32))
+    return ForcedRuns(buffer, start, np.array(text_length, dtype=np.int32), np.array(text_state, dtype=np.int32))
 
 
 def _chain_lengths(nxt: np.ndarray) -> np.ndarray:

@@ -135,7 +135,6 @@ class TokenFSM:
             "packed": self.packed,
             "forced_buffer": np.frombuffer(f.buffer, dtype=np.uint8),
             "forced_start": f.start,
-            "forced_length": f.length,
             "forced_text_length": f.text_length,
             "forced_text_state": f.text_state,
         }
@@ -156,7 +155,6 @@ def token_fsm_from_arrays(key: str, arrays: dict[str, np.ndarray], vocab: Vocabu
     forced = ForcedRuns(
         arrays["forced_buffer"].tobytes(),
         arrays["forced_start"],
-        arrays["forced_length"],
         arrays["forced_text_length"],
         arrays["forced_text_state"],
     )
