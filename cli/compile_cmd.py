@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lmc.compiler.options import PASS_NAMES
+from lmc.plan.options import PASS_NAMES
 
 
 def compile_cmd(
@@ -36,9 +36,9 @@ def compile_cmd(
     A program the compiler cannot analyse gets its line, a caret and what to write instead
     (exit status 1)."""
     from lmc.compiler.api import compile as compile_program
-    from lmc.compiler.errors import CompileError, PlanError
     from lmc.compiler.loader import load_programs
-    from lmc.compiler.options import CompileOptions
+    from lmc.plan.errors import CompileError, PlanError
+    from lmc.plan.options import CompileOptions
 
     try:
         options = CompileOptions(tuple(disable_pass or ()), read_rows(inputs) if inputs else None, memory_budget_tokens)
@@ -72,7 +72,7 @@ def read_rows(path: Path) -> tuple[Any, ...]:
 
 
 def _choose(programs: dict[str, Any], name: str | None, path: Path) -> list[Any]:
-    from lmc.compiler.errors import CompileError
+    from lmc.plan.errors import CompileError
 
     if not programs:
         raise CompileError(f"{path} defines no @lmc.program", hint="decorate the function with @lmc.program")

@@ -11,14 +11,14 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from lmc.compiler.cache_model import Prediction
 from lmc.compiler.explain.describe import describe
 from lmc.compiler.explain.dot import GraphvizMissing, to_dot, to_svg
 from lmc.compiler.explain.tree import order_line, stats_line
-from lmc.compiler.ir import ENTRY, Graph
+from lmc.plan.cache_model import Prediction
+from lmc.plan.ir import ENTRY, Graph
 
 if TYPE_CHECKING:
-    from lmc.compiler.plan import Plan
+    from lmc.plan.file import Plan
 
 CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, sans-serif; margin: 2rem auto; max-width: 72rem;

@@ -9,12 +9,12 @@ from rich.table import Table
 from rich.text import Text as RichText
 from rich.tree import Tree
 
-from lmc.compiler.cache_model import Prediction
 from lmc.compiler.explain.describe import describe
-from lmc.compiler.ir import ENTRY, Graph
+from lmc.plan.cache_model import Prediction
+from lmc.plan.ir import ENTRY, Graph
 
 if TYPE_CHECKING:
-    from lmc.compiler.plan import Plan
+    from lmc.plan.file import Plan
 
 STYLES = {"prefix": "bold green", "text": "", "role": "dim", "gen": "bold cyan", "select": "bold cyan",
           "fork": "yellow", "control": "blue", "dynamic": "bold magenta", "other": "dim"}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ast
 
-from lmc.compiler.expr import BinOp, Const, Expr, Pattern
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.appends import AppendLowering
 from lmc.compiler.frontend.context import Binding, Item
 from lmc.compiler.frontend.kinds import STATE, Kind
-from lmc.compiler.ir import Assign, Break, Continue, Fork, Join
-from lmc.compiler.program import Program
+from lmc.plan.expr import BinOp, Const, Expr, Pattern
+from lmc.plan.ir import Assign, Break, Continue, Fork, Join
+from lmc.plan.program import Program
 
 UNSUPPORTED = {
     "Try": ("try/except cannot wrap the steps of a program",

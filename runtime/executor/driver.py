@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate import Instantiator
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import Instantiator
 from lmc.runtime.executor.awaits import Block, Pin, Submit
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics

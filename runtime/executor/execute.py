@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lmc.compiler.cache_model import Prediction, predict
-from lmc.compiler.instantiate import Instantiator
-from lmc.compiler.passes.order import row_order
-from lmc.compiler.plan import Plan
+from lmc.plan.cache_model import Prediction, predict
+from lmc.plan.file import Plan
+from lmc.plan.instantiate import Instantiator
+from lmc.plan.order import row_order
 from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.driver import Driver, EngineLike
 from lmc.runtime.executor.inputs import RowJob
@@ -22,7 +22,7 @@ from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.prompt import TokenCodec
 from lmc.runtime.executor.results import RowResult
 from lmc.runtime.executor.row import RowEnv
-from lmc.runtime.tokenizer import Tokenizer
+from lmc.runtime.tokenizer import Tokenizer, role_texts
 
 
 @dataclass(frozen=True)
@@ -35,33 +35,13 @@ class RunOptions:
     keep_text: bool = False
 
 
-def role_texts(tokenizer: Tokenizer) -> tuple[dict[str, tuple[str, str]] | None, str | None]:
-    """The model's text before/after each role's content, or None and the reason it has none."""
-    try:
-        roles = tokenizer.roles
-    except ValueError as exc:
-        return None, str(exc)
-    return {role: (p.prefix, p.suffix) for role, p in roles.pieces.items()}, None
-
-
-def tokenize_fn(tokenizer: Tokenizer) -> Callable[[str, bool], list[int]]:
-    """The compiler's tokenize hook, encoding runs exactly as the executor does."""
-
-    def tokenize(text: str, at_start: bool) -> list[int]:
-        if at_start:
-            return tokenizer.encode(text, add_bos=tokenizer.bos_token_id is not None)
-        return tokenizer.encode_continuation(text)
-
-    return tokenize
-
-
 def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> list[RowJob]:
     """The jobs in the order the plan's `order` pass wants (unchanged when it is off)."""
     if "order" not in plan.graph.meta.get("passes", []):
         return list(jobs)
     runnable = [j for j in jobs if j.fields is not None]
     rest = [j for j in jobs if j.fields is None]
-    order = row_order(plan.graph, [j.fields for j in runnable], tokenize_fn(tokenizer)).rows
+    order = row_order(plan.graph, [j.fields for j in runnable], tokenizer.encode_run).rows
     return rest + [runnable[i] for i in order]
 
 
@@ -69,7 +49,7 @@ def predicted_reuse(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> Pre
     """The compiler's cache model for these rows with this model's tokenizer."""
     roles, _ = role_texts(tokenizer)
     rows = [j.fields for j in jobs if j.fields is not None]
-    return predict(plan.graph, rows, tokenize_fn(tokenizer), roles, "model tokenizer")
+    return predict(plan.graph, rows, tokenizer.encode_run, roles, "model tokenizer")
 
 
 def execute(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmc.compiler.plan import Plan
+from lmc.plan.file import Plan
 from lmc.runtime.executor.execute import RunOptions, execute, predicted_reuse
 from lmc.runtime.executor.inputs import RowJob, read_jsonl
 from lmc.runtime.executor.metrics import RunMetrics

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lmc.compiler.language import GenCall
+from lmc.plan.language import GenCall
 from lmc.runtime.request import FinishReason, RequestOutput
 from lmc.runtime.tokenizer import Tokenizer
 
@@ -42,15 +42,12 @@ class TokenCodec:
     def __init__(self, tokenizer: Tokenizer, eos_ids: frozenset[int]) -> None:
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids
-        self.bos = tokenizer.bos_token_id
         self.table = tokenizer.token_bytes()
 
     def encode(self, ids: list[int], text: str) -> list[int]:
         """`ids` followed by `text`: BOS and the tokenizer's start-of-text rules when `ids` is
         empty, a continuation otherwise."""
-        if ids:
-            return ids + self.tokenizer.encode_continuation(text)
-        return self.tokenizer.encode(text, add_bos=self.bos is not None)
+        return ids + self.tokenizer.encode_run(text, not ids)
 
     def peek(self, prompt: StatePrompt) -> list[int]:
         """The prompt's ids with its pending text encoded, leaving the prompt as it is."""

@@ -16,10 +16,10 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate import ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
-from lmc.compiler.ir import Prefix
-from lmc.compiler.language import GenCall
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.plan.ir import Prefix
+from lmc.plan.language import GenCall
 from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
 from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec

@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from lmc.cli.main import app
-from lmc.compiler.plan import Plan
+from lmc.plan.file import Plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lmc.compiler.errors import RowError
 from lmc.compiler.frontend import lower_program
-from lmc.compiler.instantiate import (
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import (
     ForkOp,
     GenOp,
     Instantiator,

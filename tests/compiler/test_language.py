@@ -7,8 +7,9 @@ import json
 import pytest
 
 import lmc
-from lmc.compiler.errors import LanguageError
-from lmc.compiler.language import GenCall, Program
+from lmc.plan.errors import LanguageError
+from lmc.plan.language import GenCall
+from lmc.plan.program import Program
 
 
 def test_gen_defaults_match_the_language_table():
@@ -81,10 +82,14 @@ def test_program_keeps_its_function_and_delegates_running(monkeypatch):
     calls = []
     from lmc.runtime import executor
 
-    monkeypatch.setattr(executor, "run_program", lambda prog, rows, progress: calls.append((prog, rows, progress)) or ["r"])
+    def run_plan(plan, rows, progress, runtime, options):
+        calls.append((plan.name, rows, progress))
+        return ["r"]
+
+    monkeypatch.setattr(executor, "run_plan", run_plan)
     assert ask.run(q="hi") == "r"
     assert ask.run_batch(iter([{"q": "a"}, {"q": "b"}])) == ["r"]
-    assert calls == [(ask, [{"q": "hi"}], False), (ask, [{"q": "a"}, {"q": "b"}], True)]
+    assert calls == [("ask", [{"q": "hi"}], False), ("ask", [{"q": "a"}, {"q": "b"}], True)]
     assert ask.compile().name == "ask"
     with pytest.raises(TypeError, match="decorates a function"):
         lmc.program(42)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import lmc
-from lmc.compiler.errors import PlanError
-from lmc.compiler.instantiate import Instantiator
 from lmc.compiler.loader import load_programs
-from lmc.compiler.options import CompileOptions
-from lmc.compiler.plan import PLAN_VERSION, Plan
+from lmc.plan.errors import PlanError
+from lmc.plan.file import PLAN_VERSION, Plan
+from lmc.plan.instantiate import Instantiator
+from lmc.plan.options import CompileOptions
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

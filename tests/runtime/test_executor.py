@@ -10,7 +10,7 @@ import pytest
 
 import lmc
 from lmc.compiler.loader import load_programs
-from lmc.compiler.options import PASS_NAMES
+from lmc.plan.options import PASS_NAMES
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine
 from lmc.runtime.executor import RowResult, RunOptions, execute
@@ -26,7 +26,7 @@ def engine(small_model_dir) -> Engine:
     return Engine(EngineConfig(model=str(small_model_dir)))
 
 
-def _program(name: str) -> lmc.compiler.language.Program:
+def _program(name: str) -> lmc.plan.program.Program:
     programs = load_programs(EXAMPLES_DIR / f"{name}.py")
     return next(iter(programs.values()))
 

@@ -13,11 +13,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.expr import MISSING, EvalError, Expr, evaluate
-from lmc.compiler.instantiate.interpreter import Interpreter, StateHandle, parse_json
-from lmc.compiler.instantiate.ops import PROMPT_OPS, GenOp, Op, SelectOp, TextOp
-from lmc.compiler.ir import ENTRY, Graph
+from lmc.plan.errors import RowError
+from lmc.plan.expr import MISSING, EvalError, Expr, evaluate
+from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
+from lmc.plan.instantiate.ops import PROMPT_OPS, GenOp, Op, SelectOp, TextOp
+from lmc.plan.ir import ENTRY, Graph
 
 
 class RowProgram:

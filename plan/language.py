@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lmc.compiler import arguments
-from lmc.compiler.errors import LanguageError
-from lmc.compiler.program import Program, function, program
+from lmc.plan import arguments
+from lmc.plan.errors import LanguageError
 
 ROLES = ("system", "user", "assistant")
 CONSTRAINT_ARGS = ("regex", "json_schema", "grammar", "choices", "dtype")
@@ -159,6 +158,6 @@ PRIMITIVES: dict[Callable[..., Any], str] = {
 }
 
 __all__ = [
-    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "GenCall", "Program", "RoleCall", "SelectCall", "assistant",
-    "function", "gen", "program", "select", "system", "user",
+    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "GenCall", "RoleCall", "SelectCall", "assistant", "gen",
+    "select", "system", "user",
 ]

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate.interpreter import StateHandle
-from lmc.compiler.instantiate.ops import (
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate.interpreter import StateHandle
+from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
     ForkOp,
     GenOp,
@@ -27,12 +27,12 @@ from lmc.compiler.instantiate.ops import (
     SelectOp,
     TextOp,
 )
-from lmc.compiler.instantiate.roles import RoleTexts, role_texts
-from lmc.compiler.instantiate.row_program import RowProgram
-from lmc.compiler.ir import Dynamic, Graph, Param
+from lmc.plan.instantiate.roles import RoleTexts, role_texts
+from lmc.plan.instantiate.row_program import RowProgram
+from lmc.plan.ir import Dynamic, Graph, Param
 
 if TYPE_CHECKING:
-    from lmc.compiler.plan import Plan
+    from lmc.plan.file import Plan
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate import GenOp, Instantiator, RoleOp, RowProgram, SelectOp, TextOp
-from lmc.compiler.ir import Graph, Prefix
-from lmc.compiler.language import GenCall
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import GenOp, Instantiator, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.plan.ir import Graph, Prefix
+from lmc.plan.language import GenCall
 
 Tokenize = Callable[[str, bool], list[int]]  # (text, at prompt start) -> token ids
 _WORD = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import lmc
-from lmc.compiler.errors import PlanError
-from lmc.compiler.frontend.source import file_sha256
-from lmc.compiler.ir import ENTRY, Dynamic, Fork, Gen, Graph, Prefix, Select
-from lmc.compiler.options import CompileOptions
-from lmc.compiler.plan_codec import graph_from_json, graph_to_json
+from lmc.plan.codec import graph_from_json, graph_to_json
+from lmc.plan.errors import PlanError
+from lmc.plan.ir import ENTRY, Dynamic, Fork, Gen, Graph, Prefix, Select
+from lmc.plan.options import CompileOptions
+from lmc.plan.sources import file_sha256
 
 PLAN_FORMAT = "lmc-plan"
 PLAN_VERSION = 1
