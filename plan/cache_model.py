@@ -111,12 +111,13 @@ def generated_length(call: GenCall) -> int:
     constraint (regex, dtype, choices, JSON schema); grammars are not bounded here."""
     kind = call.constraint()
     if kind is None or kind[0] == "grammar":
-        return call.max_tokens
+        return call.sampling.max_tokens
     from lmc.grammars import constraint_regex, max_match_length
 
     spec = {"regex": call.regex, "dtype": call.dtype, "json_schema": call.json_schema, "choices": call.choices}
     longest = max_match_length(constraint_regex(**{kind[0]: spec[kind[0]]}))
-    return call.max_tokens if longest is None else min(call.max_tokens, longest)
+    limit = call.sampling.max_tokens
+    return limit if longest is None else min(limit, longest)
 
 
 def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize, ids: PlaceholderIds) -> tuple[int, ...] | None:

@@ -71,14 +71,15 @@ class TokenCodec:
     def gen_result(self, output: RequestOutput, call: GenCall) -> GenResult:
         """The value of a finished gen, and the ids its state goes on with."""
         ids = list(output.output_ids)
+        params = call.sampling
         reason = output.finish_reason
         if ids and reason in (FinishReason.STOP, FinishReason.EOS) and (
-            ids[-1] in call.stop_token_ids or (ids[-1] in self.eos_ids and not call.ignore_eos)
+            ids[-1] in params.stop_token_ids or (ids[-1] in self.eos_ids and not params.ignore_eos)
         ):
             ids.pop()
         text = self.decode(ids)
-        if reason is FinishReason.STOP and call.stop:
-            cut = min((i for i in (text.find(s) for s in call.stop) if i >= 0), default=-1)
+        if reason is FinishReason.STOP and params.stop:
+            cut = min((i for i in (text.find(s) for s in params.stop) if i >= 0), default=-1)
             if cut >= 0:
                 text = text[:cut]
                 ids = self._ids_of(ids, text)

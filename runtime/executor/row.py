@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lmc.plan.errors import RowError
@@ -190,7 +190,7 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
             "type": "max_tokens" if satisfied else "constraint_unsatisfied",
             "name": op.name,
             "node": op.node,
-            "max_tokens": op.call.max_tokens,
+            "max_tokens": op.call.sampling.max_tokens,
         })
     row.record(op, result.text)
 
@@ -215,16 +215,5 @@ def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
 
 
 def sampling(call: GenCall, seed: int) -> SamplingParams:
-    return SamplingParams(
-        max_tokens=call.max_tokens,
-        temperature=call.temperature,
-        top_p=call.top_p,
-        top_k=call.top_k,
-        min_p=call.min_p,
-        frequency_penalty=call.frequency_penalty,
-        presence_penalty=call.presence_penalty,
-        seed=seed if call.temperature > 0 else None,
-        stop=call.stop,
-        stop_token_ids=call.stop_token_ids,
-        ignore_eos=call.ignore_eos,
-    )
+    """The gen's own record, seeded when it samples."""
+    return replace(call.sampling, seed=seed if call.sampling.temperature > 0 else None)

@@ -165,7 +165,7 @@ def test_gen_arguments_from_inputs_are_validated_per_row(program):
             s += lmc.gen("x", max_tokens=limit)
         """
     ))
-    assert instantiate(graph, {"limit": 3}).ops[0].call.max_tokens == 3
+    assert instantiate(graph, {"limit": 3}).ops[0].call.sampling.max_tokens == 3
     with pytest.raises(RowError, match="max_tokens must be an int > 0"):
         instantiate(graph, {"limit": 0})
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from dataclasses import fields
 
 import pytest
 
@@ -10,13 +12,25 @@ import lmc
 from lmc.plan.errors import LanguageError
 from lmc.plan.language import GenCall
 from lmc.plan.program import Program
+from lmc.plan.sampling import SamplingParams
 
 
 def test_gen_defaults_match_the_language_table():
     call = lmc.gen("x")
-    assert call == GenCall("x", max_tokens=128, stop=(), stop_token_ids=(), temperature=0.0, top_p=1.0,
-                           top_k=-1, min_p=0.0, frequency_penalty=0.0, presence_penalty=0.0, ignore_eos=False)
+    assert call == GenCall("x", SamplingParams(max_tokens=128, stop=(), stop_token_ids=(), temperature=0.0,
+                                               top_p=1.0, top_k=-1, min_p=0.0, frequency_penalty=0.0,
+                                               presence_penalty=0.0, seed=None, ignore_eos=False))
     assert call.constraint() is None
+
+
+def test_one_sampling_record_for_the_language_and_the_engine():
+    from lmc.runtime import request
+
+    assert request.SamplingParams is SamplingParams
+    knobs = {f.name for f in fields(SamplingParams)} - {"seed"}  # the executor seeds per row and op
+    assert knobs <= set(inspect.signature(lmc.gen).parameters)
+    call = lmc.gen("x", max_tokens=7, temperature=0.5, top_k=3, stop=["."], ignore_eos=True)
+    assert call.sampling == SamplingParams(max_tokens=7, temperature=0.5, top_k=3, stop=(".",), ignore_eos=True)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -55,7 +69,7 @@ def test_gen_rejects_bad_arguments_with_a_message(kwargs, message):
 
 def test_gen_normalizes_what_it_keeps():
     call = lmc.gen("x", stop="\n", json_schema='{"type": "object", "properties": {"b": {}, "a": {}}}')
-    assert call.stop == ("\n",)
+    assert call.sampling.stop == ("\n",)
     assert call.json_schema == json.dumps({"properties": {"a": {}, "b": {}}, "type": "object"}, separators=(",", ":"))
     assert call.constraint() == ("json_schema", call.json_schema)
     assert lmc.gen("x", dtype=float).constraint() == ("dtype", "float")
