@@ -160,6 +160,10 @@ class Engine:
         if node is not None:
             self.cache.unlock(node)
 
+    @property
+    def reuses_prefixes(self) -> bool:
+        return self.cache.enabled
+
     def stats(self) -> EngineStats:
         s = self._stats
         s.cached_tokens = self.scheduler.counters.cached_tokens

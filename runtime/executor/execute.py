@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from lmc.plan.cache_model import Prediction, predict
 from lmc.plan.file import Plan
 from lmc.plan.instantiate import Instantiator
 from lmc.plan.order import row_order
 from lmc.runtime.executor.constraints import ConstraintCompiler
-from lmc.runtime.executor.driver import Driver, EngineLike
+from lmc.runtime.executor.driver import Driver
+from lmc.runtime.executor.engine_like import EngineLike
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.prompt import TokenCodec
@@ -53,7 +53,7 @@ def predicted_reuse(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> Pre
 
 
 def execute(
-    engine: Any,
+    engine: EngineLike,
     plan: Plan,
     jobs: list[RowJob],
     on_result: Callable[[RowResult], None],
@@ -64,13 +64,11 @@ def execute(
     """Run `jobs` through `plan` on `engine` (an lmc Engine or one that acts like it); each
     row's result goes to `on_result` as soon as it finishes. `metrics` (filled as it runs) stays
     readable when the run is interrupted."""
-    tokenizer: Tokenizer = engine.tokenizer
-    engine_like: EngineLike = engine
+    tokenizer = engine.tokenizer
     roles, roles_error = role_texts(tokenizer)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
-    config = getattr(engine, "config", None)
-    env = RowEnv(codec, constraints, options.seed, roles_error, bool(getattr(config, "enable_radix_cache", False)))
-    driver = Driver(engine_like, Instantiator(plan, roles), env, on_result, options.max_active_rows,
+    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes)
+    driver = Driver(engine, Instantiator(plan, roles), env, on_result, options.max_active_rows,
                     options.keep_text, on_step, metrics)
     return driver.run(in_plan_order(plan, jobs, tokenizer))
