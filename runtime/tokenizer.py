@@ -17,6 +17,7 @@ from pathlib import Path
 from tokenizers import Tokenizer as FastTokenizer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from lmc.plan.instantiate import RoleTexts
 from lmc.runtime.chat_template import RoleTemplate
 
 _METASPACE = "\u2581"  # '▁', SentencePiece's visible space
@@ -176,7 +177,7 @@ class Tokenizer:
         return RoleTemplate.from_tokenizer(self.hf)
 
 
-def role_texts(tokenizer: Tokenizer) -> tuple[dict[str, tuple[str, str]] | None, str | None]:
+def role_texts(tokenizer: Tokenizer) -> tuple[RoleTexts | None, str | None]:
     """The model's text before/after each role's content, or None and the reason it has none."""
     try:
         roles = tokenizer.roles
