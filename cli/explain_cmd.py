@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,7 +29,6 @@ def explain_cmd(
 ) -> None:
     """Show a plan: its graph (shared prefixes, forks, gens, constraints, dynamic regions) and,
     with --inputs, the predicted cache reuse over all rows."""
-    from lmc.cli.compile_cmd import read_rows
     from lmc.compiler import explain
     from lmc.plan.errors import PlanError
     from lmc.plan.file import Plan
@@ -56,6 +56,20 @@ def explain_cmd(
     except (explain.GraphvizMissing, RuntimeError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+
+
+def read_rows(path: Path) -> tuple[Any, ...]:
+    """The rows of a JSONL file, one per non-blank line; a malformed line stays in place as None
+    (so indices match what the executor counts) and simply fails to instantiate."""
+    rows: list[Any] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            rows.append(None)
+    return tuple(rows)
 
 
 def predict_reuse(graph: Graph, rows: list[Any], model: str | None) -> tuple[Prediction, str]:
@@ -96,9 +110,6 @@ def _text(plan: object, prediction: object, note: str, output: Path | None) -> N
         table = explain.constraints_table(plan.graph)  # type: ignore[attr-defined]
         if table is not None:
             console.print(table)
-        line = explain.order_line(plan.graph)  # type: ignore[attr-defined]
-        if line:
-            console.print(line, highlight=False)
         if prediction is not None:
             for renderable in explain.cache_tables(prediction):  # type: ignore[arg-type]
                 console.print(renderable)

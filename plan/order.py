@@ -1,12 +1,12 @@
-"""Row order: the rows' first prompts sorted as token sequences, cut into memory-budget waves.
+"""Row order: the rows' first prompts sorted as token sequences.
 
 Sorting is a depth-first walk of the rows' prefix tree: rows that share a prefix run back to
-back, so a prefix is computed once and can be evicted for good once its subtree is done.
+back, so a prefix is computed once and can be evicted for good once its subtree is done. The
+executor computes it for the rows it runs, with the model's tokenizer (see plan/README.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from lmc.plan.cache_model import (
@@ -20,18 +20,9 @@ from lmc.plan.instantiate import GenOp, SelectOp
 from lmc.plan.ir import Graph
 
 
-@dataclass(frozen=True)
-class RowOrder:
-    rows: list[int]
-    waves: list[tuple[int, int]]
-
-    def to_json(self, budget: int | None) -> dict[str, Any]:
-        return {"rows": self.rows, "waves": [list(w) for w in self.waves], "budget_tokens": budget}
-
-
-def row_order(graph: Graph, rows: list[dict[str, Any]], tokenize: Tokenize | None = None,
-              budget: int | None = None) -> RowOrder:
-    """DFS order of the rows' first-request prompts; rows that cannot be instantiated go last."""
+def row_order(graph: Graph, rows: list[dict[str, Any]], tokenize: Tokenize | None = None) -> list[int]:
+    """Row indices in DFS order of the rows' first-request prompts (ties keep input order);
+    rows that cannot be instantiated go last."""
     tokenize = tokenize or WordPieces()
     ids = PlaceholderIds()
     keyed: list[tuple[tuple[int, ...], int]] = []
@@ -44,31 +35,5 @@ def row_order(graph: Graph, rows: list[dict[str, Any]], tokenize: Tokenize | Non
         else:
             keyed.append((prompt or (), index))
     keyed.sort()
-    order_rows = [i for _, i in keyed] + failed
-    return RowOrder(order_rows, _waves([k for k, _ in keyed], len(failed), budget))
+    return [i for _, i in keyed] + failed
 
-
-def _waves(prompts: list[tuple[int, ...]], tail: int, budget: int | None) -> list[tuple[int, int]]:
-    """Cut the sorted prompts where the tokens newly cached in a wave would pass `budget`."""
-    total = len(prompts) + tail
-    if budget is None or not prompts:
-        return [(0, total)] if total else []
-    waves, start, used = [], 0, 0
-    for i, prompt in enumerate(prompts):
-        shared = _common(prompts[i - 1], prompt) if i > start else 0
-        new = len(prompt) - shared
-        if i > start and used + new > budget:
-            waves.append((start, i))
-            start, used, new = i, 0, len(prompt)
-        used += new
-    waves.append((start, total))
-    return waves
-
-
-def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

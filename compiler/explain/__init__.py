@@ -5,12 +5,11 @@ from lmc.compiler.explain.html import to_html
 from lmc.compiler.explain.tree import (
     cache_tables,
     constraints_table,
-    order_line,
     plan_tree,
     stats_line,
 )
 
 __all__ = [
     "GraphvizMissing", "cache_tables", "constraints_table",
-    "order_line", "plan_tree", "stats_line", "to_dot", "to_html", "to_svg",
+    "plan_tree", "stats_line", "to_dot", "to_html", "to_svg",
 ]

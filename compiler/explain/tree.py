@@ -56,14 +56,6 @@ def constraints_table(graph: Graph) -> Table | None:
     return table
 
 
-def order_line(graph: Graph) -> str | None:
-    order = graph.meta.get("order")
-    if not order:
-        return None
-    head = ", ".join(map(str, order["rows"][:12])) + (", …" if len(order["rows"]) > 12 else "")
-    return f"row order (DFS of the prefix tree): {head}; {len(order['waves'])} wave(s)"
-
-
 def cache_tables(prediction: Prediction) -> list[RenderableType]:
     p = prediction
     summary = Table(title=f"cache plan: {p.rows} rows, tokenizer {p.tokenizer}", title_justify="left", show_header=False)

@@ -1,25 +1,18 @@
-"""order: with the rows known, a row order that keeps shared prefixes hot in the cache.
+"""order: the plan asks the executor to run the rows in a cache-friendly order.
 
-Sorting the rows' first prompts (as token sequences) lexicographically is a depth-first walk of
-their prefix tree: rows that share a prefix run back to back, so a prefix is computed once and
-can be evicted for good once its subtree is done. Under a memory budget the order is cut into
-waves whose newly cached tokens fit the budget. Guarantee: prompts and outputs are unchanged;
-only `graph.meta["order"]` is written (`rows`: input indices in run order, position = priority;
-`waves`: [start, end) slices of that order). Without inputs the pass does nothing.
+The order itself is the runtime's: only the executor knows the rows it is given and the model's
+tokenizer, which decides where rows' prompts share tokens (`lmc.plan.order`,
+plan/README.md says why). This pass records nothing but that it ran (`passes` in the plan);
+with it off (`--disable-pass order`), rows run in input order. Guarantee: prompts and outputs are
+unchanged.
 """
 
 from __future__ import annotations
 
 from lmc.plan.ir import Graph
 from lmc.plan.options import CompileOptions
-from lmc.plan.order import row_order
 
 
 def order(graph: Graph, options: CompileOptions) -> Graph:
-    """Record a cache-friendly row order for `options.inputs` (if given)."""
-    if options.inputs is None:
-        return graph
-    graph = graph.copy()
-    result = row_order(graph, list(options.inputs), budget=options.memory_budget_tokens)
-    graph.meta["order"] = result.to_json(options.memory_budget_tokens)
+    """Nothing to change in the graph: being in the plan's pass list is the request."""
     return graph

@@ -1,8 +1,9 @@
 """Running a plan over rows on an engine: the one entry point `lmc run` and the Python API share.
 
 It builds what every row shares (tokenizer codec, constraint compiler, the model's role texts),
-puts the rows in the plan's order (the `order` pass: a depth-first walk of the rows' prefix tree,
-recomputed here for the rows actually given, with the model's own tokenizer), and drives them.
+puts the rows in cache-friendly order when the plan asks for it (its `order` pass ran: a
+depth-first walk of the rows' prefix tree, `lmc.plan.order`, computed here for the rows given,
+with the model's tokenizer), and drives them.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ class RunOptions:
 
 
 def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> list[RowJob]:
-    """The jobs in the order the plan's `order` pass wants (unchanged when it is off)."""
+    """The jobs in cache-friendly order (`lmc.plan.order`, on these rows with this tokenizer)
+    when the plan asks for it (its `order` pass ran), else as given."""
     if "order" not in plan.graph.meta.get("passes", []):
         return list(jobs)
     runnable = [j for j in jobs if j.fields is not None]
     rest = [j for j in jobs if j.fields is None]
-    order = row_order(plan.graph, [j.fields for j in runnable], tokenizer.encode_run).rows
+    order = row_order(plan.graph, [j.fields for j in runnable], tokenizer.encode_run)
     return rest + [runnable[i] for i in order]
 
 
