@@ -1,4 +1,5 @@
-"""The compiler's intermediate representation: typed frozen nodes on a networkx graph."""
+"""The intermediate representation the compiler writes and the executor interprets: typed frozen
+nodes on a networkx graph."""
 
 from lmc.plan.ir.graph import ENTRY, Graph, Source
 from lmc.plan.ir.nodes import (

@@ -3,7 +3,7 @@
 Entry points:
 - `run_file(engine, plan, "data.jsonl", "out.jsonl", resume=..., max_rows=...)`: `lmc run`.
 - `execute(engine, plan, jobs, on_result, RunOptions(...))`: rows in, `RowResult`s out as they
-  finish (any order), on lmc's Engine or anything with its submit/step/has_work/unpin.
+  finish (any order), on lmc's Engine or anything that is an `EngineLike` (engine_like.py).
 - `run_plan(plan, rows, progress=..., runtime=...)`: `program.run` / `run_batch` (lmc/api.py
   compiles), a `ProgramState` per row in input order.
 

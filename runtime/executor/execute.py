@@ -48,7 +48,7 @@ def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> list[
 
 
 def predicted_reuse(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> Prediction:
-    """The compiler's cache model for these rows with this model's tokenizer."""
+    """The cache model (lmc.plan) for these rows with this model's tokenizer."""
     roles, _ = role_texts(tokenizer)
     rows = [j.fields for j in jobs if j.fields is not None]
     return predict(plan.graph, rows, tokenizer.encode_run, roles, "model tokenizer")

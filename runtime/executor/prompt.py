@@ -3,7 +3,7 @@
 Consecutive texts are encoded together, when a request needs them (a gen, a select, a pin, a
 prefetch), not op by op: how the compiler cuts a text into pieces (hoisting a shared head) must not
 change the tokens, so a plan with its passes on sends exactly the prompts of the plan with them
-off, and the compiler's cache model, which tokenizes the same runs, predicts the hits the engine
+off, and the cache model (lmc.plan), which tokenizes the same runs, predicts the hits the engine
 sees. A run is encoded with BOS at the start of a prompt and as a continuation after it.
 """
 

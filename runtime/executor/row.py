@@ -61,7 +61,7 @@ class RowRun:
         """Start the walk; the coroutines to run are in `spawned`.
 
         `modeled` gets the gens and selects whose prompt is known now (no text waiting on a
-        generated value before them): the requests the compiler's cache model predicts, so the
+        generated value before them): the requests the cache model (lmc.plan) predicts, so the
         measured reuse of exactly those can be set beside the prediction."""
         self.spawned.append(state_coroutine(self, 0))
         ops = self.program.start()
