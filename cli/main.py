@@ -12,13 +12,14 @@ from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.run_cmd import run_cmd
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain click help: option names never cut, no type noise, 80 columns
     name="lmc",
     help="lmc: compile LM programs ahead of time and run them over data sets on its own runtime.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-bench_app = typer.Typer(help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
+bench_app = typer.Typer(rich_markup_mode=None, help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.command("compile")(compile_cmd)
 app.command("explain")(explain_cmd)
