@@ -46,7 +46,7 @@ def bench_run_cmd(
     rows: Annotated[int, typer.Option(help="Rows of each workload's data file (the first N).")] = 8,
     workload: Annotated[list[str] | None, typer.Option("--workload", "-w", help="Only these examples (repeatable).")] = None,
     transformers: Annotated[bool, typer.Option("--transformers/--no-transformers", help="Include the transformers baseline.")] = True,
-    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results.")] = "benchmarks/results",
+    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results (benchmarks/results holds the committed ones).")] = "lmc-bench",
     device: Annotated[str, typer.Option(help="cpu or cuda (results go to run_<device>.json).")] = "cpu",
 ) -> None:
     """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`."""
@@ -63,7 +63,7 @@ def bench_engine_cmd(
     prefix_tokens: int = typer.Option(512, help="Tokens of the prefix every row shares."),
     own_tokens: int = typer.Option(32, help="Tokens of each row's own text."),
     new_tokens: int = typer.Option(8, help="Tokens generated per row."),
-    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
 ) -> None:
     """Few-shot shape on the engine: lmc, lmc without radix cache, transformers `generate`."""
     from lmc.benchmarks.engine import FewShotShape, bench_engine
@@ -77,7 +77,7 @@ def bench_engine_cmd(
 def bench_gpu_cmd(
     model: str = typer.Option("llama-3-8b", help="A preset shape, loaded with random bf16 weights."),
     attention_backend: str = typer.Option("auto", help="auto | reference | triton | flashinfer."),
-    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
     transformers: bool = typer.Option(True, help="Also time transformers on the same shapes."),
     name: str = typer.Option("gpu", help="Results file name (without .json)."),
 ) -> None:
@@ -90,7 +90,7 @@ def bench_gpu_cmd(
 
 @bench_app.command("constrained")
 def bench_constrained_cmd(
-    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
     repeats: int = typer.Option(3, help="Cold compiles per case (the median is reported)."),
     decode_rows: int = typer.Option(32, help="Rows of the JSON-extraction decode run (0 skips it)."),
 ) -> None:
