@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 import lmc
+from lmc import log
 from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.run_cmd import run_cmd
@@ -36,8 +37,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    log_level: str | None = typer.Option(
+        None, "--log-level", metavar="|".join(log.LEVELS),
+        help=f"Log to stderr from this level on (default: ${log.ENV}, else {log.DEFAULT})."),
 ) -> None:
     """lmc: compile LM programs ahead of time and run them over data sets on its own runtime."""
+    try:
+        log.setup(log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from None
 
 
 @bench_app.command("run")

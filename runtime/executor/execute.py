@@ -7,6 +7,7 @@ recomputed here for the rows actually given, with the model's own tokenizer), an
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from lmc.runtime.executor.prompt import TokenCodec
 from lmc.runtime.executor.results import RowResult
 from lmc.runtime.executor.row import RowEnv
 from lmc.runtime.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ def execute(
     tokenizer: Tokenizer = engine.tokenizer
     engine_like: EngineLike = engine
     roles, roles_error = role_texts(tokenizer)
+    if roles_error is not None:
+        log.warning("the model's chat template cannot be cut into role texts, so rows that use "
+                    "system/user/assistant will fail: %s", roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     config = getattr(engine, "config", None)
