@@ -36,7 +36,7 @@ def run_cmd(
     from lmc.runtime.engine import Engine
     from lmc.runtime.executor.execute import RunOptions
     from lmc.runtime.executor.file_run import run_file
-    from lmc.runtime.executor.progress import summary_table
+    from lmc.runtime.executor.progress import phase, summary_table
 
     console = Console(stderr=True)
     try:
@@ -45,7 +45,9 @@ def run_cmd(
             plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
-        runner = Engine(engine)
+        with phase(console, f"starting the engine: loading {engine.model} on {engine.device}, "
+                            "building kernels and the KV cache", progress):
+            runner = Engine(engine)
     except (PlanError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -132,3 +132,26 @@ def test_a_plan_whose_dynamic_program_changed_is_refused(tmp_path, data, small_m
     result = _run(tmp_path / "plan.json", data, tmp_path / "out.jsonl", small_model_dir)
     assert result.exit_code == 2
     assert "changed since this plan was compiled" in result.output
+
+
+def test_progress_phases_and_summary_labels(plan, data, small_model_dir, tmp_path):
+    """With progress on: a phase line for each start-up step; the summary calls the cache model's
+    figure predicted (never measured) and explains the rows flagged for hitting max_tokens."""
+    args = ["run", str(plan), "--inputs", str(data), "-o", str(tmp_path / "out.jsonl"), "--model",
+            str(small_model_dir), "--metrics", str(tmp_path / "m.json")]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "✓ starting the engine: loading" in result.output
+    assert f"✓ predicting cache reuse of {len(QUESTIONS)} rows" in result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    measured = next(line for line in result.output.splitlines() if "cache hit rate" in line)
+    predicted = next(line for line in result.output.splitlines() if "  predicted" in line)
+    assert f"{metrics['cache']['measured_hit_rate']:.1%} of all prompt tokens (measured)" in measured
+    assert (f"{metrics['cache']['predicted_hit_rate']:.1%} by the cache model (on its requests: "
+            f"{metrics['cache']['modeled_hit_rate']:.1%})") in predicted
+    flagged = metrics["rows"]["flags"].get("max_tokens", 0)
+    assert flagged == sum(any(f["type"] == "max_tokens" for f in json.loads(line)["meta"]["flags"])
+                          for line in (tmp_path / "out.jsonl").read_text().splitlines())
+    assert flagged > 0  # 4-token answers on random weights rarely stop on "\n"
+    assert (f"flagged: hit max_tokens: {flagged} rows (a gen stopped at its token limit, so its text may be "
+            "cut; see meta.flags)") in result.output
