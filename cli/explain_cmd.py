@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,19 +15,24 @@ FORMATS = ("text", "dot", "svg", "html")
 def explain_cmd(
     plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan.json written by `lmc compile`.")],
     inputs: Annotated[Path | None, typer.Option(
-        "--inputs", help="data.jsonl: add the cache plan (shared prefixes, tokens saved, hit rate).")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text | dot | svg | html.")] = "text",
+        "--inputs", metavar="FILE",
+        help="data.jsonl: add the cache plan (shared prefixes, tokens saved, hit rate).")] = None,
+    metrics: Annotated[Path | None, typer.Option(
+        "--metrics", metavar="FILE",
+        help="metrics.json of `lmc run --metrics`: measured reuse beside the prediction (html).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="|".join(FORMATS), help="What to write.")] = "text",
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write here (default: stdout for text and dot, PLAN's name with .svg/.html).")] = None,
+        "--output", "-o", metavar="FILE", help="Write here (default: stdout for text and dot, PLAN's name with .svg/.html).")] = None,
     model: Annotated[str, typer.Option(
-        "--model", help="Whose tokenizer counts tokens for the cache plan: tiny, a preset, a HF "
-                        "directory, or none (approximate word pieces).")] = "tiny",
+        "--model", metavar="NAME|DIR", help="Whose tokenizer counts tokens and whose chat template "
+        "the pictures show: tiny, a preset, a HF directory, or none (word pieces, <role> markers).")] = "tiny",
 ) -> None:
     """Show a plan: its graph (shared prefixes, forks, gens, constraints, dynamic regions) and,
-    with --inputs, the predicted cache reuse over all rows."""
+    with --inputs, the predicted cache reuse over all rows; with --metrics, what a run measured."""
     from lmc.cli.compile_cmd import read_rows
     from lmc.compiler import explain
     from lmc.compiler.errors import PlanError
+    from lmc.compiler.instantiate.roles import role_texts
     from lmc.compiler.plan import Plan
 
     if fmt not in FORMATS:
@@ -37,18 +43,30 @@ def explain_cmd(
     except (PlanError, OSError) as exc:
         typer.echo(f"cannot read {plan_path}: {exc}", err=True)
         raise typer.Exit(1) from None
+    measured = None
+    if metrics is not None:
+        try:
+            measured = explain.Measured.from_json(json.loads(metrics.read_text()))
+        except (OSError, ValueError) as exc:
+            typer.echo(f"cannot read --metrics {metrics}: {exc}", err=True)
+            raise typer.Exit(1) from None
     prediction, note = (None, "")
     if inputs is not None:
         prediction, note = explain.cache_plan(plan.graph, list(read_rows(inputs)), model)
+    choice = explain.choose_tokenizer(model)
+    roles = role_texts(choice.roles) if choice.roles is not None else None
+    if roles is None and model != "none":
+        note = " ".join(filter(None, [note, f"the chat template of {model!r} cannot be cut per role, "
+                                             "so role boundaries show as <role> markers"]))
     try:
         if fmt == "text":
             _text(plan, prediction, note, output)
         elif fmt == "dot":
-            _write(explain.to_dot(plan.graph), output)
+            _write(explain.to_dot(plan.graph, roles), output)
         elif fmt == "svg":
-            _write(explain.to_svg(explain.to_dot(plan.graph)), output or plan_path.with_suffix(".svg"))
+            _write(explain.to_svg(explain.to_dot(plan.graph, roles)), output or plan_path.with_suffix(".svg"))
         else:
-            _write(explain.to_html(plan, prediction, note), output or plan_path.with_suffix(".html"))
+            _write(explain.to_html(plan, prediction, note, roles, measured), output or plan_path.with_suffix(".html"))
     except (explain.GraphvizMissing, RuntimeError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

@@ -2,7 +2,7 @@
 
 from lmc.compiler.explain.cache_plan import cache_plan, choose_tokenizer
 from lmc.compiler.explain.dot import GraphvizMissing, to_dot, to_svg
-from lmc.compiler.explain.html import to_html
+from lmc.compiler.explain.html import Measured, to_html
 from lmc.compiler.explain.tree import (
     cache_tables,
     constraints_table,
@@ -12,6 +12,6 @@ from lmc.compiler.explain.tree import (
 )
 
 __all__ = [
-    "GraphvizMissing", "cache_plan", "cache_tables", "choose_tokenizer", "constraints_table",
+    "GraphvizMissing", "Measured", "cache_plan", "cache_tables", "choose_tokenizer", "constraints_table",
     "order_line", "plan_tree", "stats_line", "to_dot", "to_html", "to_svg",
 ]

@@ -12,10 +12,14 @@ from rich.tree import Tree
 from lmc.compiler.cache_model import Prediction
 from lmc.compiler.explain.describe import describe
 from lmc.compiler.ir import ENTRY, Graph
+from lmc.words import plural
 
 if TYPE_CHECKING:
     from lmc.compiler.plan import Plan
 
+NOUNS = {"nodes": ("node",), "gens": ("gen",), "selects": ("select",), "forks": ("fork",),
+         "shared_prefixes": ("shared prefix", "shared prefixes"), "constraints": ("constraint",),
+         "dynamic_regions": ("dynamic region",)}
 STYLES = {"prefix": "bold green", "text": "", "role": "dim", "gen": "bold cyan", "select": "bold cyan",
           "fork": "yellow", "control": "blue", "dynamic": "bold magenta", "other": "dim"}
 
@@ -38,8 +42,7 @@ def _add(graph: Graph, owner: str, parent: Tree) -> None:
 
 
 def stats_line(plan: Plan) -> str:
-    stats = plan.stats()
-    parts = [f"{v} {k.replace('_', ' ')}" for k, v in stats.items()]
+    parts = [plural(v, *NOUNS[k]) for k, v in plan.stats().items()]
     return f"{plan.name}: " + ", ".join(parts) + f"; passes: {', '.join(plan.graph.meta.get('passes', [])) or 'none'}"
 
 

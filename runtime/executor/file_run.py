@@ -131,8 +131,12 @@ def _prediction(plan: Plan, jobs: list[RowJob], engine: Any) -> dict[str, Any]:
         "prompt_tokens": p.prompt_tokens,
         "cached_tokens": p.cached_tokens,
         "failed_rows": p.failed_rows,
+        "saved_by": p.saved_by,
+        "nodes": {node: {"prompt_tokens": r.prompt_tokens, "cached_tokens": r.cached_tokens, "hit_rate": r.hit_rate}
+                  for node, r in p.nodes.items()},
         "prefix_groups": [
-            {"node": g.node, "scope": g.scope, "tokens": g.tokens, "sharers": g.sharers, "saved_tokens": g.saved}
+            {"node": g.node, "scope": g.scope, "tokens": g.tokens, "sharers": g.sharers, "instances": g.instances,
+             "saved_tokens": g.saved}
             for g in p.groups
         ],
     }

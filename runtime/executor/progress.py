@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console, Group
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text as RichText
 
 from lmc.runtime.executor.results import RowResult
 from lmc.runtime.executor.stats import since, snapshot
+from lmc.words import plural
 
 REFRESH_S = 0.25
 WINDOW_S = 10.0
@@ -28,11 +29,6 @@ FLAGS = {  # a row flag's type -> (summary label, what it means)
     "constraint_unsatisfied": ("flagged: constraint unmet",
                                "a gen hit max_tokens before its constraint was complete"),
 }
-
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """`1 fork`, `2 forks`, `1 prefix`, `3 prefixes` (pass the plural when it is not noun + s)."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 class Window:
@@ -71,8 +67,9 @@ def phase(console: Console, text: str, enabled: bool = True) -> Iterator[None]:
 
 
 class RunProgress:
-    """Rows done of the total; requests finished of those submitted; generated and prefill
-    tokens per second over the last `WINDOW_S`; the cache hit rate so far; the ETA."""
+    """Rows done of the total; requests finished of those submitted (req); generated and prefill
+    tokens per second over the last `WINDOW_S`; the cache hit rate so far; the ETA. It fits in
+    80 columns."""
 
     def __init__(self, total: int, engine: Any, console: Console | None = None, enabled: bool = True) -> None:
         self.engine = engine
@@ -87,10 +84,9 @@ class RunProgress:
         self._prefill = Window()
         self._bar = Progress(
             TextColumn("[bold]rows"),
-            BarColumn(bar_width=24),
+            BarColumn(bar_width=8),
             MofNCompleteColumn(),
             TextColumn("{task.fields[line]}"),
-            TimeElapsedColumn(),
             console=self.console,
             disable=not enabled,
         )
@@ -114,8 +110,8 @@ class RunProgress:
         stats = since(self.engine, self.start)
         gen = self._gen.rate(now, stats.decode_tokens)
         prefill = self._prefill.rate(now, stats.prefill_tokens)
-        return (f"requests {stats.finished:,}/{stats.requests:,}  gen {gen:,.0f} tok/s  prefill {prefill:,.0f} tok/s"
-                f" (last {WINDOW_S:.0f} s)  cache hit {stats.hit_rate:.0%}  ETA {eta(self.done, self.total, now - self.started)}")
+        return (f"req {stats.finished:,}/{stats.requests:,} · gen {gen:,.0f} tok/s · prefill {prefill:,.0f} tok/s"
+                f" · hit {stats.hit_rate:.0%} · ETA {eta(self.done, self.total, now - self.started)}")
 
     def step(self, force: bool = False) -> None:
         now = time.perf_counter()

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from rich.console import Console
 
 from lmc.runtime.engine import EngineStats
-from lmc.runtime.executor.progress import RunProgress, Window, eta, plural
+from lmc.runtime.executor.progress import RunProgress, Window, eta
+from lmc.words import plural
 
 
 def test_window_rate_follows_the_last_ten_seconds():
@@ -39,6 +40,6 @@ def test_the_line_moves_before_any_row_finishes():
     first = progress.line(0.0)
     stats.requests, stats.finished, stats.decode_tokens, stats.prefill_tokens, stats.cached_tokens = 40, 12, 500, 300, 100
     later = progress.line(5.0)
-    assert first.startswith("requests 0/0") and "ETA –" in first
-    assert later.startswith("requests 12/40  gen 100 tok/s  prefill 60 tok/s (last 10 s)  cache hit 25%")
+    assert first.startswith("req 0/0 ·") and first.endswith("ETA –")
+    assert later == "req 12/40 · gen 100 tok/s · prefill 60 tok/s · hit 25% · ETA –"
     assert progress.done == 0
