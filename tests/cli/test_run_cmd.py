@@ -155,3 +155,19 @@ def test_progress_phases_and_summary_labels(plan, data, small_model_dir, tmp_pat
     assert flagged > 0  # 4-token answers on random weights rarely stop on "\n"
     assert (f"flagged: hit max_tokens: {flagged} rows (a gen stopped at its token limit, so its text may be "
             "cut; see meta.flags)") in result.output
+    # the same metrics on the explain page: predicted beside measured for every gen and select
+    page = tmp_path / "page.html"
+    result = runner.invoke(app, ["explain", str(plan), "-f", "html", "-o", str(page), "--metrics", str(tmp_path / "m.json"),
+                                 "--model", str(small_model_dir)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    table = text[text.index('<table id="per-node">'):]
+    table = table[:table.index("</table>")]
+    for node in metrics["nodes"]:
+        if node["kind"] in ("gen", "select"):
+            assert f"<td>{node['node']}</td><td>{node['kind']}</td><td class=n>{node['requests']:,}</td>" in table
+            assert f"<td class=n>{node['hit_rate']:.1%}</td>" in table
+    for reuse in metrics["cache"]["prediction"]["nodes"].values():
+        assert f"<td class=n>{reuse['hit_rate']:.1%}</td>" in table
+    result = runner.invoke(app, ["explain", str(plan), "--metrics", str(data)])
+    assert result.exit_code == 1 and "cannot read --metrics" in result.output
