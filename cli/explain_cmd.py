@@ -60,7 +60,7 @@ def explain_cmd(
                                              "so role boundaries show as <role> markers"]))
     try:
         if fmt == "text":
-            _text(plan, prediction, note, output)
+            _text(plan, prediction, note, output, roles)
         elif fmt == "dot":
             _write(explain.to_dot(plan.graph, roles), output)
         elif fmt == "svg":
@@ -80,14 +80,14 @@ def _write(text: str, output: Path | None) -> None:
     typer.echo(f"wrote {output}")
 
 
-def _text(plan: object, prediction: object, note: str, output: Path | None) -> None:
+def _text(plan: object, prediction: object, note: str, output: Path | None, roles: object) -> None:
     from lmc.compiler import explain
 
     handle = output.open("w", encoding="utf-8") if output else None
     try:
         console = Console(file=handle, width=120 if handle else None)
         console.print(explain.stats_line(plan), highlight=False)  # type: ignore[arg-type]
-        console.print(explain.plan_tree(plan.graph))  # type: ignore[attr-defined]
+        console.print(explain.plan_tree(plan.graph, roles))  # type: ignore[attr-defined, arg-type]
         table = explain.constraints_table(plan.graph)  # type: ignore[attr-defined]
         if table is not None:
             console.print(table)

@@ -112,7 +112,9 @@ class Picture:
     def _prompt(self, run: list[str]) -> Step:
         first = self.graph.node(run[0])
         text = "".join(piece_text(self.graph.node(n), self.roles) for n in run)  # type: ignore[arg-type]
-        return Step(str(next(self._numbers)), "text", f"{unparse(first.state)} += {_clip(text)}", tuple(run))  # type: ignore[attr-defined]
+        prefetch = any(getattr(self.graph.node(n), "prefetch", False) for n in run)
+        flag = "  [prefetch: prefilled before the generated values it waits on]" if prefetch else ""
+        return Step(str(next(self._numbers)), "text", f"{unparse(first.state)} += {_clip(text)}{flag}", tuple(run))  # type: ignore[attr-defined]
 
     def _item(self, node_id: str) -> Item:
         node = self.graph.node(node_id)

@@ -36,8 +36,9 @@ def test_text_shows_prefixes_forks_gens_constraints(judge_plan):
     result = runner.invoke(app, ["explain", str(judge_plan)])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "shared prefix p1 (every row)" in out and "shared prefix p2 (the branches of n8)" in out
-    assert "gen score" in out and "regex '[1-5]'" in out and "[prefetch]" in out
+    assert "1. shared prefix (every row)" in out and "5a. shared prefix (the branches)" in out
+    assert "gen score" in out and "regex '[1-5]'" in out and "[prefetch: prefilled" in out
+    assert "branch 1" in out and "branches 2 to len(dims), alike" in out and "<system>" not in out
     assert "constraints (compiled ahead of time)" in out
 
 
