@@ -22,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TARGET_SECONDS = 0.5
 
 
-def bench_compile(out_dir: str | Path = "benchmarks/results", repeats: int = 5,
+def bench_compile(out_dir: str | Path = "lmc-bench", repeats: int = 5,
                   examples: Path = EXAMPLES) -> Path:
     start = time.perf_counter()
     with contextlib.suppress(ImportError):

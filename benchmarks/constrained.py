@@ -112,7 +112,7 @@ REGEXES: dict[str, tuple[str, str]] = {
 }
 
 
-def bench_constrained(out_dir: str | Path = "benchmarks/results", repeats: int = 3) -> Path:
+def bench_constrained(out_dir: str | Path = "lmc-bench", repeats: int = 3) -> Path:
     """Measure every case with every available engine; returns the JSON report's path."""
     tokenizer = _tokenizer()
     token_bytes = tokenizer.token_bytes()

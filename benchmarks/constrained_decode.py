@@ -101,7 +101,7 @@ def run(loaded, texts: list[str], jump: bool) -> dict:
 
 
 def bench_constrained_decode(
-    out_dir: str | Path = "benchmarks/results", rows: int = 32, model: str = "tiny"
+    out_dir: str | Path = "lmc-bench", rows: int = 32, model: str = "tiny"
 ) -> Path:
     loaded = load_model(model)
     texts = prompts(rows)

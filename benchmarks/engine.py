@@ -98,7 +98,7 @@ def run_transformers(model_dir: Path, prompts: list[list[int]], new_tokens: int,
 def bench_engine(
     model: str = "tiny",
     shape: FewShotShape = FewShotShape(),
-    out_dir: Path | str = "benchmarks/results",
+    out_dir: Path | str = "lmc-bench",
     transformers_batch: int = 64,
     name: str = "engine_cpu",
 ) -> Path:

@@ -204,7 +204,7 @@ def transformers_shapes(model: str, vocab_hint: int) -> list[dict]:
 def bench_gpu(
     model: str = "llama-3-8b",
     backend: str = "auto",
-    out_dir: Path | str = "benchmarks/results",
+    out_dir: Path | str = "lmc-bench",
     with_transformers: bool = True,
     name: str = "gpu",
 ) -> Path:

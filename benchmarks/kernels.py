@@ -295,7 +295,7 @@ def op_rows(ceil: dict[str, float]) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results", help="folder for the JSON report")
+    parser.add_argument("--out", default="lmc-bench", help="folder for the JSON report")
     parser.add_argument("--quick", action="store_true", help="skip the block-size sweeps")
     parser.add_argument("--flashinfer", action="store_true", help="also time the flashinfer backend")
     args = parser.parse_args()

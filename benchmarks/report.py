@@ -32,7 +32,7 @@ def machine_info() -> dict[str, Any]:
 def write_report(
     name: str,
     rows: list[dict[str, Any]],
-    out_dir: Path | str = "benchmarks/results",
+    out_dir: Path | str = "lmc-bench",
     extra: dict[str, Any] | None = None,
     console: Console | None = None,
 ) -> Path:

@@ -138,7 +138,7 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
 
 
 def bench_run(model: str = "tiny", rows: int = 8, names: list[str] | None = None, transformers: bool = True,
-              out_dir: Path | str = "benchmarks/results", name: str | None = None, device: str = "cpu") -> Path:
+              out_dir: Path | str = "lmc-bench", name: str | None = None, device: str = "cpu") -> Path:
     loaded = load_model(model, device=device)
     name = name or f"run_{loaded.device.type}"
     table: list[dict[str, Any]] = []

@@ -116,7 +116,7 @@ def _print(rows: list[dict[str, Any]], load_seconds: float | None) -> None:
 
 def bench_compile_cmd(
     repeats: Annotated[int, typer.Option(help="Compiles per program (the first pays for cold caches).")] = 5,
-    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results.")] = "benchmarks/results",
+    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results (benchmarks/results holds the committed ones).")] = "lmc-bench",
 ) -> None:
     """Compile time of every example program (target: under 0.5 s each)."""
     from lmc.benchmarks.compile import bench_compile

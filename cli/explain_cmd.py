@@ -19,16 +19,20 @@ FORMATS = ("text", "dot", "svg", "html")
 def explain_cmd(
     plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan.json written by `lmc compile`.")],
     inputs: Annotated[Path | None, typer.Option(
-        "--inputs", help="data.jsonl: add the cache plan (shared prefixes, tokens saved, hit rate).")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text | dot | svg | html.")] = "text",
+        "--inputs", metavar="FILE",
+        help="data.jsonl: add the cache plan (shared prefixes, tokens saved, hit rate).")] = None,
+    metrics: Annotated[Path | None, typer.Option(
+        "--metrics", metavar="FILE",
+        help="metrics.json of `lmc run --metrics`: measured reuse beside the prediction (html).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="|".join(FORMATS), help="What to write.")] = "text",
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write here (default: stdout for text and dot, PLAN's name with .svg/.html).")] = None,
+        "--output", "-o", metavar="FILE", help="Write here (default: stdout for text and dot, PLAN's name with .svg/.html).")] = None,
     model: Annotated[str, typer.Option(
-        "--model", help="Whose tokenizer counts tokens for the cache plan: tiny, a preset, a HF "
-                        "directory, or none (approximate word pieces).")] = "tiny",
+        "--model", metavar="NAME|DIR", help="Whose tokenizer counts tokens and whose chat template "
+        "the pictures show: tiny, a preset, a HF directory, or none (word pieces, <role> markers).")] = "tiny",
 ) -> None:
     """Show a plan: its graph (shared prefixes, forks, gens, constraints, dynamic regions) and,
-    with --inputs, the predicted cache reuse over all rows."""
+    with --inputs, the predicted cache reuse over all rows; with --metrics, what a run measured."""
     from lmc.compiler import explain
     from lmc.plan.errors import PlanError
     from lmc.plan.file import Plan
@@ -41,18 +45,29 @@ def explain_cmd(
     except (PlanError, OSError) as exc:
         typer.echo(f"cannot read {plan_path}: {exc}", err=True)
         raise typer.Exit(1) from None
+    measured = None
+    if metrics is not None:
+        try:
+            measured = explain.Measured.from_json(json.loads(metrics.read_text()))
+        except (OSError, ValueError) as exc:
+            typer.echo(f"cannot read --metrics {metrics}: {exc}", err=True)
+            raise typer.Exit(1) from None
     prediction, note = (None, "")
     if inputs is not None:
         prediction, note = predict_reuse(plan.graph, list(read_rows(inputs)), model)
+    roles = model_roles(model)
+    if roles is None and model != "none":
+        note = " ".join(filter(None, [note, f"the chat template of {model!r} cannot be cut per role, "
+                                             "so role boundaries show as <role> markers"]))
     try:
         if fmt == "text":
-            _text(plan, prediction, note, output)
+            _text(plan, prediction, note, output, roles)
         elif fmt == "dot":
-            _write(explain.to_dot(plan.graph), output)
+            _write(explain.to_dot(plan.graph, roles), output)
         elif fmt == "svg":
-            _write(explain.to_svg(explain.to_dot(plan.graph)), output or plan_path.with_suffix(".svg"))
+            _write(explain.to_svg(explain.to_dot(plan.graph, roles)), output or plan_path.with_suffix(".svg"))
         else:
-            _write(explain.to_html(plan, prediction, note), output or plan_path.with_suffix(".html"))
+            _write(explain.to_html(plan, prediction, note, roles, measured), output or plan_path.with_suffix(".html"))
     except (explain.GraphvizMissing, RuntimeError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -91,6 +106,20 @@ def predict_reuse(graph: Graph, rows: list[Any], model: str | None) -> tuple[Pre
     return predict(graph, rows, tokenizer.encode_run, roles, model), ""
 
 
+def model_roles(model: str | None) -> dict[str, tuple[str, str]] | None:
+    """The text `model`'s chat template puts around each role, for the pictures; None when the
+    model has no tokenizer here or its template cannot be cut per role."""
+    if model is None or model == "none":
+        return None
+    try:
+        from lmc.runtime.tokenizer import load_tokenizer, role_texts
+
+        roles, _ = role_texts(load_tokenizer(model))
+    except (ImportError, OSError, ValueError):
+        return None
+    return roles
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
@@ -99,14 +128,14 @@ def _write(text: str, output: Path | None) -> None:
     typer.echo(f"wrote {output}")
 
 
-def _text(plan: object, prediction: object, note: str, output: Path | None) -> None:
+def _text(plan: object, prediction: object, note: str, output: Path | None, roles: object) -> None:
     from lmc.compiler import explain
 
     handle = output.open("w", encoding="utf-8") if output else None
     try:
         console = Console(file=handle, width=120 if handle else None)
         console.print(explain.stats_line(plan), highlight=False)  # type: ignore[arg-type]
-        console.print(explain.plan_tree(plan.graph))  # type: ignore[attr-defined]
+        console.print(explain.plan_tree(plan.graph, roles))  # type: ignore[attr-defined, arg-type]
         table = explain.constraints_table(plan.graph)  # type: ignore[attr-defined]
         if table is not None:
             console.print(table)

@@ -7,18 +7,20 @@ from typing import Annotated
 import typer
 
 import lmc
+from lmc import log
 from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.run_cmd import run_cmd
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain click help: option names never cut, no type noise, 80 columns
     name="lmc",
     help="lmc: compile LM programs ahead of time and run them over data sets on its own runtime.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-bench_app = typer.Typer(help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
+bench_app = typer.Typer(rich_markup_mode=None, help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.command("compile")(compile_cmd)
 app.command("explain")(explain_cmd)
@@ -35,8 +37,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    log_level: str | None = typer.Option(
+        None, "--log-level", metavar="|".join(log.LEVELS),
+        help=f"Log to stderr from this level on (default: ${log.ENV}, else {log.DEFAULT})."),
 ) -> None:
     """lmc: compile LM programs ahead of time and run them over data sets on its own runtime."""
+    try:
+        log.setup(log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from None
 
 
 @bench_app.command("run")
@@ -45,7 +54,7 @@ def bench_run_cmd(
     rows: Annotated[int, typer.Option(help="Rows of each workload's data file (the first N).")] = 8,
     workload: Annotated[list[str] | None, typer.Option("--workload", "-w", help="Only these examples (repeatable).")] = None,
     transformers: Annotated[bool, typer.Option("--transformers/--no-transformers", help="Include the transformers baseline.")] = True,
-    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results.")] = "benchmarks/results",
+    out_dir: Annotated[str, typer.Option(help="Folder for the JSON results (benchmarks/results holds the committed ones).")] = "lmc-bench",
     device: Annotated[str, typer.Option(help="cpu or cuda (results go to run_<device>.json).")] = "cpu",
 ) -> None:
     """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`."""
@@ -62,7 +71,7 @@ def bench_engine_cmd(
     prefix_tokens: int = typer.Option(512, help="Tokens of the prefix every row shares."),
     own_tokens: int = typer.Option(32, help="Tokens of each row's own text."),
     new_tokens: int = typer.Option(8, help="Tokens generated per row."),
-    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
 ) -> None:
     """Few-shot shape on the engine: lmc, lmc without radix cache, transformers `generate`."""
     from lmc.benchmarks.engine import FewShotShape, bench_engine
@@ -76,7 +85,7 @@ def bench_engine_cmd(
 def bench_gpu_cmd(
     model: str = typer.Option("llama-3-8b", help="A preset shape, loaded with random bf16 weights."),
     attention_backend: str = typer.Option("auto", help="auto | reference | triton | flashinfer."),
-    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
     transformers: bool = typer.Option(True, help="Also time transformers on the same shapes."),
     name: str = typer.Option("gpu", help="Results file name (without .json)."),
 ) -> None:
@@ -89,7 +98,7 @@ def bench_gpu_cmd(
 
 @bench_app.command("constrained")
 def bench_constrained_cmd(
-    out_dir: str = typer.Option("benchmarks/results", help="Folder for the JSON results."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
     repeats: int = typer.Option(3, help="Cold compiles per case (the median is reported)."),
     decode_rows: int = typer.Option(32, help="Rows of the JSON-extraction decode run (0 skips it)."),
 ) -> None:

@@ -9,23 +9,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lmc.cli.engine_options import engine_options
+from lmc.runtime.config import EngineConfig
 
+
+@engine_options
 def run_cmd(
     plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan.json written by `lmc compile`.")],
-    inputs: Annotated[Path, typer.Option("--inputs", "-i", help="data.jsonl: one JSON object of inputs per line.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where rows go, one line each, in input order.")] = Path("out.jsonl"),
-    model: Annotated[str, typer.Option(help="'tiny', a preset (with --load-format dummy) or a local HF directory.")] = "tiny",
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    inputs: Annotated[Path, typer.Option("--inputs", "-i", metavar="FILE", help="data.jsonl: one JSON object of inputs per line.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Where rows go, one line each, in input order.")] = Path("out.jsonl"),
     resume: Annotated[bool, typer.Option("--resume", help="Keep the rows OUTPUT already holds; run only the rest.")] = False,
-    metrics: Annotated[Path | None, typer.Option(help="Write per-node timings and predicted vs measured cache reuse here.")] = None,
-    max_rows: Annotated[int | None, typer.Option("--max-rows", min=1, help="Run only the first N rows.")] = None,
-    max_active_rows: Annotated[int, typer.Option("--max-active-rows", min=1, help="Rows in flight at once (bounds memory).")] = 128,
-    seed: Annotated[int, typer.Option(help="Seed for sampled gens (per row and gen, independent of batching).")] = 0,
-    load_format: Annotated[str, typer.Option("--load-format", help="auto (safetensors) or dummy (random weights).")] = "auto",
-    dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
-    kv_cache_tokens: Annotated[int | None, typer.Option("--kv-cache-tokens", help="KV cache size in tokens.")] = None,
-    radix_cache: Annotated[bool, typer.Option("--radix-cache/--no-radix-cache", help="Reuse KV across requests.")] = True,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
+    metrics: Annotated[Path | None, typer.Option(metavar="FILE", help="Write per-node timings and predicted vs measured cache reuse here.")] = None,
+    max_rows: Annotated[int | None, typer.Option("--max-rows", min=1, metavar="N", help="Run only the first N rows.")] = None,
+    max_active_rows: Annotated[int, typer.Option("--max-active-rows", min=1, metavar="N", help="Rows in flight at once (bounds memory).")] = 128,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
+    *,
+    engine: EngineConfig,
 ) -> None:
     """Run PLAN over every row of --inputs and write one JSON line per row to --output.
 
@@ -34,11 +33,10 @@ def run_cmd(
     Ctrl-C writes every finished row and exits with 130; --resume finishes the rest."""
     from lmc.plan.errors import PlanError
     from lmc.plan.file import Plan
-    from lmc.runtime.config import EngineConfig
     from lmc.runtime.engine import Engine
     from lmc.runtime.executor.execute import RunOptions
     from lmc.runtime.executor.file_run import run_file
-    from lmc.runtime.executor.progress import summary_table
+    from lmc.runtime.executor.progress import phase, summary_table
 
     console = Console(stderr=True)
     try:
@@ -47,14 +45,14 @@ def run_cmd(
             plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
-        config = EngineConfig(model=model, device=device, load_format=load_format, dtype=dtype, seed=seed,
-                              kv_cache_tokens=kv_cache_tokens, enable_radix_cache=radix_cache)
-        engine = Engine(config)
+        with phase(console, f"starting the engine: loading {engine.model} on {engine.device}, "
+                            "building kernels and the KV cache", progress):
+            runner = Engine(engine)
     except (PlanError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    options = RunOptions(max_active_rows=max_active_rows, seed=seed)
-    summary = run_file(engine, plan, inputs, output, resume=resume, max_rows=max_rows, options=options,
+    options = RunOptions(max_active_rows=max_active_rows, seed=engine.seed)
+    summary = run_file(runner, plan, inputs, output, resume=resume, max_rows=max_rows, options=options,
                        show_progress=progress, predict=metrics is not None)
     report = summary.to_json()
     console.print(summary_table(report))

@@ -9,6 +9,11 @@ choice. Inserting all
 prompts (and gen outputs) into one prefix tree gives the analytical maximum reuse: a prompt token
 already in the tree is a cache hit. That is the prediction `lmc explain --inputs` prints and the
 executor's measured hit rate is compared with.
+
+Each hit is attributed to what first put its token in the tree (`SAVED_BY`): another row (a
+shared row prefix), a sibling branch of the same row (a fork prefix), an earlier request of
+the same conversation (an earlier turn), or the same select's other choices (its prompt), so
+the attribution sums to the cached total. Hits are also counted per gen/select node.
 """
 
 from __future__ import annotations
@@ -48,6 +53,14 @@ class WordPieces:
         return [self.ids.setdefault(p, len(self.ids)) for p in _WORD.findall(text)]
 
 
+SAVED_BY = {
+    "row": "shared row prefix (computed once for all rows)",
+    "fork": "fork prefix (computed once for sibling branches)",
+    "turn": "earlier turn (this conversation's previous requests)",
+    "select": "select prompt (shared by its choices)",
+}
+
+
 @dataclass(frozen=True)
 class ModeledRequest:
     """A gen or select choice as the cache model sees it: token ids, placeholders for values."""
@@ -56,6 +69,20 @@ class ModeledRequest:
     op: int
     prompt: tuple[int, ...]
     output: tuple[int, ...] = ()
+    node: str = ""
+    history: frozenset[int] = frozenset()  # ids of the ops before it in its state's history
+
+
+@dataclass
+class NodeReuse:
+    """Predicted prompt and cached tokens of one gen/select node over all rows."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
 
 @dataclass
@@ -83,6 +110,8 @@ class Prediction:
     unique_tokens: int
     tokenizer: str
     groups: list[PrefixGroup] = field(default_factory=list)
+    saved_by: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SAVED_BY, 0))  # sums to cached_tokens
+    nodes: dict[str, NodeReuse] = field(default_factory=dict)
 
     @property
     def hit_rate(self) -> float:
@@ -105,14 +134,17 @@ def row_requests(row: RowProgram, index: int, tokenize: Tokenize, ids: Placehold
     for op in row.ops:
         if not isinstance(op, (GenOp, SelectOp)):
             continue
-        prompt = prompt_tokens(row.history(op.state), op, index, tokenize, ids)
+        history = row.history(op.state)
+        prompt = prompt_tokens(history, op, index, tokenize, ids)
         if prompt is None:
             continue
+        before = frozenset(h.id for h in history[:next((i for i, h in enumerate(history) if h is op), len(history))])
         if isinstance(op, GenOp):
-            out.append(ModeledRequest(index, op.id, prompt, tuple(ids("gen", index, op.id, i) for i in range(generated_length(op.call)))))
+            output = tuple(ids("gen", index, op.id, i) for i in range(generated_length(op.call)))
+            out.append(ModeledRequest(index, op.id, prompt, output, op.node, before))
         else:
             for choice in op.choices:
-                out.append(ModeledRequest(index, op.id, prompt + tuple(tokenize(choice, False))))
+                out.append(ModeledRequest(index, op.id, prompt + tuple(tokenize(choice, False)), (), op.node, before))
     return out
 
 
@@ -180,34 +212,55 @@ def predict(graph: Graph, rows: list[dict[str, Any]], tokenize: Tokenize | None 
     name = tokenizer_name or getattr(tokenize, "name", "custom")
     ids = PlaceholderIds()
     programs = instantiate_rows(graph, rows, roles)
-    trie: dict[int, Any] = {}
-    prompt_tokens = cached = unique = count = 0
+    trie = _Trie()
+    out = Prediction(len(rows), programs.count(None), 0, 0, 0, 0, name)
     for index, row in enumerate(programs):
         if row is None:
             continue
         for req in row_requests(row, index, tokenize, ids):
-            count += 1
-            prompt_tokens += len(req.prompt)
-            hit, added = _insert(trie, req.prompt + req.output, len(req.prompt))
-            cached += hit
-            unique += added
-    groups = prefix_groups(graph, [p for p in programs if p is not None], tokenize)
-    return Prediction(len(rows), programs.count(None), count, prompt_tokens, cached, unique, name, groups)
+            out.requests += 1
+            out.prompt_tokens += len(req.prompt)
+            hits, added = trie.insert(req)
+            out.unique_tokens += added
+            node = out.nodes.setdefault(req.node, NodeReuse())
+            node.prompt_tokens += len(req.prompt)
+            for origin in hits:
+                out.saved_by[_saved_by(req, origin)] += 1
+            out.cached_tokens += len(hits)
+            node.cached_tokens += len(hits)
+    out.groups = prefix_groups(graph, [p for p in programs if p is not None], tokenize)
+    return out
 
 
-def _insert(trie: dict[int, Any], tokens: tuple[int, ...], prompt_len: int) -> tuple[int, int]:
-    """(prompt tokens already present, tokens newly added) for one sequence."""
-    node, hit, added, matching = trie, 0, 0, True
-    for i, tok in enumerate(tokens):
-        child = node.get(tok)
-        if child is None:
-            matching = False
-            child = node[tok] = {}
-            added += 1
-        elif matching and i < prompt_len:
-            hit += 1
-        node = child
-    return hit, added
+def _saved_by(req: ModeledRequest, origin: ModeledRequest) -> str:
+    if origin.row != req.row:
+        return "row"
+    if origin.op == req.op:
+        return "select"
+    return "turn" if origin.op in req.history else "fork"
+
+
+class _Trie:
+    """A token prefix tree that remembers which request first inserted each token."""
+
+    def __init__(self) -> None:
+        self.children: dict[int, _Trie] = {}
+        self.origin: ModeledRequest | None = None
+
+    def insert(self, req: ModeledRequest) -> tuple[list[ModeledRequest], int]:
+        """(the origin of each prompt token already present, tokens newly added)."""
+        node, hits, added, matching = self, [], 0, True
+        for i, tok in enumerate(req.prompt + req.output):
+            child = node.children.get(tok)
+            if child is None:
+                matching = False
+                child = node.children[tok] = _Trie()
+                child.origin = req
+                added += 1
+            elif matching and i < len(req.prompt):
+                hits.append(child.origin)
+            node = child
+        return hits, added
 
 
 def prefix_groups(graph: Graph, programs: list[RowProgram], tokenize: Tokenize) -> list[PrefixGroup]:

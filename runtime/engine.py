@@ -9,6 +9,7 @@ while the device computes step N+1 (`LaunchedStep`).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from lmc.runtime.scheduler import ScheduledBatch, Scheduler
 from lmc.runtime.sequence import PLACEHOLDER, SeqStatus, Sequence
 from lmc.runtime.stopping import check_stop, final_text
 
+log = logging.getLogger(__name__)
 CPU_KV_TOKENS_CAP = 1 << 17  # on CPU a fraction of free RAM would be far more than any batch needs
 
 
@@ -111,6 +113,9 @@ class Engine:
         self._stats = EngineStats()
         self._overlap = config.overlap_schedule if config.overlap_schedule is not None else self.device.type == "cuda"
         self._launched: LaunchedStep | None = None  # a deferred step, read by the next step()
+        log.info("engine ready: %s on %s (%s), attention %s, %d KV slots, radix cache %s, overlap %s",
+                 config.model, self.device, self.loaded.dtype, type(attn).__name__, self.pool.capacity,
+                 "on" if config.enable_radix_cache else "off", "on" if self._overlap else "off")
 
     # ----------------------------------------------------------------- public API
 
@@ -193,6 +198,11 @@ class Engine:
         out = self.runner.forward(batch, previous)
         self._stats.forward_seconds += time.perf_counter() - start
         self._stats.steps += 1
+        if log.isEnabledFor(logging.DEBUG):
+            decodes = sum(1 for n in batch.extend_lens if n == 1)
+            log.debug("step %d: %d requests (%d decoding), %d tokens, %d KV slots free, %d waiting",
+                      self._stats.steps, len(batch.seqs), decodes, sum(batch.extend_lens), self.pool.num_free,
+                      len(self.scheduler.waiting))
         launched = self._launch_sampling(batch, out)
         stopped = self._read(previous) if previous is not None else []
         stopped += self._account(batch, out.sample_rows)

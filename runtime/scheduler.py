@@ -10,6 +10,7 @@ running request, whose computed KV goes to the tree so that it resumes cheaply.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -18,6 +19,8 @@ from lmc.runtime.config import EngineConfig
 from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.radix_cache import RadixCache
 from lmc.runtime.sequence import SeqStatus, Sequence
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,6 +98,7 @@ class Scheduler:
             victim = max(self.running, key=lambda s: (s.arrival_step, s.rid))
             self.retract(victim)
             self.counters.preemptions += 1
+            log.debug("preempted %s (%d tokens computed): KV memory is full", victim.rid, victim.num_computed)
 
     def retract(self, seq: Sequence) -> None:
         """Send a running request back to the queue; its computed KV stays cached, unlocked."""
@@ -152,7 +156,9 @@ class Scheduler:
     def _alloc(self, n: int) -> torch.Tensor | None:
         slots = self.pool.alloc(n)
         if slots is None:
-            self.counters.evicted_tokens += self.cache.evict(n - self.pool.num_free)
+            evicted = self.cache.evict(n - self.pool.num_free)
+            self.counters.evicted_tokens += evicted
+            log.debug("evicted %d cached tokens for %d new ones", evicted, n)
             slots = self.pool.alloc(n)
         return slots
 

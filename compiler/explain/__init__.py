@@ -1,7 +1,7 @@
 """`lmc explain`: a plan as a rich tree, DOT, SVG or one HTML page, plus the predicted cache plan."""
 
 from lmc.compiler.explain.dot import GraphvizMissing, to_dot, to_svg
-from lmc.compiler.explain.html import to_html
+from lmc.compiler.explain.html import Measured, to_html
 from lmc.compiler.explain.tree import (
     cache_tables,
     constraints_table,
@@ -10,6 +10,6 @@ from lmc.compiler.explain.tree import (
 )
 
 __all__ = [
-    "GraphvizMissing", "cache_tables", "constraints_table",
+    "GraphvizMissing", "Measured", "cache_tables", "constraints_table",
     "plan_tree", "stats_line", "to_dot", "to_html", "to_svg",
 ]

@@ -10,36 +10,41 @@ from rich.text import Text as RichText
 from rich.tree import Tree
 
 from lmc.compiler.explain.describe import describe
-from lmc.plan.cache_model import Prediction
+from lmc.compiler.explain.picture import Item, Picture, Region, RoleTexts, Step
+from lmc.plan.cache_model import SAVED_BY, Prediction
 from lmc.plan.ir import ENTRY, Graph
+from lmc.words import plural
 
 if TYPE_CHECKING:
     from lmc.plan.file import Plan
 
+NOUNS = {"nodes": ("node",), "gens": ("gen",), "selects": ("select",), "forks": ("fork",),
+         "shared_prefixes": ("shared prefix", "shared prefixes"), "constraints": ("constraint",),
+         "dynamic_regions": ("dynamic region",)}
 STYLES = {"prefix": "bold green", "text": "", "role": "dim", "gen": "bold cyan", "select": "bold cyan",
           "fork": "yellow", "control": "blue", "dynamic": "bold magenta", "other": "dim"}
 
 
-def plan_tree(graph: Graph) -> Tree:
-    label = describe(graph, ENTRY)
-    root = Tree(RichText(label.text, style="bold"))
-    _add(graph, ENTRY, root)
+def plan_tree(graph: Graph, roles: RoleTexts | None = None) -> Tree:
+    """The picture's steps as a tree: regions and fork lanes are branches of it."""
+    root = Tree(RichText(describe(graph, ENTRY).text, style="bold"))
+    _add(Picture(graph, roles).items, root)
     return root
 
 
-def _add(graph: Graph, owner: str, parent: Tree) -> None:
-    arms = graph.node(owner).arms
-    for arm in arms:
-        target = parent.add(RichText(arm, style="italic blue")) if len(arms) > 1 else parent
-        for node_id in graph.block(owner, arm):
-            label = describe(graph, node_id)
-            branch = target.add(RichText(f"{node_id}  {label.text}", style=STYLES[label.category]))
-            _add(graph, node_id, branch)
+def _add(items: list[Item] | list[Step | Region], parent: Tree) -> None:
+    for item in items:
+        if isinstance(item, Step):
+            parent.add(RichText(f"{item.key}. {item.text}", style=STYLES[item.category]))
+        elif isinstance(item, Region):
+            _add(item.items, parent.add(RichText(item.title, style="italic blue")))
+        else:
+            for lane in item.lanes:
+                _add(lane.items, parent.add(RichText(lane.title, style="yellow")))
 
 
 def stats_line(plan: Plan) -> str:
-    stats = plan.stats()
-    parts = [f"{v} {k.replace('_', ' ')}" for k, v in stats.items()]
+    parts = [plural(v, *NOUNS[k]) for k, v in plan.stats().items()]
     return f"{plan.name}: " + ", ".join(parts) + f"; passes: {', '.join(plan.graph.meta.get('passes', [])) or 'none'}"
 
 
@@ -69,12 +74,20 @@ def cache_tables(prediction: Prediction) -> list[RenderableType]:
     if p.failed_rows:
         summary.add_row("rows that cannot be instantiated", str(p.failed_rows))
     out: list[RenderableType] = [summary]
+    saved = Table(title="where the saved tokens come from", title_justify="left")
+    saved.add_column("source")
+    saved.add_column("tokens", justify="right")
+    for kind, n in p.saved_by.items():
+        saved.add_row(SAVED_BY[kind], f"{n:,}")
+    saved.add_section()
+    saved.add_row("total saved", f"{sum(p.saved_by.values()):,}", style="bold")
+    out.append(saved)
     if p.groups:
         groups = Table(title="shared prefix groups", title_justify="left")
         for col in ("prefix", "shared by", "tokens", "computed", "tokens saved"):
             groups.add_column(col, justify="left" if col in ("prefix", "shared by") else "right")
         for g in p.groups:
-            who = f"{g.sharers} rows" if g.scope == "rows" else f"{g.sharers} branches"
+            who = plural(g.sharers, "row") if g.scope == "rows" else plural(g.sharers, "branch", "branches")
             groups.add_row(g.node, who, str(g.tokens), f"{g.instances}×", f"{g.saved:,}")
         out.append(groups)
     return out

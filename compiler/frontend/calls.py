@@ -41,6 +41,8 @@ class CallLowering(ExprLowering):
         if isinstance(func, ast.Attribute):
             return self._method_call(node, func)
         if isinstance(func, ast.Name):
+            if func.id not in self.frame.bindings and func.id not in self.frame.local_names:
+                raise self.error(func, f"name `{func.id}` is not defined", ALLOWED_HINT)
             raise self.error(func, f"`{func.id}` is a local value and cannot be called", ALLOWED_HINT)
         raise self.error(func, "only named functions can be called here", ALLOWED_HINT)
 

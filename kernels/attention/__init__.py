@@ -9,10 +9,13 @@ keys and values live at arbitrary slots (paged with page size 1), listed in posi
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,8 +90,9 @@ def create_backend(name: str, device: torch.device | str) -> AttentionBackend:
             for candidate in ("flashinfer", "triton"):
                 try:
                     return create_backend(candidate, device)
-                except ImportError:
-                    continue
+                except ImportError as exc:
+                    log.warning("attention backend %s is unavailable (%s); trying the next one", candidate, exc)
+            log.warning("no GPU attention backend is available; using the reference torch backend")
             name = "reference"
     if name not in _BACKENDS:
         raise ValueError(f"unknown attention backend {name!r}; choose one of {available_backends()}")

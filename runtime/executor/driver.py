@@ -166,7 +166,9 @@ class Driver:
         m = self.metrics
         m.rows_done += 1
         m.rows_failed += not result.ok
-        m.rows_flagged += bool(result.meta.get("flags"))
+        flags = result.meta.get("flags") or []
+        m.rows_flagged += bool(flags)
+        m.flags.update({flag["type"] for flag in flags})
         self.on_result(result)
 
     # -- coroutines ----------------------------------------------------------------------------

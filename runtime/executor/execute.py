@@ -8,6 +8,7 @@ with the model's tokenizer), and drives them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from lmc.runtime.executor.prompt import TokenCodec
 from lmc.runtime.executor.results import RowResult
 from lmc.runtime.executor.row import RowEnv
 from lmc.runtime.tokenizer import Tokenizer, role_texts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ def execute(
     readable when the run is interrupted."""
     tokenizer = engine.tokenizer
     roles, roles_error = role_texts(tokenizer)
+    if roles_error is not None:
+        log.warning("the model's chat template cannot be cut into role texts, so rows that use "
+                    "system/user/assistant will fail: %s", roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes)

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from lmc.plan.file import Plan
 from lmc.runtime.executor.engine_like import EngineLike
 from lmc.runtime.executor.execute import RunOptions, execute, predicted_reuse
 from lmc.runtime.executor.inputs import RowJob, read_jsonl
 from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.output import OrderedWriter, Resume, encode_record, scan_output
-from lmc.runtime.executor.progress import RunProgress
+from lmc.runtime.executor.progress import RunProgress, phase
 from lmc.runtime.executor.results import RowResult
 from lmc.runtime.executor.stats import since, snapshot
 
@@ -62,6 +64,7 @@ class RunSummary:
                 "ok": m.rows_done - m.rows_failed,
                 "failed": m.rows_failed,
                 "flagged": m.rows_flagged,
+                "flags": dict(m.flags),
             },
             "engine": self.engine,
             "cache": cache,
@@ -86,7 +89,11 @@ def run_file(
     jobs = read_jsonl(inputs, max_rows)
     found = scan_output(output, jobs) if resume else Resume()
     todo = [j for j in jobs[found.kept_rows:] if j.index not in found.finished]
-    prediction = _prediction(plan, todo, engine) if predict else None
+    console = Console(stderr=True)
+    prediction = None
+    if predict:
+        with phase(console, f"predicting cache reuse of {len(todo):,} rows", show_progress):
+            prediction = _prediction(plan, todo, engine)
     writer = OrderedWriter(output, found.kept_rows, found.keep_bytes)
     metrics = RunMetrics()
     failed: list[Any] = []
@@ -96,7 +103,7 @@ def run_file(
     try:
         for index, line in found.finished.items():
             writer.put(index, line)
-        with RunProgress(len(todo), engine, enabled=show_progress) as progress:
+        with RunProgress(len(todo), engine, console, enabled=show_progress) as progress:
 
             def on_result(result: RowResult) -> None:
                 if not result.ok:
@@ -125,8 +132,12 @@ def _prediction(plan: Plan, jobs: list[RowJob], engine: EngineLike) -> dict[str,
         "prompt_tokens": p.prompt_tokens,
         "cached_tokens": p.cached_tokens,
         "failed_rows": p.failed_rows,
+        "saved_by": p.saved_by,
+        "nodes": {node: {"prompt_tokens": r.prompt_tokens, "cached_tokens": r.cached_tokens, "hit_rate": r.hit_rate}
+                  for node, r in p.nodes.items()},
         "prefix_groups": [
-            {"node": g.node, "scope": g.scope, "tokens": g.tokens, "sharers": g.sharers, "saved_tokens": g.saved}
+            {"node": g.node, "scope": g.scope, "tokens": g.tokens, "sharers": g.sharers, "instances": g.instances,
+             "saved_tokens": g.saved}
             for g in p.groups
         ],
     }

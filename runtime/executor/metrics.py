@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class RunMetrics:
     rows_done: int = 0
     rows_failed: int = 0
     rows_flagged: int = 0
+    flags: Counter[str] = field(default_factory=Counter)  # flag type -> rows that have it
     generated_tokens: int = 0
     modeled_prompt_tokens: int = 0
     modeled_computed_tokens: int = 0

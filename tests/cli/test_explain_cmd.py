@@ -37,8 +37,9 @@ def test_text_shows_prefixes_forks_gens_constraints(judge_plan):
     result = runner.invoke(app, ["explain", str(judge_plan)])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "shared prefix p1 (every row)" in out and "shared prefix p2 (the branches of n8)" in out
-    assert "gen score" in out and "regex '[1-5]'" in out and "[prefetch]" in out
+    assert "1. shared prefix (every row)" in out and "5a. shared prefix (the branches)" in out
+    assert "gen score" in out and "regex '[1-5]'" in out and "[prefetch: prefilled" in out
+    assert "branch 1" in out and "branches 2 to len(dims), alike" in out and "<system>" not in out
     assert "constraints (compiled ahead of time)" in out
 
 
@@ -79,7 +80,7 @@ def test_prediction_counts_the_shared_prefix_once(judge_plan, small_model_dir):
 def test_dot_svg_html(judge_plan, tmp_path):
     result = runner.invoke(app, ["explain", str(judge_plan), "-f", "dot"])
     assert result.exit_code == 0
-    assert result.output.startswith("digraph plan {") and "cluster_n9_body" in result.output
+    assert result.output.startswith("digraph plan {") and "cluster_5a" in result.output and "cluster_legend" in result.output
     assert "style=dashed, color=\"#cc3333\"" in result.output  # the data edge score -> verdict prompt
     html_path = tmp_path / "judge.html"
     result = runner.invoke(app, ["explain", str(judge_plan), "-f", "html", "-o", str(html_path),
@@ -100,7 +101,7 @@ def test_missing_graphviz_is_a_clear_message(judge_plan, monkeypatch):
     result = runner.invoke(app, ["explain", str(judge_plan), "-f", "svg", "-o", "/dev/null"])
     assert result.exit_code == 1 and "apt-get install graphviz" in result.output
     page = explain.to_html(__import__("lmc").Plan.load(judge_plan))
-    assert "Graphviz" in page and "the outline below shows the same graph" in page
+    assert "Graphviz" in page and "the steps below show the same graph" in page
 
 
 def test_bad_plan_and_format(tmp_path, judge_plan):

@@ -154,3 +154,42 @@ def test_explain_and_run_predict_on_the_same_tokens(plan, data, small_model_dir,
                           role_texts(tok)[0])
     assert without_bos.prompt_tokens == explained.prompt_tokens - explained.requests  # one BOS per request
     assert without_bos.hit_rate != measured
+
+
+def test_progress_phases_and_summary_labels(plan, data, small_model_dir, tmp_path):
+    """With progress on: a phase line for each start-up step; the summary calls the cache model's
+    figure predicted (never measured) and explains the rows flagged for hitting max_tokens."""
+    args = ["run", str(plan), "--inputs", str(data), "-o", str(tmp_path / "out.jsonl"), "--model",
+            str(small_model_dir), "--metrics", str(tmp_path / "m.json")]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "✓ starting the engine: loading" in result.output
+    assert f"✓ predicting cache reuse of {len(QUESTIONS)} rows" in result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    measured = next(line for line in result.output.splitlines() if "cache hit rate" in line)
+    predicted = next(line for line in result.output.splitlines() if "  predicted" in line)
+    assert f"{metrics['cache']['measured_hit_rate']:.1%} of all prompt tokens (measured)" in measured
+    assert (f"{metrics['cache']['predicted_hit_rate']:.1%} by the cache model (on its requests: "
+            f"{metrics['cache']['modeled_hit_rate']:.1%})") in predicted
+    flagged = metrics["rows"]["flags"].get("max_tokens", 0)
+    assert flagged == sum(any(f["type"] == "max_tokens" for f in json.loads(line)["meta"]["flags"])
+                          for line in (tmp_path / "out.jsonl").read_text().splitlines())
+    assert flagged > 0  # 4-token answers on random weights rarely stop on "\n"
+    assert (f"flagged: hit max_tokens: {flagged} rows (a gen stopped at its token limit, so its text may be "
+            "cut; see meta.flags)") in result.output
+    # the same metrics on the explain page: predicted beside measured for every gen and select
+    page = tmp_path / "page.html"
+    result = runner.invoke(app, ["explain", str(plan), "-f", "html", "-o", str(page), "--metrics", str(tmp_path / "m.json"),
+                                 "--model", str(small_model_dir)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    table = text[text.index('<table id="per-node">'):]
+    table = table[:table.index("</table>")]
+    for node in metrics["nodes"]:
+        if node["kind"] in ("gen", "select"):
+            assert f"<td>{node['node']}</td><td>{node['kind']}</td><td class=n>{node['requests']:,}</td>" in table
+            assert f"<td class=n>{node['hit_rate']:.1%}</td>" in table
+    for reuse in metrics["cache"]["prediction"]["nodes"].values():
+        assert f"<td class=n>{reuse['hit_rate']:.1%}</td>" in table
+    result = runner.invoke(app, ["explain", str(plan), "--metrics", str(data)])
+    assert result.exit_code == 1 and "cannot read --metrics" in result.output

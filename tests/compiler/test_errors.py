@@ -47,6 +47,8 @@ CASES = [
     ("read before assignment", ["s += x", "x = 'a'"], "x", "read before it is assigned"),
     ("assert", ["assert n > 0"], "assert n > 0", "`assert` cannot be compiled"),
     ("append a number", ["s += 42"], "42", "only text can be appended"),
+    ("call an undefined name", ["s += shout(question)"], "shout", "name `shout` is not defined"),
+    ("call a local value", ["f = question", "s += f(question)"], "f(question)", "`f` is a local value"),
 ]
 
 HEADER = """\
