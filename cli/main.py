@@ -10,6 +10,7 @@ import lmc
 from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.run_cmd import run_cmd
+from lmc.cli.serve_cmd import serve_cmd
 
 app = typer.Typer(
     name="lmc",
@@ -24,6 +25,7 @@ app.command("compile")(compile_cmd)
 app.command("explain")(explain_cmd)
 bench_app.command("compile")(bench_compile_cmd)
 app.command("run")(run_cmd)
+app.command("serve")(serve_cmd)
 
 
 def _version(value: bool) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -117,9 +117,9 @@ class Engine:
     def submit(self, request: Request) -> RequestHandle:
         """Queue a request; raises ValueError for a request that could never run."""
         rid = request.rid or f"req-{next(self._ids)}"
-        if rid in self._handles and not self._handles[rid].done:
+        if rid in self._handles:
             raise ValueError(f"request id {rid!r} is already in flight")
-        self._validate(request, rid)
+        self.validate(request, rid)
         seq = Sequence(request, rid, list(request.input_ids), len(request.input_ids), 0)
         if request.sampling.seed is not None:
             seq.generator = torch.Generator(device=self.device).manual_seed(request.sampling.seed)
@@ -152,6 +152,17 @@ class Engine:
         while self.has_work():
             finished.extend(self.step())
         return finished
+
+    def abort(self, rid: str) -> RequestOutput | None:
+        """Stop a waiting or running request now; its computed KV goes to the cache unlocked
+        (evictable), so nothing stays held. Its `on_finish` gets FinishReason.ABORT. Returns
+        None when `rid` is not in flight (unknown, or already finished)."""
+        if rid not in self._handles:
+            return None
+        seq = next(s for s in [*self.scheduler.running, *self.scheduler.waiting] if s.rid == rid)
+        seq.finish_reason = FinishReason.ABORT
+        seq.request = replace(seq.request, pin=False)
+        return self._finish(seq)
 
     def unpin(self, rid: str) -> None:
         """Release a pinned request's KV: it stays cached but becomes evictable. A request that
@@ -359,7 +370,7 @@ class Engine:
             cached_tokens=seq.prompt_cached_tokens,
             prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,
         )
-        self._handles[seq.rid].output = output
+        self._handles.pop(seq.rid).output = output
         self._stats.finished += 1
         if seq.request.on_finish is not None:
             seq.request.on_finish(output)
@@ -367,7 +378,9 @@ class Engine:
 
     # ----------------------------------------------------------------- set-up helpers
 
-    def _validate(self, request: Request, rid: str) -> None:
+    def validate(self, request: Request, rid: str = "") -> None:
+        """Raise ValueError for a request that could never run (also safe from another thread:
+        it reads only fixed sizes)."""
         ids = request.input_ids
         if not ids:
             raise ValueError(f"request {rid}: the prompt is empty")

@@ -67,6 +67,7 @@ class RequestOutput:
     finish_reason: FinishReason
     cached_tokens: int = 0
     prompt_logprobs: list[float] | None = None  # for positions logprob_start .. prompt_len-1
+    error: str | None = None  # why a request that finished elsewhere (an API backend) failed
 
 
 @dataclass
