@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,12 @@ def run_cmd(
     kv_cache_tokens: Annotated[int | None, typer.Option("--kv-cache-tokens", help="KV cache size in tokens.")] = None,
     radix_cache: Annotated[bool, typer.Option("--radix-cache/--no-radix-cache", help="Reuse KV across requests.")] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
+    backend: Annotated[str, typer.Option(help="local (lmc's engine) or openai (an OpenAI-compatible endpoint).")] = "local",
+    base_url: Annotated[str | None, typer.Option("--base-url", help="The endpoint of --backend openai, e.g. http://127.0.0.1:30000/v1.")] = None,
+    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="Environment variable holding the endpoint's API key.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="--backend openai: the local tokenizer's model (default --model).")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="--backend openai: calls in flight at once.")] = 16,
+    num_api_spec_tokens: Annotated[int, typer.Option("--num-api-spec-tokens", min=0, help="--backend openai: speculative execution, at least this many tokens per greedy gen call (0: off).")] = 0,
 ) -> None:
     """Run PLAN over every row of --inputs and write one JSON line per row to --output.
 
@@ -39,6 +46,7 @@ def run_cmd(
     from lmc.runtime.executor.execute import RunOptions
     from lmc.runtime.executor.file_run import run_file
     from lmc.runtime.executor.progress import summary_table
+    from lmc.runtime.openai_backend import OpenAI
 
     console = Console(stderr=True)
     try:
@@ -47,9 +55,17 @@ def run_cmd(
             plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
-        config = EngineConfig(model=model, device=device, load_format=load_format, dtype=dtype, seed=seed,
-                              kv_cache_tokens=kv_cache_tokens, enable_radix_cache=radix_cache)
-        engine = Engine(config)
+        if backend == "openai":
+            if base_url is None:
+                raise ValueError("--backend openai needs --base-url")
+            engine = OpenAI(model, base_url, api_key_env=api_key_env, tokenizer=tokenizer, concurrency=concurrency,
+                            num_api_spec_tokens=num_api_spec_tokens).engine
+        elif backend == "local":
+            config = EngineConfig(model=model, device=device, load_format=load_format, dtype=dtype, seed=seed,
+                                  kv_cache_tokens=kv_cache_tokens, enable_radix_cache=radix_cache)
+            engine = Engine(config)
+        else:
+            raise ValueError(f"--backend must be local or openai, got {backend!r}")
     except (PlanError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -57,6 +73,10 @@ def run_cmd(
     summary = run_file(engine, plan, inputs, output, resume=resume, max_rows=max_rows, options=options,
                        show_progress=progress, predict=metrics is not None)
     report = summary.to_json()
+    if backend == "openai":
+        engine.close()
+        report["api"] = asdict(engine.api)
+        typer.echo(f"api: {json.dumps(report['api'])}", err=True)
     console.print(summary_table(report))
     if metrics is not None:
         metrics.parent.mkdir(parents=True, exist_ok=True)

@@ -179,7 +179,9 @@ def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None)
 def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     codec = row.env.codec
     constraint = row.env.constraints.get(op.call, row.program.row_id, op.node)
-    request = Request(codec.commit(prompt), sampling(op.call, row.seed(op)), constraint=constraint)
+    source = row.env.constraints.source(op.call) if constraint is not None else None
+    request = Request(codec.commit(prompt), sampling(op.call, row.seed(op)), constraint=constraint,
+                      constraint_source=source)
     (output,) = yield Submit((request,), op.node, "gen", modeled=row.modeled_as(op, "request"))
     result = codec.gen_result(output, op.call)
     prompt.ids.extend(result.ids)
