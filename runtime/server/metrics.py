@@ -55,6 +55,7 @@ class _EngineState:
             "lmc_inflight_requests": ("Requests submitted and not finished", self.worker.inflight),
             "lmc_cache_hit_rate": ("Cached / (cached + computed) prompt tokens", stats.hit_rate),
             "lmc_cached_tokens": ("Prompt tokens read from the radix cache", stats.cached_tokens),
+            "lmc_decode_tokens": ("Positions the engine computed after prompts", stats.decode_tokens),
             "lmc_kv_tokens_capacity": ("KV slots in the pool", pool.capacity),
             "lmc_kv_tokens_free": ("KV slots free", pool.num_free),
             "lmc_kv_tokens_evictable": ("KV slots cached and evictable", cache.evictable_size),

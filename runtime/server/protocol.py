@@ -144,6 +144,7 @@ def read_generation(body: dict[str, Any], prompts: list[list[int]], engine: Engi
                 presence_penalty=float(_get(body, "presence_penalty", (int, float), 0.0)),
                 seed=None if seed is None else seed + i,
                 stop=tuple(stop),
+                ignore_eos=bool(_get(body, "ignore_eos", (bool,), False)),  # vLLM's and SGLang's extension
             )
             for i in range(n)
         ]
