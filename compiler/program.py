@@ -36,8 +36,13 @@ class Program:
 
         return compile_program(self, options)
 
-    def run(self, **inputs: Any) -> Any:
-        """Run one row; the executor decides what it returns (a finished state)."""
+    def run(self, stream: bool = False, **inputs: Any) -> Any:
+        """Run one row and return its finished state; with `stream=True` return at once a state
+        whose `text_iter(name)` yields the gens' text as it is generated."""
+        if stream:
+            from lmc.runtime.executor.streaming import StreamingState
+
+            return StreamingState(self, inputs, None)
         return _executor().run_program(self, [inputs], progress=False)[0]
 
     def run_batch(self, rows: Iterable[dict[str, Any]], progress: bool = True) -> list[Any]:

@@ -19,6 +19,7 @@ is deterministic, so outputs are the same as without speculation; only calls and
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -143,6 +144,9 @@ class OpenAIEngine(FinishesElsewhere):
         if speculate:
             found = self._from_kept(request)
             if found is not None:
+                if request.on_token is not None:
+                    for token in found.output_ids:
+                        request.on_token(request.rid, token)
                 with self._count:
                     self.api.speculative_hits += 1
                 return found
@@ -162,10 +166,13 @@ class OpenAIEngine(FinishesElsewhere):
             if "regex" not in request.constraint_source:
                 raise APIBackendError("grammar= constraints cannot be sent to an API endpoint; use regex= or json_schema=")
             body["regex"] = request.constraint_source["regex"]
-        choice = self._call(body)
+        choice = self._call(body, request.on_token if not speculate else None, request.rid)
         ids = self._output_ids(choice)
         if speculate:
             self._kept.append((*request.input_ids, *ids))
+            if request.on_token is not None:  # the reader sees this request's part of the continuation
+                for token in ids[: params.max_tokens]:
+                    request.on_token(request.rid, token)
             replay = self._replay(request, ids, ended=choice.get("finish_reason") != "length")
             if replay is None:  # cannot happen: the call asked for at least max_tokens
                 raise APIBackendError("the endpoint returned fewer tokens than max_tokens without stopping")
@@ -215,16 +222,23 @@ class OpenAIEngine(FinishesElsewhere):
             return ids
         return self.tokenizer.encode_continuation(str(choice.get("text", "")))
 
-    def _call(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /completions with retries; returns the first choice."""
-        body = {"model": self.settings.model, **body}
+    def _call(self, body: dict[str, Any], on_token: Any = None, rid: str = "") -> dict[str, Any]:
+        """POST /completions with retries; returns the first choice. With `on_token` the call is
+        streamed and each token id is handed on as it arrives (lmc serve's `token_ids` chunks)."""
+        body = {"model": self.settings.model, **body, **({"stream": True} if on_token else {})}
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
             with self._count:
                 self.api.calls += 1
                 self.api.retries += attempt > 0
             try:
-                reply = self._http.post("/completions", json=body)
+                if on_token is not None:
+                    with self._http.stream("POST", "/completions", json=body) as reply:
+                        if reply.status_code == 200:
+                            return self._streamed(reply, on_token, rid, len(body["prompt"]))
+                        reply.read()
+                else:
+                    reply = self._http.post("/completions", json=body)
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {exc}"
                 wait = None
@@ -238,6 +252,30 @@ class OpenAIEngine(FinishesElsewhere):
             if attempt + 1 < attempts:
                 time.sleep(wait if wait is not None else self.settings.backoff_s * 2**attempt)
         raise APIBackendError(f"{self.settings.base_url} failed after {attempts} attempts: {failure}")
+
+    def _streamed(self, reply: httpx.Response, on_token: Any, rid: str, prompt_tokens: int) -> dict[str, Any]:
+        """An SSE reply gathered into one choice, its token ids handed on as they arrive."""
+        text, ids, final, reason = [], [], None, None
+        for line in reply.iter_lines():
+            if not line.startswith("data: {"):
+                continue
+            chunk = json.loads(line[6:])
+            if "error" in chunk:
+                raise APIBackendError(f"{self.settings.base_url} failed mid-stream: {chunk['error'].get('message')}")
+            choice = chunk["choices"][0]
+            text.append(choice.get("text") or "")
+            for token in choice.get("token_ids") or []:
+                ids.append(token)
+                on_token(rid, token)
+            final = choice.get("output_token_ids", final)
+            reason = choice.get("finish_reason") or reason
+        out = {"text": "".join(text), "finish_reason": reason, "token_ids": final if final is not None else ids}
+        if final is None and not ids:
+            del out["token_ids"]  # another endpoint: re-encode the text
+        with self._count:
+            self.api.prompt_tokens += prompt_tokens
+            self.api.completion_tokens += len(out.get("token_ids", ids))
+        return out
 
     def _choice(self, reply: httpx.Response) -> dict[str, Any]:
         data = reply.json()

@@ -28,11 +28,13 @@ from lmc.runtime.tokenizer import Tokenizer
 @dataclass(frozen=True)
 class RunOptions:
     """Executor knobs. `max_active_rows` bounds the rows in flight (and so the KV they hold);
-    `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text."""
+    `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text;
+    `token_sink(rid, name, stop, token_id)` gets every gen's tokens as they arrive (streaming)."""
 
     max_active_rows: int = 128
     seed: int = 0
     keep_text: bool = False
+    token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None
 
 
 def role_texts(tokenizer: Tokenizer) -> tuple[dict[str, tuple[str, str]] | None, str | None]:
@@ -90,7 +92,8 @@ def execute(
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     config = getattr(engine, "config", None)
-    env = RowEnv(codec, constraints, options.seed, roles_error, bool(getattr(config, "enable_radix_cache", False)))
+    env = RowEnv(codec, constraints, options.seed, roles_error, bool(getattr(config, "enable_radix_cache", False)),
+                 options.token_sink)
     driver = Driver(engine_like, Instantiator(plan, roles), env, on_result, options.max_active_rows,
                     options.keep_text, on_step, metrics)
     return driver.run(in_plan_order(plan, jobs, tokenizer))

@@ -35,8 +35,8 @@ from lmc.runtime.server.protocol import (
     constraint_source,
     read_generation,
 )
-from lmc.runtime.server.streaming import TextStream
 from lmc.runtime.server.worker import EngineWorker, Overloaded
+from lmc.runtime.text_stream import TextStream
 
 DISCONNECT_POLL_S = 0.25
 
@@ -219,6 +219,7 @@ class _Calls:
     async def sse(self, chat: bool) -> AsyncIterator[str]:
         streams = {i: TextStream(self.server.engine.tokenizer, self.gen.sampling[0].stop,
                                  exact=self.gen.constraint is None) for i in self.rids}
+        fresh: dict[int, list[int]] = {i: [] for i in self.rids}  # ids not yet sent in a chunk
         try:
             if chat:
                 for i in self.rids:
@@ -229,9 +230,11 @@ class _Calls:
                     return
                 tag, kind, value = event
                 if kind == "token":
+                    fresh[tag].append(value)
                     delta = streams[tag].add(value)
                     if delta:
-                        yield _sse(self._chunk(tag, delta, None, chat))
+                        yield _sse(self._chunk(tag, delta, None, chat, fresh[tag]))
+                        fresh[tag] = []
                     continue
                 try:
                     self._record(tag, value)
@@ -240,19 +243,26 @@ class _Calls:
                     return
                 rest = streams[tag].finish(value.text)
                 if rest:
-                    yield _sse(self._chunk(tag, rest, None, chat))
-                yield _sse(self._chunk(tag, "", _finish_reason(value), chat))
+                    yield _sse(self._chunk(tag, rest, None, chat, fresh[tag]))
+                    fresh[tag] = []
+                last = self._chunk(tag, "", _finish_reason(value), chat, fresh[tag])
+                last["choices"][0]["output_token_ids"] = value.output_ids
+                yield _sse(last)
             yield "data: [DONE]\n\n"
         finally:  # the client went away mid-stream (the generator is closed): free its KV
             self.abort()
 
-    def _chunk(self, index: int, delta: Any, reason: str | None, chat: bool) -> dict[str, Any]:
+    def _chunk(self, index: int, delta: Any, reason: str | None, chat: bool,
+               ids: list[int] | None = None) -> dict[str, Any]:
+        """One SSE chunk; lmc's extensions: `token_ids` (the ids since the last chunk) and, in
+        the last chunk, `output_token_ids` (all of them, as the final output has them)."""
         base = {"id": self.id, "created": int(time.time()), "model": self.server.model_name}
         if chat:
             content = delta if isinstance(delta, dict) else ({"content": delta} if delta else {})
-            choice = {"index": index, "delta": content, "logprobs": None, "finish_reason": reason}
+            choice = {"index": index, "delta": content, "logprobs": None, "finish_reason": reason,
+                      "token_ids": ids or []}
             return {**base, "object": "chat.completion.chunk", "choices": [choice]}
-        choice = {"index": index, "text": delta, "logprobs": None, "finish_reason": reason}
+        choice = {"index": index, "text": delta, "logprobs": None, "finish_reason": reason, "token_ids": ids or []}
         return {**base, "object": "text_completion", "choices": [choice]}
 
     async def response(self, outputs: dict[int, RequestOutput], chat: bool) -> dict[str, Any]:

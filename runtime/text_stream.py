@@ -1,4 +1,5 @@
-"""Streamed text: the deltas of a request's output as its tokens arrive.
+"""Streamed text: the deltas of a generation's output as its tokens arrive (the server's SSE,
+`state.text_iter`).
 
 A delta is only sent once it is final: text that could still turn into a stop string (which the
 response must not contain) or a cut inside a multi-byte character waits for the next token. A
