@@ -160,6 +160,10 @@ class OpenAIEngine(FinishesElsewhere):
         }
         if params.seed is not None:
             body["seed"] = params.seed
+        if params.ignore_eos:
+            body["ignore_eos"] = True  # lmc serve, vLLM and SGLang take these two extensions
+        if params.stop_token_ids:
+            body["stop_token_ids"] = list(params.stop_token_ids)
         if params.stop and not speculate:
             body["stop"] = list(params.stop)
         if request.constraint_source is not None:

@@ -134,6 +134,9 @@ def read_generation(body: dict[str, Any], prompts: list[list[int]], engine: Engi
     if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop) or len(stop) > MAX_STOP_STRINGS:
         raise APIError(400, f"'stop' must be a string or up to {MAX_STOP_STRINGS} non-empty strings", "stop")
     seed = _get(body, "seed", (int,), None)
+    stop_ids = _get(body, "stop_token_ids", (list,), [])
+    if not all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < engine.vocab_size for t in stop_ids):
+        raise APIError(400, "'stop_token_ids' must be token ids of this model's vocabulary", "stop_token_ids")
     try:
         sampling = [
             SamplingParams(
@@ -144,7 +147,8 @@ def read_generation(body: dict[str, Any], prompts: list[list[int]], engine: Engi
                 presence_penalty=float(_get(body, "presence_penalty", (int, float), 0.0)),
                 seed=None if seed is None else seed + i,
                 stop=tuple(stop),
-                ignore_eos=bool(_get(body, "ignore_eos", (bool,), False)),  # vLLM's and SGLang's extension
+                stop_token_ids=tuple(stop_ids),  # this and ignore_eos: vLLM's and SGLang's extensions
+                ignore_eos=bool(_get(body, "ignore_eos", (bool,), False)),
             )
             for i in range(n)
         ]

@@ -164,3 +164,39 @@ def test_the_queue_limit_refuses_with_overloaded(engine):
     worker.submit(Request([1, 2, 3], SamplingParams(max_tokens=1)))
     with pytest.raises(Overloaded, match="limit is 1"):
         worker.submit(Request([1, 2, 3], SamplingParams(max_tokens=1)))
+
+
+def test_plans_run_streams_the_rows_of_an_in_process_run(served, small_model_dir):
+    from pathlib import Path
+
+    from lmc.compiler.loader import load_programs
+    from lmc.runtime.api import Runtime
+    from lmc.runtime.executor.program_api import run_program
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    plan = load_programs(examples / "llm_judge.py")["judge"].compile()
+    rows = [json.loads(line) for line in (examples / "data" / "llm_judge.jsonl").read_text().splitlines()[:3]]
+    rows.append({"question": 5})  # a bad row fails alone
+    with httpx.stream("POST", served.base_url + "/plans/run", json={"plan": plan.to_json(), "rows": rows},
+                      timeout=120) as reply:
+        assert reply.status_code == 200
+        lines = [json.loads(line) for line in reply.iter_lines() if line]
+    by_index = {line["index"]: line for line in lines}
+    expected = run_program(plan, rows[:3], progress=False,
+                           runtime=Runtime(model=str(small_model_dir), kv_cache_tokens=16384))
+    assert [by_index[i]["outputs"] for i in range(3)] == [s.outputs for s in expected]
+    assert "error" in by_index[3]
+    bad = httpx.post(served.base_url + "/plans/run", json={"plan": {"format": "nope"}, "rows": []}, timeout=30)
+    assert bad.status_code == 400 and "not a valid plan" in bad.json()["error"]["message"]
+
+
+def test_engine_abort_releases_every_slot(engine):
+    finished = []
+    handle = engine.submit(Request([1, 5, 9, 14], SamplingParams(max_tokens=50, ignore_eos=True),
+                                   on_finish=finished.append))
+    engine.step()
+    engine.step()
+    output = engine.abort(handle.rid)
+    assert output.finish_reason.value == "abort" and finished == [output] and not engine.has_work()
+    assert engine.pool.num_free + engine.cache.evictable_size == engine.pool.capacity
+    assert engine.abort(handle.rid) is None  # no longer in flight
