@@ -3,7 +3,8 @@ in-process engine on the same requests.
 
 Each level sends `requests_per_client x clients` (at least `min_requests`) completions: a shared
 prefix plus tokens of their own (the few-shot shape), `new_tokens` generated each with EOS
-ignored, streamed. Time to first token is from sending a request to its first streamed text;
+ignored, streamed. Time to first token is from sending a request to the first chunk carrying a
+token (lmc's `token_ids`; a dummy model's ids past the tokenizer have no text);
 throughput is generated tokens over the level's wall time. The in-process engine then runs the
 largest level's requests submitted at once (after the server has stopped, so the two never share
 a device); the overhead ratio is in-process throughput over the server's at that level.
@@ -58,8 +59,8 @@ async def _level(url: str, model: str, batch: list[list[int]], clients: int, new
                 if reply.status_code != 200:
                     raise RuntimeError(f"HTTP {reply.status_code}: {await reply.aread()}")
                 async for line in reply.aiter_lines():
-                    if first is None and line.startswith("data: {") and json.loads(line[6:])["choices"][0]["text"]:
-                        first = time.perf_counter() - sent
+                    if first is None and line.startswith("data: {") and json.loads(line[6:])["choices"][0]["token_ids"]:
+                        first = time.perf_counter() - sent  # a token, even one whose text is empty
             ttfts.append(first if first is not None else time.perf_counter() - sent)
             tokens += new_tokens
 

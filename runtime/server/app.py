@@ -219,7 +219,6 @@ class _Calls:
     async def sse(self, chat: bool) -> AsyncIterator[str]:
         streams = {i: TextStream(self.server.engine.tokenizer, self.gen.sampling[0].stop,
                                  exact=self.gen.constraint is None) for i in self.rids}
-        fresh: dict[int, list[int]] = {i: [] for i in self.rids}  # ids not yet sent in a chunk
         try:
             if chat:
                 for i in self.rids:
@@ -229,12 +228,8 @@ class _Calls:
                 if event is None:
                     return
                 tag, kind, value = event
-                if kind == "token":
-                    fresh[tag].append(value)
-                    delta = streams[tag].add(value)
-                    if delta:
-                        yield _sse(self._chunk(tag, delta, None, chat, fresh[tag]))
-                        fresh[tag] = []
+                if kind == "token":  # one chunk a token (its text may be held back: empty)
+                    yield _sse(self._chunk(tag, streams[tag].add(value), None, chat, [value]))
                     continue
                 try:
                     self._record(tag, value)
@@ -243,9 +238,8 @@ class _Calls:
                     return
                 rest = streams[tag].finish(value.text)
                 if rest:
-                    yield _sse(self._chunk(tag, rest, None, chat, fresh[tag]))
-                    fresh[tag] = []
-                last = self._chunk(tag, "", _finish_reason(value), chat, fresh[tag])
+                    yield _sse(self._chunk(tag, rest, None, chat))
+                last = self._chunk(tag, "", _finish_reason(value), chat)
                 last["choices"][0]["output_token_ids"] = value.output_ids
                 yield _sse(last)
             yield "data: [DONE]\n\n"
