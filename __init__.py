@@ -26,6 +26,7 @@ _EXPORTS = {
     # runtime
     "Runtime": "lmc.runtime.api",
     "set_default_backend": "lmc.runtime.api",
+    "OpenAI": "lmc.runtime.openai_backend",
     "Engine": "lmc.runtime.engine",
     "EngineConfig": "lmc.runtime.config",
     "SamplingParams": "lmc.runtime.request",

@@ -24,8 +24,14 @@ class RunnableProgram(Program):
     def compile(self, options: CompileOptions | None = None) -> Plan:
         return compile(self, options)
 
-    def run(self, **inputs: Any) -> Any:
-        """Run one row; returns its finished state (`state["name"]`, `state.text()`)."""
+    def run(self, stream: bool = False, **inputs: Any) -> Any:
+        """Run one row; returns its finished state (`state["name"]`, `state.text()`). With
+        `stream=True` it returns at once a state whose `text_iter(name)` yields the gens' text as
+        it is generated."""
+        if stream:
+            from lmc.runtime.executor.streaming import StreamingState
+
+            return StreamingState(plan_of(self), inputs, None)
         return run_batch(self, [inputs], progress=False)[0]
 
     def run_batch(self, rows: Iterable[dict[str, Any]], progress: bool = True) -> list[Any]:

@@ -11,6 +11,7 @@ from lmc import log
 from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.run_cmd import run_cmd
+from lmc.cli.serve_cmd import serve_cmd
 
 app = typer.Typer(
     rich_markup_mode=None,  # plain click help: option names never cut, no type noise, 80 columns
@@ -26,6 +27,7 @@ app.command("compile")(compile_cmd)
 app.command("explain")(explain_cmd)
 bench_app.command("compile")(bench_compile_cmd)
 app.command("run")(run_cmd)
+app.command("serve")(serve_cmd)
 
 
 def _version(value: bool) -> None:
@@ -110,3 +112,27 @@ def bench_constrained_cmd(
     typer.echo(f"results written to {bench_constrained(out_dir, repeats)}")
     if decode_rows:
         typer.echo(f"results written to {bench_constrained_decode(out_dir, decode_rows)}")
+
+
+@bench_app.command("serve")
+def bench_serve_cmd(
+    model: str = typer.Option("tiny", help="Model: 'tiny', a preset (with --load-format dummy) or a local HF directory."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    load_format: str = typer.Option("auto", "--load-format", help="auto (safetensors) or dummy (random weights)."),
+    clients: Annotated[list[int] | None, typer.Option("--clients", help="Concurrency levels (repeatable; default 1 8 32 128).")] = None,
+    requests_per_client: int = typer.Option(2, help="Requests per client at each level."),
+    min_requests: int = typer.Option(16, help="At least this many requests per level."),
+    prefix_tokens: int = typer.Option(256, help="Tokens of the prefix every request shares."),
+    own_tokens: int = typer.Option(32, help="Tokens of each request's own."),
+    new_tokens: int = typer.Option(16, help="Tokens generated per request (EOS ignored)."),
+    port: int = typer.Option(30123, help="Port of the benchmarked server (loopback)."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results."),
+    name: str = typer.Option("serve_cpu", help="Results file name (without .json)."),
+) -> None:
+    """`lmc serve` under concurrent streaming clients (throughput, p50/p99 time to first token),
+    beside the in-process engine on the same requests (the server's overhead as a ratio)."""
+    from lmc.benchmarks.serve import LEVELS, bench_serve
+
+    path = bench_serve(model, device, load_format, tuple(clients or LEVELS), requests_per_client, min_requests,
+                       prefix_tokens, own_tokens, new_tokens, port, out_dir, name)
+    typer.echo(f"results written to {path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,12 @@ def run_cmd(
     max_rows: Annotated[int | None, typer.Option("--max-rows", min=1, metavar="N", help="Run only the first N rows.")] = None,
     max_active_rows: Annotated[int, typer.Option("--max-active-rows", min=1, metavar="N", help="Rows in flight at once (bounds memory).")] = 128,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
+    backend: Annotated[str, typer.Option(metavar="local|openai", help="lmc's own engine, or an OpenAI-compatible endpoint.")] = "local",
+    base_url: Annotated[str | None, typer.Option("--base-url", metavar="URL", help="The endpoint of --backend openai, e.g. http://127.0.0.1:30000/v1.")] = None,
+    api_key_env: Annotated[str | None, typer.Option("--api-key-env", metavar="VAR", help="Environment variable holding the endpoint's API key.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(metavar="NAME|DIR", help="--backend openai: the local tokenizer's model (default --model).")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, metavar="N", help="--backend openai: calls in flight at once.")] = 16,
+    num_api_spec_tokens: Annotated[int, typer.Option("--num-api-spec-tokens", min=0, metavar="N", help="--backend openai: speculative execution, at least this many tokens per greedy gen call (0: off).")] = 0,
     *,
     engine: EngineConfig,
 ) -> None:
@@ -37,6 +44,7 @@ def run_cmd(
     from lmc.runtime.executor.execute import RunOptions
     from lmc.runtime.executor.file_run import run_file
     from lmc.runtime.executor.progress import phase, summary_table
+    from lmc.runtime.openai_backend import OpenAI
 
     console = Console(stderr=True)
     try:
@@ -45,9 +53,17 @@ def run_cmd(
             plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
-        with phase(console, f"starting the engine: loading {engine.model} on {engine.device}, "
-                            "building kernels and the KV cache", progress):
-            runner = Engine(engine)
+        if backend == "openai":
+            if base_url is None:
+                raise ValueError("--backend openai needs --base-url")
+            runner = OpenAI(engine.model, base_url, api_key_env=api_key_env, tokenizer=tokenizer,
+                            concurrency=concurrency, num_api_spec_tokens=num_api_spec_tokens).engine
+        elif backend == "local":
+            with phase(console, f"starting the engine: loading {engine.model} on {engine.device}, "
+                                "building kernels and the KV cache", progress):
+                runner = Engine(engine)
+        else:
+            raise ValueError(f"--backend must be local or openai, got {backend!r}")
     except (PlanError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -55,6 +71,10 @@ def run_cmd(
     summary = run_file(runner, plan, inputs, output, resume=resume, max_rows=max_rows, options=options,
                        show_progress=progress, predict=metrics is not None)
     report = summary.to_json()
+    if backend == "openai":
+        runner.close()
+        report["api"] = asdict(runner.api)
+        typer.echo(f"api: {json.dumps(report['api'])}", err=True)
     console.print(summary_table(report))
     if metrics is not None:
         metrics.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """The Python API's backend: a `Runtime` holds one engine, and programs run on the default one.
 
     lmc.set_default_backend(lmc.Runtime(model="path/to/model", device="cuda"))
+    lmc.set_default_backend(lmc.OpenAI("tiny", base_url="http://127.0.0.1:30000/v1"))  # an endpoint
     state = my_program.run(question="...")
 
 Without a default, the first `run`/`run_batch` starts `Runtime()` (the embedded tiny model on CPU).
@@ -30,18 +31,20 @@ class Runtime:
         return f"Runtime(model={self.config.model!r}, device={self.config.device!r})"
 
 
-_default: Runtime | None = None
+_default: Any = None
 
 
-def set_default_backend(runtime: Runtime) -> None:
-    """Run every program on `runtime` from now on."""
+def set_default_backend(runtime: Any) -> None:
+    """Run every program on `runtime` (an `lmc.Runtime` or an `lmc.OpenAI` endpoint) from now on."""
+    from lmc.runtime.openai_backend import OpenAI
+
     global _default
-    if not isinstance(runtime, Runtime):
-        raise TypeError(f"set_default_backend takes an lmc.Runtime, got {type(runtime).__name__}")
+    if not isinstance(runtime, (Runtime, OpenAI)):
+        raise TypeError(f"set_default_backend takes an lmc.Runtime or lmc.OpenAI, got {type(runtime).__name__}")
     _default = runtime
 
 
-def default_backend() -> Runtime:
+def default_backend() -> Any:
     """The runtime programs run on, started with the tiny model on first use if none was set."""
     global _default
     if _default is None:

@@ -12,7 +12,7 @@ import itertools
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -124,7 +124,7 @@ class Engine:
         rid = request.rid or f"req-{next(self._ids)}"
         if rid in self._handles:
             raise ValueError(f"request id {rid!r} is already in flight")
-        self._validate(request, rid)
+        self.validate(request, rid)
         seq = Sequence(request, rid, list(request.input_ids), len(request.input_ids), 0)
         if request.sampling.seed is not None:
             seq.generator = torch.Generator(device=self.device).manual_seed(request.sampling.seed)
@@ -157,6 +157,17 @@ class Engine:
         while self.has_work():
             finished.extend(self.step())
         return finished
+
+    def abort(self, rid: str) -> RequestOutput | None:
+        """Stop a waiting or running request now; its computed KV goes to the cache unlocked
+        (evictable), so nothing stays held. Its `on_finish` gets FinishReason.ABORT. Returns
+        None when `rid` is not in flight (unknown, or already finished)."""
+        if rid not in self._handles:
+            return None
+        seq = next(s for s in [*self.scheduler.running, *self.scheduler.waiting] if s.rid == rid)
+        seq.finish_reason = FinishReason.ABORT
+        seq.request = replace(seq.request, pin=False)
+        return self._finish(seq)
 
     def unpin(self, rid: str) -> None:
         """Release a pinned request's KV: it stays cached but becomes evictable. A request that
@@ -380,7 +391,9 @@ class Engine:
 
     # ----------------------------------------------------------------- set-up helpers
 
-    def _validate(self, request: Request, rid: str) -> None:
+    def validate(self, request: Request, rid: str = "") -> None:
+        """Raise ValueError for a request that could never run (also safe from another thread:
+        it reads only fixed sizes)."""
         ids = request.input_ids
         if not ids:
             raise ValueError(f"request {rid}: the prompt is empty")

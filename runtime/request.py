@@ -33,6 +33,7 @@ class RequestOutput:
     finish_reason: FinishReason
     cached_tokens: int = 0
     prompt_logprobs: list[float] | None = None  # for positions logprob_start .. prompt_len-1
+    error: str | None = None  # why a request that finished elsewhere (an API backend) failed
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Request:
     the tokens before it (used to score `select` choices); positions >= k-1 are then computed even
     when cached. `pin=True` keeps the request's KV locked in the cache after it finishes, until
     `Engine.unpin(rid)`: a hoisted prefix stays resident while its dependants run.
+    `constraint_source` is what `constraint` was compiled from (`{"regex": pattern}` or
+    `{"grammar": text}`), for backends that constrain at a remote endpoint.
     `on_token(rid, token_id)` is called with each new token id as it is appended; a jump-forward
     may re-tokenize the newest, not yet computed token with the forced text, so the final ids are
     those of the RequestOutput.
@@ -56,6 +59,7 @@ class Request:
     priority: int = 0
     logprob_start: int | None = None
     pin: bool = False
+    constraint_source: dict[str, str] | None = None
     on_token: Callable[[str, int], Any] | None = None
     on_finish: Callable[[RequestOutput], Any] | None = None
 

@@ -45,6 +45,20 @@ class ConstraintCompiler:
         return self._built[key]
 
 
+    def source(self, call: GenCall) -> dict[str, str] | None:
+        """What `get(call)` compiles, as one regex (or a lark grammar's text): what an API
+        backend sends to an endpoint that constrains decoding itself."""
+        if call.constraint() is None:
+            return None
+        from lmc.grammars import constraint_regex
+        from lmc.grammars.cfg import grammar_text
+
+        if call.grammar is not None:
+            return {"grammar": grammar_text(call.grammar)}
+        return {"regex": constraint_regex(regex=call.regex, json_schema=call.json_schema,
+                                          choices=call.choices, dtype=call.dtype)}
+
+
 def _compiler(row_id: Any, node: str | None) -> Callable[..., Constraint]:
     try:
         from lmc.grammars import compile_constraint

@@ -238,6 +238,9 @@ class Driver:
         self.metrics.request_done(step.node, step.kind, output, time.perf_counter() - started, step.modeled)
         if task is None or task.live.failed:
             return
+        if output.error is not None:
+            self._fail(task.live, RequestRejected(output.error))
+            return
         task.live.inflight -= 1
         task.results[i] = output
         task.waiting -= 1

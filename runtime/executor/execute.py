@@ -32,11 +32,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RunOptions:
     """Executor knobs. `max_active_rows` bounds the rows in flight (and so the KV they hold);
-    `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text."""
+    `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text;
+    `token_sink(rid, name, stop, token_id)` gets every gen's tokens as they arrive (streaming)."""
 
     max_active_rows: int = 128
     seed: int = 0
     keep_text: bool = False
+    token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None
 
 
 def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> list[RowJob]:
@@ -76,7 +78,7 @@ def execute(
                     "system/user/assistant will fail: %s", roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
-    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes)
+    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink)
     driver = Driver(engine, Instantiator(plan, roles), env, on_result, options.max_active_rows,
                     options.keep_text, on_step, metrics)
     return driver.run(in_plan_order(plan, jobs, tokenizer))

@@ -12,7 +12,7 @@ concerned walk on; new forks start new coroutines.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,6 +40,7 @@ class RowEnv:
     seed: int = 0
     roles_error: str | None = None  # why the model has no role texts, if it has none
     cache: bool = True
+    token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None  # (rid, gen name, stops, token)
 
 
 class RowRun:
@@ -179,7 +180,11 @@ def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None)
 def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     codec = row.env.codec
     constraint = row.env.constraints.get(op.call, row.program.row_id, op.node)
-    request = Request(codec.commit(prompt), sampling(op.call, row.seed(op)), constraint=constraint)
+    source = row.env.constraints.source(op.call) if constraint is not None else None
+    sink = row.env.token_sink
+    on_token = None if sink is None else (lambda rid, token: sink(rid, op.name, op.call.sampling.stop, token))
+    request = Request(codec.commit(prompt), sampling(op.call, row.seed(op)), constraint=constraint,
+                      constraint_source=source, on_token=on_token)
     (output,) = yield Submit((request,), op.node, "gen", modeled=row.modeled_as(op, "request"))
     result = codec.gen_result(output, op.call)
     prompt.ids.extend(result.ids)

@@ -1,0 +1,31 @@
+"""`lmc serve`: the engine as an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lmc.cli.engine_options import engine_options
+from lmc.runtime.config import EngineConfig
+
+
+@engine_options
+def serve_cmd(
+    host: Annotated[str, typer.Option(metavar="ADDR", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 30000,
+    served_model_name: Annotated[str | None, typer.Option("--served-model-name", metavar="NAME", help="The model id clients send (default: --model).")] = None,
+    max_queue: Annotated[int, typer.Option("--max-queue", min=1, metavar="N", help="Requests in flight before new ones get 429.")] = 1024,
+    *,
+    engine: EngineConfig,
+) -> None:
+    """Serve one engine over HTTP: /v1/completions, /v1/chat/completions, /v1/models,
+    /v1/plans/run, /health and /metrics. Every client shares one batch and one radix cache."""
+    from lmc.runtime.server import serve
+
+    try:
+        serve(engine, host, port, served_model_name, max_queue,
+              on_ready=lambda url: typer.echo(f"lmc serve: {served_model_name or engine.model} at {url}", err=True))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None

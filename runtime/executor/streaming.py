@@ -1,0 +1,103 @@
+"""`program.run(stream=True)`: the row runs on a thread while `state.text_iter(name)` yields its
+gens' text as tokens arrive, from the local engine or an API backend alike.
+
+Every iterator reads the whole stream from its start, so it may be started late or twice; once
+the row is done the state acts as its finished `ProgramState`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from lmc.runtime.executor.execute import RunOptions
+from lmc.runtime.text_stream import TextStream
+
+if TYPE_CHECKING:
+    from lmc.plan.file import Plan
+
+
+class StreamingState:
+    """A row in flight; `text_iter(name)` streams one gen's text (every gen's when None)."""
+
+    def __init__(self, plan: Plan, inputs: dict[str, Any], runtime: Any) -> None:
+        from lmc.runtime.api import default_backend
+
+        self._runtime = runtime or default_backend()
+        self._tokenizer = self._runtime.engine.tokenizer
+        self._streams: dict[str, tuple[str, TextStream]] = {}  # rid -> (gen name, its stream)
+        self._events: list[tuple[str, str]] = []
+        self._changed = threading.Condition()
+        self._state: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(plan, inputs), name="lmc-stream", daemon=True)
+        self._thread.start()
+
+    def text_iter(self, name: str | None = None) -> Iterator[str]:
+        seen = 0
+        while True:
+            with self._changed:
+                while seen == len(self._events) and self._state is None and self._error is None:
+                    self._changed.wait()
+                fresh, finished = self._events[seen:], self._state is not None or self._error is not None
+                seen = len(self._events)
+            for gen, delta in fresh:
+                if name is None or gen == name:
+                    yield delta
+            if finished and seen == len(self._events):
+                if self._error is not None:
+                    raise self._error
+                return
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> Any:
+        """The finished `ProgramState` (waits for the row)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._state
+
+    def __getitem__(self, name: str) -> Any:
+        return self.result()[name]
+
+    def __getattr__(self, attr: str) -> Any:  # ok, error, outputs, text(), ... of the finished state
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.result(), attr)
+
+    def _token(self, rid: str, name: str, stop: tuple[str, ...], token: int) -> None:
+        if rid not in self._streams:
+            self._streams[rid] = (name, TextStream(self._tokenizer, stop))
+        delta = self._streams[rid][1].add(token)
+        if delta:
+            self._push(name, delta)
+
+    def _push(self, name: str, delta: str) -> None:
+        with self._changed:
+            self._events.append((name, delta))
+            self._changed.notify_all()
+
+    def _run(self, plan: Plan, inputs: dict[str, Any]) -> None:
+        from lmc.runtime.executor.program_api import run_plan
+
+        try:
+            (state,) = run_plan(plan, [inputs], progress=False, runtime=self._runtime,
+                                   options=RunOptions(keep_text=True, token_sink=self._token))
+            if state.ok:  # what the tokens did not show yet (a stop string's cut, a jump-forward)
+                for name, stream in self._streams.values():
+                    value = state.outputs.get(name)
+                    rest = stream.finish(value) if isinstance(value, str) else ""
+                    if rest:
+                        self._push(name, rest)
+        except BaseException as exc:  # handed to the reader
+            with self._changed:
+                self._error = exc
+                self._changed.notify_all()
+            return
+        with self._changed:
+            self._state = state
+            self._changed.notify_all()

@@ -1,0 +1,23 @@
+"""Start the server: load the engine, then uvicorn on one event loop until Ctrl-C."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import uvicorn
+
+from lmc.runtime.config import EngineConfig
+from lmc.runtime.engine import Engine
+from lmc.runtime.server.app import Server
+
+
+def serve(config: EngineConfig, host: str = "127.0.0.1", port: int = 30000, model_name: str | None = None,
+          max_queue: int = 1024, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve `config`'s model as `model_name` (default: the model's name); `on_ready` gets the
+    base URL once the engine is loaded and the socket listens."""
+    server = Server(Engine(config), model_name or config.model, max_queue)
+    uv = uvicorn.Server(uvicorn.Config(server.app, host=host, port=port, log_level="warning",
+                                       timeout_graceful_shutdown=5))
+    if on_ready is not None:
+        server.on_ready.append(lambda: on_ready(f"http://{host}:{port}/v1"))
+    uv.run()

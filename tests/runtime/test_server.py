@@ -1,0 +1,202 @@
+"""`lmc serve` driven by the official `openai` client: outputs equal the in-process engine's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import httpx
+import jsonschema
+import openai
+import pytest
+
+from lmc.runtime.config import EngineConfig
+from lmc.runtime.engine import Engine
+from lmc.runtime.request import Request, SamplingParams
+from lmc.runtime.server.worker import EngineWorker, Overloaded
+
+SHARED = "You are a helpful assistant. Answer every question briefly and well. Question number"
+
+
+@pytest.fixture(scope="module")
+def engine(small_model_dir) -> Engine:
+    return Engine(EngineConfig(model=str(small_model_dir), kv_cache_tokens=16384))
+
+
+@pytest.fixture(scope="module")
+def client(served) -> openai.OpenAI:
+    return openai.OpenAI(base_url=served.base_url, api_key="unused", max_retries=0, timeout=60)
+
+
+def greedy(engine: Engine, prompts: list[str], max_tokens: int, **params) -> list[str]:
+    outs = engine.generate(prompts, SamplingParams(max_tokens=max_tokens, **params))
+    return [o.text for o in outs]
+
+
+def test_models_and_health(served, client):
+    assert [m.id for m in client.models.list().data] == ["small"]
+    assert httpx.get(served.root + "/health").json()["status"] == "ok"
+
+
+def test_completion_equals_the_engine_sync(client, engine):
+    reply = client.completions.create(model="small", prompt="Once upon a time", max_tokens=12, temperature=0)
+    assert reply.choices[0].text == greedy(engine, ["Once upon a time"], 12)[0]
+    assert reply.usage.completion_tokens == 12 and reply.choices[0].finish_reason == "length"
+
+
+def test_stop_strings_and_n(client, engine):
+    full = greedy(engine, ["The list:"], 16)[0]
+    stop = full[5:7]
+    reply = client.completions.create(model="small", prompt="The list:", max_tokens=16, temperature=0, stop=[stop], n=2)
+    assert [c.text for c in reply.choices] == [full[: full.find(stop)]] * 2
+    assert {c.finish_reason for c in reply.choices} == {"stop"}
+
+
+def test_seeded_sampling_is_reproducible(client):
+    args = dict(model="small", prompt="Seeded", max_tokens=8, temperature=1.0, top_p=0.9, seed=7)
+    assert client.completions.create(**args).choices[0].text == client.completions.create(**args).choices[0].text
+
+
+def test_chat_uses_the_chat_template_and_streams_the_same_text(client, engine):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}]
+    ids = engine.tokenizer.hf.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+    reply = client.chat.completions.create(model="small", messages=messages, max_tokens=10, temperature=0)
+    assert reply.usage.prompt_tokens == len(ids)
+    expected = engine.generate([list(ids)], SamplingParams(max_tokens=10))[0].text
+    assert reply.choices[0].message.content == expected
+    chunks = client.chat.completions.create(model="small", messages=messages, max_tokens=10, temperature=0, stream=True)
+    deltas = [c.choices[0].delta.content or "" for c in chunks]
+    assert "".join(deltas) == expected and len([d for d in deltas if d]) > 1
+
+
+def test_32_concurrent_async_clients_get_the_engines_greedy_outputs(served, engine):
+    prompts = [f"{SHARED} {i}:" for i in range(32)]
+    expected = greedy(engine, prompts, 8)
+
+    async def ask(client: openai.AsyncOpenAI, prompt: str, stream: bool) -> str:
+        if not stream:
+            reply = await client.completions.create(model="small", prompt=prompt, max_tokens=8, temperature=0)
+            return reply.choices[0].text
+        parts = []
+        async for chunk in await client.completions.create(model="small", prompt=prompt, max_tokens=8,
+                                                           temperature=0, stream=True):
+            parts.append(chunk.choices[0].text)
+        return "".join(parts)
+
+    async def main() -> list[str]:
+        async with openai.AsyncOpenAI(base_url=served.base_url, api_key="unused", max_retries=0, timeout=120) as client:
+            return await asyncio.gather(*(ask(client, p, i % 2 == 1) for i, p in enumerate(prompts)))
+
+    assert asyncio.run(main()) == expected
+    assert served.metrics()["lmc_cache_hit_rate"] > 0.3  # the shared prefix was computed once
+
+
+def test_json_schema_and_regex_constraints(client):
+    schema = {"type": "object", "properties": {"age": {"type": "integer", "minimum": 0, "maximum": 120}}, "required": ["age"],
+              "additionalProperties": False}
+    reply = client.chat.completions.create(
+        model="small", messages=[{"role": "user", "content": "Age?"}], max_tokens=32, temperature=0,
+        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}})
+    jsonschema.validate(json.loads(reply.choices[0].message.content), schema)
+    reply = client.completions.create(model="small", prompt="Phone:", max_tokens=16, temperature=0,
+                                      extra_body={"regex": r"\d{3}-\d{4}"})
+    assert re.fullmatch(r"\d{3}-\d{4}", reply.choices[0].text)
+
+
+def test_logprobs_are_the_models(client, engine):
+    reply = client.completions.create(model="small", prompt="Score me", max_tokens=4, temperature=0, logprobs=1)
+    ids = engine.tokenizer.encode("Score me", add_bos=True)
+    got = reply.choices[0].logprobs.token_logprobs
+    ref = engine.submit(Request(ids + reply.choices[0].model_extra["token_ids"], SamplingParams(max_tokens=0),
+                                logprob_start=len(ids)))
+    engine.run_until_done()
+    assert got == pytest.approx(ref.output.prompt_logprobs, abs=1e-4)
+
+
+def test_malformed_requests_get_4xx_and_the_server_keeps_serving(served, client):
+    bad = [
+        (b"{not json", 400),
+        (json.dumps({"model": "small", "prompt": "x", "max_tokens": 10**7}).encode(), 400),
+        (json.dumps({"model": "nope", "prompt": "x"}).encode(), 404),
+        (json.dumps({"model": "small", "prompt": 5}).encode(), 400),
+        (json.dumps({"model": "small", "prompt": "x", "temperature": -1}).encode(), 400),
+        (json.dumps({"model": "small", "prompt": "x", "regex": "(["}).encode(), 400),
+        (json.dumps({"model": "small", "prompt": "x", "response_format": {
+            "type": "json_schema", "json_schema": {"schema": {"type": "nonsense"}}}}).encode(), 400),
+        (json.dumps([1, 2]).encode(), 400),
+    ]
+    for body, status in bad:
+        reply = httpx.post(served.base_url + "/completions", content=body, timeout=30)
+        assert reply.status_code == status, (body, reply.text)
+        assert set(reply.json()["error"]) >= {"message", "type"}
+    with pytest.raises(openai.NotFoundError):
+        client.completions.create(model="gpt-4", prompt="x")
+    with pytest.raises(openai.BadRequestError, match="context length"):
+        client.completions.create(model="small", prompt="x", max_tokens=10**7)
+    assert client.completions.create(model="small", prompt="still here", max_tokens=2).choices[0].text
+
+
+def test_a_client_leaving_mid_stream_leaks_no_kv(served):
+    before = served.metrics()["lmc_decode_tokens"]
+    body = {"model": "small", "prompt": "A long story:", "max_tokens": 3000, "temperature": 0, "stream": True,
+            "ignore_eos": True}
+    with httpx.stream("POST", served.base_url + "/completions", json=body, timeout=60) as reply:
+        lines = reply.iter_lines()
+        got = [next(lines) for _ in range(6)]
+    assert any(line.startswith("data: ") for line in got)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = served.metrics()
+        if m["lmc_inflight_requests"] == 0:
+            break
+        time.sleep(0.2)
+    assert m["lmc_inflight_requests"] == 0 and m["lmc_kv_tokens_in_use"] == 0
+    assert m["lmc_decode_tokens"] - before < 2900  # aborted: it never wrote its 3000 tokens
+    time.sleep(1)
+    assert served.metrics()["lmc_decode_tokens"] == m["lmc_decode_tokens"]  # and nothing runs on
+
+
+def test_the_queue_limit_refuses_with_overloaded(engine):
+    worker = EngineWorker(engine, max_queue=1)  # not started: nothing leaves the queue
+    worker.submit(Request([1, 2, 3], SamplingParams(max_tokens=1)))
+    with pytest.raises(Overloaded, match="limit is 1"):
+        worker.submit(Request([1, 2, 3], SamplingParams(max_tokens=1)))
+
+
+def test_plans_run_streams_the_rows_of_an_in_process_run(served, small_model_dir):
+    from pathlib import Path
+
+    from lmc.api import run_batch
+    from lmc.compiler.loader import load_programs
+    from lmc.runtime.api import Runtime
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    plan = load_programs(examples / "llm_judge.py")["judge"].compile()
+    rows = [json.loads(line) for line in (examples / "data" / "llm_judge.jsonl").read_text().splitlines()[:3]]
+    rows.append({"question": 5})  # a bad row fails alone
+    with httpx.stream("POST", served.base_url + "/plans/run", json={"plan": plan.to_json(), "rows": rows},
+                      timeout=120) as reply:
+        assert reply.status_code == 200
+        lines = [json.loads(line) for line in reply.iter_lines() if line]
+    by_index = {line["index"]: line for line in lines}
+    expected = run_batch(plan, rows[:3], progress=False,
+                           runtime=Runtime(model=str(small_model_dir), kv_cache_tokens=16384))
+    assert [by_index[i]["outputs"] for i in range(3)] == [s.outputs for s in expected]
+    assert "error" in by_index[3]
+    bad = httpx.post(served.base_url + "/plans/run", json={"plan": {"format": "nope"}, "rows": []}, timeout=30)
+    assert bad.status_code == 400 and "not a valid plan" in bad.json()["error"]["message"]
+
+
+def test_engine_abort_releases_every_slot(engine):
+    finished = []
+    handle = engine.submit(Request([1, 5, 9, 14], SamplingParams(max_tokens=50, ignore_eos=True),
+                                   on_finish=finished.append))
+    engine.step()
+    engine.step()
+    output = engine.abort(handle.rid)
+    assert output.finish_reason.value == "abort" and finished == [output] and not engine.has_work()
+    assert engine.pool.num_free + engine.cache.evictable_size == engine.pool.capacity
+    assert engine.abort(handle.rid) is None  # no longer in flight
