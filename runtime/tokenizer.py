@@ -144,8 +144,8 @@ class Tokenizer:
     def decode_bytes(self, ids: list[int]) -> bytes:
         """The raw bytes `ids` add after earlier tokens; a cut may fall inside a character.
 
-        Ids beyond the tokenizer's vocabulary add nothing: a dummy preset (e.g. Llama-3's 128k
-        vocabulary) borrows the 32k tiny tokenizer, and its random weights may emit any id."""
+        Ids beyond the tokenizer's vocabulary add nothing (the engine never samples them, but a
+        caller may hand in any id the model's vocabulary has)."""
         table = self._token_bytes
         return b"".join(table[i] if i < len(table) else b"" for i in ids)
 
@@ -177,12 +177,14 @@ def _load_cached(path: str, stamp: tuple[int, ...]) -> Tokenizer:
 def load_tokenizer(model: str = "tiny") -> Tokenizer:
     """The tokenizer of a model name or directory without loading any weights.
 
-    "tiny" builds the default model on first use; presets (dummy weights) use the tiny tokenizer,
-    since lmc ships no other; anything else is a Hugging Face directory.
+    "tiny" builds the default model on first use; a preset (dummy weights) borrows the tokenizer
+    its entry names; anything else is a Hugging Face directory.
     """
-    from lmc.runtime.models.presets import is_preset
+    from lmc.runtime.models.presets import is_preset, preset_tokenizer
     from lmc.runtime.models.tiny import tiny_model_dir
 
-    if model == "tiny" or is_preset(model):
+    if is_preset(model):
+        model = preset_tokenizer(model)
+    if model == "tiny":
         return Tokenizer.from_dir(tiny_model_dir())
     return Tokenizer.from_dir(model)
