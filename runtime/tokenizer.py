@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
+from array import array
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from lmc.runtime.chat_template import RoleTemplate
 
 _METASPACE = "\u2581"  # '▁', SentencePiece's visible space
+MEMO_RUNS = 4096  # texts whose ids are remembered (compactly): more than a run's rows have
 
 
 def _bytes_to_unicode() -> dict[str, int]:
@@ -74,6 +77,7 @@ class Tokenizer:
         self._plain.no_padding()
         self._special_ids = set(hf.all_special_ids)
         self._special_texts = [t for t in hf.all_special_tokens if t]
+        self._memo: OrderedDict[str, array] = OrderedDict()
 
     @classmethod
     def from_dir(cls, path: str | Path) -> Tokenizer:
@@ -98,7 +102,20 @@ class Tokenizer:
         return self.hf.eos_token_id
 
     def _encode_plain(self, text: str) -> list[int]:
-        return self._plain.encode(text, add_special_tokens=False).ids if text else []
+        """Encoding is pure, so a text seen lately is not encoded again: a run of `lmc run`
+        tokenizes each row's prompt for the row order, the cache model and the executor, and
+        a shared prefix (a pinned few-shot head) recurs in every row."""
+        if not text:
+            return []
+        known = self._memo.get(text)
+        if known is not None:
+            self._memo.move_to_end(text)
+            return known.tolist()
+        ids = self._plain.encode(text, add_special_tokens=False).ids
+        self._memo[text] = array("i", ids)
+        if len(self._memo) > MEMO_RUNS:
+            self._memo.popitem(last=False)
+        return ids
 
     def encode(self, text: str, add_bos: bool = False) -> list[int]:
         """Token ids of `text` as the start of a prompt (with the dummy prefix where the tokenizer
