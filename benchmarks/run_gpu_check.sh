@@ -19,7 +19,7 @@ done
 for ex in examples/*.py; do
   name=$(basename "$ex" .py)
   [ -f "examples/data/$name.jsonl" ] || continue
-  python3 -m lmc compile "$ex" -o "/tmp/plans/$name.json" > /dev/null || { echo "$name: compile failed"; continue; }
+  { python3 -m lmc compile "$ex" -o "/tmp/plans/$name.json" || python3 -m lmc compile "$ex" --program "$name" -o "/tmp/plans/$name.json"; } > /dev/null 2>&1 || { echo "$name: compile failed"; continue; }
   start=$(date +%s%N)
   python3 -m lmc run "/tmp/plans/$name.json" --inputs "examples/data/$name.jsonl" -o "$OUT/$name.out.jsonl" \
     --metrics "$OUT/$name.metrics.json" "${MODEL[@]}" > "$OUT/$name.log" 2>&1
