@@ -7,8 +7,9 @@
 - transformers: the unoptimized plan on `generate` (one padded call per gen of a batch of rows,
   no reuse at all), see naive_hf.py.
 
-Every system runs the same rows of examples/data/<workload>.jsonl (the first `rows`), after a
-warm-up row that compiles constraints and touches every code path; a run on a CPU that other
+Every system runs the same rows of examples/data/<workload>.jsonl (the first `rows`; asked for more
+rows than the file has, its lines repeat under new ids, so a GPU run reaches sizes where warm-up
+is noise), after a warm-up row that compiles constraints and touches every code path; a run on a CPU that other
 processes were using is repeated (see `_measure`). Greedy outputs of every lmc
 variant must equal the both-off run (`same`); the hit rate the engine
 measures is set beside the compiler's prediction for the same rows and tokenizer.
@@ -16,6 +17,7 @@ measures is set beside the compiler's prediction for the same rows and tokenizer
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,6 +81,7 @@ def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob]) -> dict[str, Any]
         "cpu_s": cpu,
         "hit": stats.hit_rate,
         "modeled": metrics.modeled_hit_rate,
+        "forward_s": stats.forward_seconds,
         "prefill": stats.prefill_tokens,
         "decode": stats.decode_tokens,
         "failed": sum(not r.ok for r in results),
@@ -92,6 +95,9 @@ def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_
     a run can take ten times its time, which shows as CPU time well under threads x wall time."""
     runs: list[dict[str, Any]] = []
     while len(runs) < MAX_TRIES:
+        if not on_cpu:  # the last engine's KV memory goes back before the next one sizes its own
+            gc.collect()
+            torch.cuda.empty_cache()
         run = _measure_once(make_engine(), plan, jobs)
         runs.append(run)
         if not on_cpu or run["cpu_s"] >= BUSY_RATIO * torch.get_num_threads() * run["wall_s"]:
@@ -99,23 +105,39 @@ def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_
     return {**min(runs, key=lambda r: r["wall_s"]), "tries": len(runs)}
 
 
-def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool = True) -> list[dict[str, Any]]:
-    """One workload through every system; rows of the report table."""
+def workload_jobs(name: str, rows: int) -> list[RowJob]:
+    """The first `rows` rows of the workload's data; past the file's end its rows repeat, each
+    copy under a new id (`<id>#<copy>`)."""
+    lines = read_jsonl(EXAMPLES / "data" / f"{name}.jsonl", limit=rows)
+    jobs = []
+    for index in range(rows):
+        job = lines[index % len(lines)]
+        copy = index // len(lines)
+        jobs.append(RowJob(index, job.id if copy == 0 else f"{job.id}#{copy}", job.fields, job.error))
+    return jobs
+
+
+def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool = True,
+                   systems: list[str] | None = None) -> list[dict[str, Any]]:
+    """One workload through every system (or the named ones; both off always, as the baseline);
+    rows of the report table."""
     optimized, bare = _plans(name)
-    jobs = read_jsonl(EXAMPLES / "data" / f"{name}.jsonl", limit=rows)
+    jobs = workload_jobs(name, rows)
     warm = Engine(EngineConfig(device=str(loaded.device)), loaded=loaded)
     execute(warm, optimized, jobs[:1], lambda r: None, RunOptions())
     predicted = predicted_reuse(optimized, jobs, loaded.tokenizer).hit_rate
     measured: dict[str, dict[str, Any]] = {}
     on_cpu = loaded.device.type == "cpu"
     for system, passes, cache in SYSTEMS:
+        if systems and system not in systems and system != BASELINE:
+            continue
         config = EngineConfig(device=str(loaded.device), enable_radix_cache=cache)
         measured[system] = _measure(lambda c=config: Engine(c, loaded=loaded), optimized if passes else bare, jobs, on_cpu)
         if system == "lmc":
             measured[system]["predicted"] = predicted
         else:  # the cache model describes the optimized plan on a cache: only lmc is comparable
             measured[system]["modeled"] = None
-    if transformers and loaded.model_dir is not None:
+    if transformers and loaded.model_dir is not None and (not systems or "transformers" in systems):
         model_dir = loaded.model_dir
 
         def hf() -> NaiveHFEngine:
@@ -138,21 +160,36 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
 
 
 def bench_run(model: str = "tiny", rows: int = 8, names: list[str] | None = None, transformers: bool = True,
-              out_dir: Path | str = "lmc-bench", name: str | None = None, device: str = "cpu") -> Path:
-    loaded = load_model(model, device=device)
+              out_dir: Path | str = "lmc-bench", name: str | None = None, device: str = "cpu",
+              load_format: str = "auto", systems: list[str] | None = None,
+              rows_for: dict[str, int] | None = None) -> Path:
+    """`rows_for` overrides `rows` per workload."""
+    unknown = set(systems or ()) - {s for s, _, _ in SYSTEMS} - {"transformers"}
+    if unknown:
+        raise ValueError(f"unknown systems {sorted(unknown)}; choose from {[s for s, _, _ in SYSTEMS]} or transformers")
+    loaded = load_model(model, load_format, device=device)
     name = name or f"run_{loaded.device.type}"
     table: list[dict[str, Any]] = []
+    path = Path(out_dir)
     for workload in names or workloads():
-        table += bench_workload(workload, loaded, rows, transformers)
+        table += bench_workload(workload, loaded, (rows_for or {}).get(workload, rows), transformers, systems)
+        path = _report(name, table, out_dir, model, loaded, rows, rows_for, load_format, names)
+    return path
+
+
+def _report(name: str, table: list[dict[str, Any]], out_dir: Path | str, model: str, loaded: LoadedModel, rows: int,
+            rows_for: dict[str, int] | None, load_format: str, names: list[str] | None) -> Path:
+    """Written after every workload, so an interrupted run keeps what it measured."""
     targets = {
         w: {"speedup": next(r["speedup"] for r in table if r["workload"] == w and r["system"] == "lmc"), "target": t}
-        for w, t in TARGETS.items() if any(r["workload"] == w for r in table)
+        for w, t in TARGETS.items() if any(r["workload"] == w and r["system"] == "lmc" for r in table)
     }
     lmc_rows = [r for r in table if r["system"] == "lmc"]
     extra = {
         "model": model,
         "device": str(loaded.device),
-        "rows_per_workload": rows,
+        "load_format": load_format,
+        "rows_per_workload": {w: (rows_for or {}).get(w, rows) for w in names or workloads()},
         "baseline": BASELINE,
         "speedup_targets": targets,
         "modeled_hit_rate_minus_predicted": {r["workload"]: r["modeled"] - r["predicted"] for r in lmc_rows},

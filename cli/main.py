@@ -52,17 +52,29 @@ def main(
 
 @bench_app.command("run")
 def bench_run_cmd(
-    model: Annotated[str, typer.Option(help="Model: 'tiny' or a local HF directory.")] = "tiny",
+    model: Annotated[str, typer.Option(help="Model: 'tiny', a preset (with --load-format dummy) or a local HF directory.")] = "tiny",
     rows: Annotated[int, typer.Option(help="Rows of each workload's data file (the first N).")] = 8,
     workload: Annotated[list[str] | None, typer.Option("--workload", "-w", help="Only these examples (repeatable).")] = None,
     transformers: Annotated[bool, typer.Option("--transformers/--no-transformers", help="Include the transformers baseline.")] = True,
     out_dir: Annotated[str, typer.Option(help="Folder for the JSON results (benchmarks/results holds the committed ones).")] = "lmc-bench",
     device: Annotated[str, typer.Option(help="cpu or cuda (results go to run_<device>.json).")] = "cpu",
+    load_format: Annotated[str, typer.Option(help="auto (safetensors) or dummy (random weights, presets).")] = "auto",
+    system: Annotated[list[str] | None, typer.Option("--system", help="Only these systems (repeatable; both off always runs).")] = None,
+    rows_for: Annotated[list[str] | None, typer.Option("--rows-for", help="WORKLOAD=N: rows for one workload (repeatable).")] = None,
+    name: Annotated[str | None, typer.Option(help="Results file name (default run_<device>).")] = None,
 ) -> None:
-    """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`."""
+    """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`.
+
+    Asked for more rows than a data file has, its rows repeat under new ids."""
     from lmc.benchmarks.run import bench_run
 
-    path = bench_run(model, rows, workload or None, transformers, out_dir, device=device)
+    sizes = {}
+    for item in rows_for or []:
+        workload_name, _, count = item.partition("=")
+        if not count.isdigit():
+            raise typer.BadParameter(f"--rows-for takes WORKLOAD=N, got {item!r}")
+        sizes[workload_name] = int(count)
+    path = bench_run(model, rows, workload or None, transformers, out_dir, name, device, load_format, system or None, sizes)
     typer.echo(f"results written to {path}")
 
 

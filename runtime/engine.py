@@ -85,6 +85,9 @@ class Engine:
         self.tokenizer = self.loaded.tokenizer
         self.device = torch.device(self.loaded.device)
         self.vocab_size = self.model.vocab_size
+        # Rows of the logits past the tokenizer's ids (a padded checkpoint, a preset borrowing a
+        # smaller tokenizer) have no text: they are never sampled nor scored.
+        self.token_vocab_size = min(self.vocab_size, self.tokenizer.vocab_size)
         self.max_model_len = config.max_model_len or getattr(
             self.loaded.config, "max_position_embeddings", 4096
         )
@@ -227,11 +230,12 @@ class Engine:
     def _launch_sampling(self, batch: ScheduledBatch, out: ForwardOutput) -> LaunchedStep:
         """Queue the sampling of `batch`'s next tokens; a deferred step leaves a placeholder as
         the next token of each sequence that will go on, so the scheduler can plan it."""
-        self._prompt_logprobs(batch.seqs, out.logits, out.logprob_rows)
+        logits = out.logits[:, : self.token_vocab_size]
+        self._prompt_logprobs(batch.seqs, logits, out.logprob_rows)
         sampled = [seq for seq, row in zip(batch.seqs, out.sample_rows) if row >= 0]
         deferred = self._overlap and not any(out.logprob_rows) and all(map(_decides_on_device, sampled))
         if sampled:
-            tokens = self._sample(sampled, select_rows(out.logits, [r for r in out.sample_rows if r >= 0]))
+            tokens = self._sample(sampled, select_rows(logits, [r for r in out.sample_rows if r >= 0]))
         else:
             tokens = torch.empty(0, dtype=torch.int64)
         launched = LaunchedStep.start(sampled, tokens, deferred)
@@ -303,13 +307,15 @@ class Engine:
 
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor:
         """One token per sequence, left on the device; masks and penalties may change `logits`
-        in place."""
+        in place. Constraint masks span the model's whole vocabulary; only the tokenizer's part
+        of them applies."""
         allowed = None
         if any(s.request.constraint is not None for s in seqs):
             from lmc.grammars import fill_masks
 
-            allowed = torch.empty(len(seqs), logits.shape[-1], dtype=torch.bool, device=logits.device)
+            allowed = torch.empty(len(seqs), self.vocab_size, dtype=torch.bool, device=logits.device)
             fill_masks([(s.request.constraint, s.constraint_state) for s in seqs], allowed)
+            allowed = allowed[:, : logits.shape[-1]]
         return sample(
             logits,
             [s.request.sampling for s in seqs],

@@ -17,7 +17,7 @@ from transformers import AutoConfig, PretrainedConfig
 
 from lmc.runtime.models import model_class_for
 from lmc.runtime.models.llama import LlamaForCausalLM
-from lmc.runtime.models.presets import is_preset, preset_config, preset_names
+from lmc.runtime.models.presets import is_preset, preset_config, preset_names, preset_tokenizer
 from lmc.runtime.models.tiny import tiny_model_dir
 from lmc.runtime.tokenizer import Tokenizer
 
@@ -98,8 +98,8 @@ def load_model(
 ) -> LoadedModel:
     """Build the model named `model` on `device`, with real or dummy weights.
 
-    Presets have no tokenizer files of their own: they get the tiny model's tokenizer, whose
-    32 000 ids are valid in every preset's vocabulary.
+    Presets have no tokenizer files of their own: they borrow the one their entry names (see
+    `presets`); the engine samples only ids that tokenizer has.
     """
     if load_format not in LOAD_FORMATS:
         raise ValueError(f"unknown load_format {load_format!r}; choose one of {list(LOAD_FORMATS)}")
@@ -117,7 +117,8 @@ def load_model(
         config = AutoConfig.from_pretrained(model_dir)
     model_class = model_class_for(config)
     shards = safetensors_files(model_dir) if load_format == "auto" else []
-    tokenizer = Tokenizer.from_dir(tiny_model_dir() if model_dir is None else model_dir)
+    tokenizer_dir = resolve_model_dir(preset_tokenizer(model)) if model_dir is None else model_dir
+    tokenizer = Tokenizer.from_dir(tokenizer_dir)
     network = model_class(config, torch_dtype, torch_device)
     if load_format == "dummy":
         fill_dummy_weights(network, seed)

@@ -19,9 +19,9 @@ from lmc.runtime.radix_node import RadixStats, TreeNode, format_tree
 _EMPTY = torch.empty(0, dtype=torch.int64)
 
 
-def _common_len(key: tuple[int, ...], tokens: Sequence[int], start: int) -> int:
-    """Length of the common prefix of `key` and `tokens[start:]`."""
-    n = min(len(key), len(tokens) - start)
+def _common_len(key: tuple[int, ...], tokens: Sequence[int], start: int, end: int | None = None) -> int:
+    """Length of the common prefix of `key` and `tokens[start:end]`."""
+    n = min(len(key), (len(tokens) if end is None else end) - start)
     if tuple(tokens[start : start + n]) == key[:n]:  # the usual case, compared at C speed
         return n
     i = 0
@@ -76,6 +76,28 @@ class RadixCache:
             parts.append(child.slots)
             node, pos = child, pos + n
         return (torch.cat(parts) if parts else _EMPTY), node
+
+    def peek_match(
+        self, tokens: Sequence[int], limit: int, start: TreeNode | None = None, depth: int = 0
+    ) -> tuple[TreeNode, int, int]:
+        """The longest cached prefix of `tokens[:limit]`, leaving the tree as it is (no split, no
+        LRU touch): the deepest node it covers whole, that node's depth, and how many tokens it
+        matches on into the next edge. The walk resumes at `start` (a node this returned for the
+        same tokens, at `depth`) while that node is still in the tree, so asking again after the
+        tree changed costs only the new part: eviction removes leaves only, and a split keeps
+        every node's depth."""
+        if not self.enabled:
+            return self.root, 0, 0
+        resumable = start is not None and depth <= limit and (start is self.root or start.parent is not None)
+        node = start if resumable else None
+        if node is None:
+            node, depth = self.root, 0
+        while depth < limit and (child := node.children.get(tokens[depth])) is not None:
+            n = _common_len(child.key, tokens, depth, limit)
+            if n < len(child.key):
+                return node, depth, n
+            node, depth = child, depth + n
+        return node, depth, 0
 
     # ---- locks ---------------------------------------------------------------------------
     def lock(self, node: TreeNode) -> None:
@@ -193,7 +215,10 @@ class RadixCache:
         """Drop every node and free its slots; only legal when no request holds a lock."""
         if self._protected:
             raise RuntimeError(f"reset() while {self._protected} cached tokens are locked")
-        parts = [n.slots for n in self._walk(self.root)]
+        nodes = self._walk(self.root)
+        parts = [n.slots for n in nodes]
+        for n in nodes:  # detached, like evicted nodes: `peek_match` never resumes from one
+            n.parent = None
         if parts:
             self.pool.free(torch.cat(parts))
         self._clear()

@@ -2,7 +2,8 @@
 
 Each step takes every running request's pending tokens (decodes first, then chunks of long
 prefills) and then admits waiting requests under a token budget and the KV memory left. Waiting
-requests are ordered by the length of their cached prefix (longest first) unless they have waited
+requests are ordered by the length of their cached prefix (longest first; each step's look resumes
+where the last one ended, so it never re-walks a prompt) unless they have waited
 `starvation_steps`, after which they go first in arrival order: cache-aware, yet never starved.
 When memory runs out the scheduler evicts unlocked cache leaves, then preempts the youngest
 running request, whose computed KV goes to the tree so that it resumes cheaply.
@@ -188,11 +189,18 @@ class Scheduler:
         rest = [s for s in self.waiting if not self._is_starved(s)]
         starved.sort(key=lambda s: (s.arrival_step, s.request.priority))
         if self.config.schedule_policy == "lpm" and self.cache.enabled:
-            hit = {id(s): len(self.cache.match_prefix(s.token_ids[: s.match_limit()])[0]) for s in rest}
+            hit = {id(s): self._cached_length(s) for s in rest}
             rest.sort(key=lambda s: (-hit[id(s)], s.request.priority, s.arrival_step))
         else:
             rest.sort(key=lambda s: (s.request.priority, s.arrival_step))
         return starved + rest
+
+    def _cached_length(self, seq: Sequence) -> int:
+        """How much of a waiting request the cache holds, resumed from where its last look
+        ended: each step pays for what the tree gained, not for the whole prompt."""
+        node, depth, partial = self.cache.peek_match(seq.token_ids, seq.match_limit(), seq.match_node, seq.match_depth)
+        seq.match_node, seq.match_depth = node, depth
+        return depth + partial
 
     def _is_starved(self, seq: Sequence) -> bool:
         return self.step_index - seq.arrival_step >= self.config.starvation_steps
@@ -214,6 +222,7 @@ class Scheduler:
             self.cache.unlock(node)
             return 0
         seq.node = node
+        seq.match_node, seq.match_depth = None, 0
         seq.num_computed = len(cached)
         seq.slots = torch.cat([cached, slots])
         if seq.admissions == 0:

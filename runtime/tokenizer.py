@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
+from array import array
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from lmc.plan.instantiate import RoleTexts
 from lmc.runtime.chat_template import RoleTemplate
 
 _METASPACE = "\u2581"  # '▁', SentencePiece's visible space
+MEMO_RUNS = 4096  # texts whose ids are remembered (compactly): more than a run's rows have
 
 
 def _bytes_to_unicode() -> dict[str, int]:
@@ -75,6 +78,7 @@ class Tokenizer:
         self._plain.no_padding()
         self._special_ids = set(hf.all_special_ids)
         self._special_texts = [t for t in hf.all_special_tokens if t]
+        self._memo: OrderedDict[str, array] = OrderedDict()
 
     @classmethod
     def from_dir(cls, path: str | Path) -> Tokenizer:
@@ -99,7 +103,20 @@ class Tokenizer:
         return self.hf.eos_token_id
 
     def _encode_plain(self, text: str) -> list[int]:
-        return self._plain.encode(text, add_special_tokens=False).ids if text else []
+        """Encoding is pure, so a text seen lately is not encoded again: a run of `lmc run`
+        tokenizes each row's prompt for the row order, the cache model and the executor, and
+        a shared prefix (a pinned few-shot head) recurs in every row."""
+        if not text:
+            return []
+        known = self._memo.get(text)
+        if known is not None:
+            self._memo.move_to_end(text)
+            return known.tolist()
+        ids = self._plain.encode(text, add_special_tokens=False).ids
+        self._memo[text] = array("i", ids)
+        if len(self._memo) > MEMO_RUNS:
+            self._memo.popitem(last=False)
+        return ids
 
     def encode(self, text: str, add_bos: bool = False) -> list[int]:
         """Token ids of `text` as the start of a prompt (with the dummy prefix where the tokenizer
@@ -153,8 +170,8 @@ class Tokenizer:
     def decode_bytes(self, ids: list[int]) -> bytes:
         """The raw bytes `ids` add after earlier tokens; a cut may fall inside a character.
 
-        Ids beyond the tokenizer's vocabulary add nothing: a dummy preset (e.g. Llama-3's 128k
-        vocabulary) borrows the 32k tiny tokenizer, and its random weights may emit any id."""
+        Ids beyond the tokenizer's vocabulary add nothing (the engine never samples them, but a
+        caller may hand in any id the model's vocabulary has)."""
         table = self._token_bytes
         return b"".join(table[i] if i < len(table) else b"" for i in ids)
 
@@ -195,12 +212,14 @@ def _load_cached(path: str, stamp: tuple[int, ...]) -> Tokenizer:
 def load_tokenizer(model: str = "tiny") -> Tokenizer:
     """The tokenizer of a model name or directory without loading any weights.
 
-    "tiny" builds the default model on first use; presets (dummy weights) use the tiny tokenizer,
-    since lmc ships no other; anything else is a Hugging Face directory.
+    "tiny" builds the default model on first use; a preset (dummy weights) borrows the tokenizer
+    its entry names; anything else is a Hugging Face directory.
     """
-    from lmc.runtime.models.presets import is_preset
+    from lmc.runtime.models.presets import is_preset, preset_tokenizer
     from lmc.runtime.models.tiny import tiny_model_dir
 
-    if model == "tiny" or is_preset(model):
+    if is_preset(model):
+        model = preset_tokenizer(model)
+    if model == "tiny":
         return Tokenizer.from_dir(tiny_model_dir())
     return Tokenizer.from_dir(model)

@@ -17,7 +17,7 @@ from typing import Any
 
 import safetensors.torch
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, LlamaTokenizer, PretrainedConfig
+from transformers import AutoConfig, PretrainedConfig
 
 # Bump when anything below changes what gets written: existing caches then rebuild.
 TINY_RECIPE_VERSION = 1
@@ -67,6 +67,8 @@ def random_checkpoint(config: PretrainedConfig, seed: int) -> dict[str, torch.Te
     exactly what transformers expects; values come from our generator, so they never change with
     transformers' initialisation code.
     """
+    from transformers import AutoModelForCausalLM  # modeling and generation: only to build tiny
+
     with torch.device("meta"):
         reference = AutoModelForCausalLM.from_config(config)
     tied = bool(getattr(config, "tie_word_embeddings", False))
@@ -90,6 +92,8 @@ def _write_tokenizer(path: Path) -> None:
     source = importlib.resources.files("mistral_common").joinpath("data/tokenizer.model.v1")
     with importlib.resources.as_file(source) as sp_model:
         shutil.copyfile(sp_model, path / "tokenizer.model")
+    from transformers import LlamaTokenizer
+
     tokenizer = LlamaTokenizer.from_pretrained(path, add_bos_token=True, add_eos_token=False)
     template = importlib.resources.files("lmc.runtime").joinpath("chat_templates/tiny.jinja")
     tokenizer.chat_template = template.read_text(encoding="utf-8")

@@ -418,3 +418,31 @@ TestEngineLike = EngineLike.TestCase
 TestEngineLike.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestDisabledEngineLike = DisabledEngineLike.TestCase
 TestDisabledEngineLike.settings = settings(max_examples=15, stateful_step_count=20, deadline=None)
+
+
+def test_peek_match_resumed_across_inserts_splits_and_evictions_equals_a_fresh_match():
+    """The scheduler's per-step look at a waiting prompt resumes from its last node; whatever the
+    tree did since (grew, split edges, evicted leaves, reset), it must see the true match."""
+    import random
+
+    rng = random.Random(5)
+    pool, cache = make(num_slots=64)
+    prompts = [[rng.randrange(4) for _ in range(rng.randrange(1, 12))] for _ in range(12)]
+    looks = {i: (None, 0) for i in range(len(prompts))}
+    for step in range(300):
+        action = rng.random()
+        tokens = [rng.randrange(4) for _ in range(rng.randrange(1, 10))]
+        if action < 0.5 and pool.num_free + cache.evictable_size >= len(tokens):
+            if pool.num_free < len(tokens):
+                cache.evict(len(tokens) - pool.num_free)
+            cached(cache, pool, tokens)
+        elif action < 0.8:
+            cache.evict(rng.randrange(1, 6))
+        elif action < 0.82:
+            cache.reset()
+        i = rng.randrange(len(prompts))
+        prompt, limit = prompts[i], rng.randrange(len(prompts[i]) + 1)
+        node, depth, partial = cache.peek_match(prompt, limit, *looks[i])
+        looks[i] = (node, depth)
+        fresh = cache.peek_match(prompt, limit)
+        assert depth + partial == fresh[1] + fresh[2] == len(cache.match_prefix(prompt[:limit])[0]), step

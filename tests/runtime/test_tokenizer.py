@@ -234,3 +234,17 @@ def test_tiny_dir_is_built_once_atomically_and_rebuilt_for_a_new_recipe(
     assert tiny.tiny_model_dir() == paths[0]
     assert weights.stat().st_mtime_ns != built_at
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["tiny"]
+
+
+def test_remembered_encodings_equal_fresh_ones_and_are_the_callers_own(tok: Tokenizer) -> None:
+    from lmc.runtime import tokenizer as module
+
+    text = "Question: which planet is largest?\nAnswer:"
+    fresh = tok.hf(" " + text, add_special_tokens=False)["input_ids"]
+    first = tok.encode(text)
+    first.append(-1)  # a caller's list: changing it must not change the remembered ids
+    assert tok.encode(text) == fresh == first[:-1]
+    for i in range(module.MEMO_RUNS + 1):  # the memo stays bounded
+        tok.encode_continuation(f" {i}")
+    assert len(tok._memo) == module.MEMO_RUNS
+    assert tok.encode(text) == fresh
