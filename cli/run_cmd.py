@@ -16,11 +16,13 @@ def run_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where rows go, one line each, in input order.")] = Path("out.jsonl"),
     model: Annotated[str, typer.Option(help="'tiny', a preset (with --load-format dummy) or a local HF directory.")] = "tiny",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    resume: Annotated[bool, typer.Option("--resume", help="Keep the rows OUTPUT already holds; run only the rest.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the rows an earlier run of this plan and these inputs finished; run only the rest.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Start over: overwrite OUTPUT even if it holds an unfinished or another run.")] = False,
     metrics: Annotated[Path | None, typer.Option(help="Write per-node timings and predicted vs measured cache reuse here.")] = None,
     max_rows: Annotated[int | None, typer.Option("--max-rows", min=1, help="Run only the first N rows.")] = None,
     max_active_rows: Annotated[int, typer.Option("--max-active-rows", min=1, help="Rows in flight at once (bounds memory).")] = 128,
     seed: Annotated[int, typer.Option(help="Seed for sampled gens (per row and gen, independent of batching).")] = 0,
+    max_loop_iterations: Annotated[int | None, typer.Option("--max-loop-iterations", min=1, help="Fail a row whose dynamic `while` loop runs more often (default: the plan's, 64).")] = None,
     load_format: Annotated[str, typer.Option("--load-format", help="auto (safetensors) or dummy (random weights).")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, float16 or bfloat16.")] = "auto",
     kv_cache_tokens: Annotated[int | None, typer.Option("--kv-cache-tokens", help="KV cache size in tokens.")] = None,
@@ -31,14 +33,18 @@ def run_cmd(
 
     A row that fails (bad JSON, a missing or mistyped field, a prompt too long for the model, an
     error inside the row) gets {"id", "error"} and the others go on; the exit status is then 1.
-    Ctrl-C writes every finished row and exits with 130; --resume finishes the rest."""
+    Every finished row is journaled at once (OUTPUT.lmc-journal); Ctrl-C, SIGTERM and SIGHUP
+    leave OUTPUT complete up to the first unfinished row and exit with 130, 143 and 129;
+    --resume finishes the rest, even after a kill."""
     from lmc.compiler.errors import PlanError
     from lmc.compiler.plan import Plan
     from lmc.runtime.config import EngineConfig
     from lmc.runtime.engine import Engine
     from lmc.runtime.executor.execute import RunOptions
-    from lmc.runtime.executor.file_run import run_file
+    from lmc.runtime.executor.file_run import open_output, run_rows
+    from lmc.runtime.executor.output_lock import OutputLocked
     from lmc.runtime.executor.progress import summary_table
+    from lmc.runtime.executor.run_output import OutputRefused
 
     console = Console(stderr=True)
     try:
@@ -47,23 +53,33 @@ def run_cmd(
             plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
+        out = open_output(plan, inputs, output, model=model, seed=seed, resume=resume, force=force,
+                          max_rows=max_rows)
+    except (PlanError, OSError, ValueError, OutputRefused, OutputLocked) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
         config = EngineConfig(model=model, device=device, load_format=load_format, dtype=dtype, seed=seed,
                               kv_cache_tokens=kv_cache_tokens, enable_radix_cache=radix_cache)
         engine = Engine(config)
-    except (PlanError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
+        out.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    options = RunOptions(max_active_rows=max_active_rows, seed=seed)
-    summary = run_file(engine, plan, inputs, output, resume=resume, max_rows=max_rows, options=options,
-                       show_progress=progress, predict=metrics is not None)
+    except BaseException:
+        out.close()
+        raise
+    options = RunOptions(max_active_rows=max_active_rows, seed=seed, max_loop_iterations=max_loop_iterations)
+    summary = run_rows(engine, plan, out, options=options, show_progress=progress, predict=metrics is not None)
     report = summary.to_json()
     console.print(summary_table(report))
     if metrics is not None:
         metrics.parent.mkdir(parents=True, exist_ok=True)
         metrics.write_text(json.dumps(report, indent=2) + "\n")
     if summary.interrupted:
-        typer.echo(f"interrupted: finished rows are in {output}; rerun with --resume to finish", err=True)
-        raise typer.Exit(130)
+        typer.echo(f"interrupted by {report['signal']}: every finished row is in {output} (in input order up to the "
+                   "first unfinished one) or its journal; rerun with --resume to finish", err=True)
+        raise typer.Exit(summary.exit_code)
     if summary.failed:
         shown = ", ".join(json.dumps(i) for i in summary.failed_ids[:5])
         more = ", ..." if summary.failed > 5 else ""

@@ -116,8 +116,9 @@ class Plan:
         version = data.get("version")
         if version != PLAN_VERSION:
             raise PlanError(
-                f"this plan has format version {version} (written by lmc {data.get('lmc_version', '?')}); "
-                f"this lmc ({lmc.__version__}) reads version {PLAN_VERSION}: recompile it with `lmc compile`"
+                f"this plan has format version {version!r} ({type(version).__name__}, written by lmc "
+                f"{data.get('lmc_version', '?')}); this lmc ({lmc.__version__}) reads version {PLAN_VERSION!r} "
+                f"({type(PLAN_VERSION).__name__}): recompile it with `lmc compile`"
             )
         validate(data)
         meta: dict[str, Any] = {"passes": data["passes"], "constraints": data["constraints"]}

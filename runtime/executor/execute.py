@@ -28,11 +28,13 @@ from lmc.runtime.tokenizer import Tokenizer
 @dataclass(frozen=True)
 class RunOptions:
     """Executor knobs. `max_active_rows` bounds the rows in flight (and so the KV they hold);
-    `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text."""
+    `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text;
+    `max_loop_iterations` overrides the plan's bound on dynamic `while` loops."""
 
     max_active_rows: int = 128
     seed: int = 0
     keep_text: bool = False
+    max_loop_iterations: int | None = None
 
 
 def role_texts(tokenizer: Tokenizer) -> tuple[dict[str, tuple[str, str]] | None, str | None]:
@@ -91,6 +93,7 @@ def execute(
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     config = getattr(engine, "config", None)
     env = RowEnv(codec, constraints, options.seed, roles_error, bool(getattr(config, "enable_radix_cache", False)))
-    driver = Driver(engine_like, Instantiator(plan, roles), env, on_result, options.max_active_rows,
-                    options.keep_text, on_step, metrics)
+    instantiator = Instantiator(plan, roles, options.max_loop_iterations)
+    driver = Driver(engine_like, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
+                    metrics)
     return driver.run(in_plan_order(plan, jobs, tokenizer))
