@@ -84,9 +84,8 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path):
 
 def test_a_second_lock_on_one_output_names_the_holder(tmp_path: Path):
     out = tmp_path / "out.jsonl"
-    with OutputLock(out):
-        with pytest.raises(OutputLocked, match=f"pid {os.getpid()}"):
-            OutputLock(out).acquire()
+    with OutputLock(out), pytest.raises(OutputLocked, match=f"pid {os.getpid()}"):
+        OutputLock(out).acquire()
     assert not (tmp_path / "out.jsonl.lmc-lock").exists()
     with OutputLock(out):  # released: free again
         pass
@@ -161,7 +160,7 @@ def test_an_unwritable_or_directory_output_is_refused(tmp_path: Path):
     with pytest.raises(OutputRefused, match="is a directory"):
         RunOutput.open(tmp_path, STAMP, [])
     (tmp_path / "file").write_text("")
-    with pytest.raises(OutputRefused, match="cannot write --output .*file/out.jsonl: Not a directory"):
+    with pytest.raises(OutputRefused, match="cannot write --output .*file/out.jsonl: "):
         RunOutput.open(tmp_path / "file" / "out.jsonl", STAMP, [])
     locked = tmp_path / "ro"
     locked.mkdir()
@@ -196,7 +195,7 @@ def test_strings_that_are_not_text_make_error_rows_not_crashes(tmp_path: Path):
     assert [j.id for j in jobs] == ["ok", "s", "line-3", "line-4", "n"]
     assert jobs[0].error is None
     messages = [j.error.message for j in jobs[1:]]
-    assert "line 2: field 'q' is not valid text (a lone surrogate '\\ud800' at character 0)" == messages[0]
+    assert messages[0] == "line 2: field 'q' is not valid text (a lone surrogate '\\ud800' at character 0)"
     assert "line 3: not valid UTF-8" in messages[1]
     assert "the id is not valid text" in messages[2] and "'line-4'" in messages[2]
     assert "'\\ud83d'" in messages[3]
