@@ -47,6 +47,16 @@ def test_other_version_is_refused_naming_both(tmp_path):
     assert f"reads version {PLAN_VERSION}" in message and lmc.__version__ in message
 
 
+def test_a_version_of_another_type_is_named_with_both_types():
+    data = lmc.compile(load_programs(EXAMPLES / "hellaswag.py")["hellaswag"]).to_json()
+    data["version"] = str(PLAN_VERSION)
+    with pytest.raises(PlanError) as info:
+        Plan.from_json(data)
+    message = str(info.value)
+    assert f"format version '{PLAN_VERSION}' (str," in message
+    assert f"reads version {PLAN_VERSION} (int)" in message
+
+
 def test_schema_violations_are_refused_with_their_place():
     data = lmc.compile(load_programs(EXAMPLES / "hellaswag.py")["hellaswag"]).to_json()
     data["nodes"][1]["kind"] = "teleport"
