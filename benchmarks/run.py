@@ -1,6 +1,8 @@
 """`lmc bench run`: every example workload, end to end through the executor, five ways.
 
 - lmc: the optimized plan on the engine with its radix cache;
+- lmc to a file: the same, each row journaled and written as `lmc run` does (run_output.py), so
+  the cost of durable output shows beside `lmc`;
 - passes off: the unoptimized plan (no hoisting, pinning, prefetch, row order), cache on;
 - cache off: the optimized plan, every request computed from scratch;
 - both off: the reference point of the speed-up targets;
@@ -18,6 +20,7 @@ measures is set beside the compiler's prediction for the same rows and tokenizer
 from __future__ import annotations
 
 import gc
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +37,11 @@ from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine
 from lmc.runtime.executor import RowResult, RunOptions, execute
 from lmc.runtime.executor.execute import predicted_reuse
+from lmc.runtime.executor.file_run import plan_sha256
 from lmc.runtime.executor.inputs import RowJob, read_jsonl
+from lmc.runtime.executor.journal import RunStamp
 from lmc.runtime.executor.metrics import RunMetrics
+from lmc.runtime.executor.run_output import RunOutput
 from lmc.runtime.executor.stats import since, snapshot
 from lmc.runtime.model_loader import LoadedModel, load_model
 
@@ -47,6 +53,7 @@ SYSTEMS = (  # name, passes on, radix cache on
     ("cache off", True, False),
     (BASELINE, False, False),
 )
+TO_FILE = "lmc to a file"
 TARGETS = {"few_shot_mmlu": 3.0, "tree_of_thought": 3.0}
 MAX_TRIES = 3
 BUSY_RATIO = 0.75
@@ -68,13 +75,27 @@ def _off() -> Any:
     return CompileOptions(disabled_passes=PASS_NAMES)
 
 
-def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob]) -> dict[str, Any]:
+def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob], to_file: bool = False) -> dict[str, Any]:
     results: list[RowResult] = []
     metrics = RunMetrics()
     start_stats = snapshot(engine)
-    started, cpu = time.perf_counter(), time.process_time()
-    execute(engine, plan, jobs, results.append, RunOptions(), metrics=metrics)
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with tempfile.TemporaryDirectory() as folder:
+        started, cpu = time.perf_counter(), time.process_time()
+        if to_file:
+            stamp = RunStamp(plan_sha256(plan), plan.name, "bench", 0, len(jobs))
+            out = RunOutput.open(Path(folder) / "out.jsonl", stamp, jobs)
+
+            def on_result(result: RowResult) -> None:
+                results.append(result)
+                out.add(result)
+
+            try:
+                execute(engine, plan, jobs, on_result, RunOptions(), metrics=metrics)
+            finally:
+                out.close()
+        else:
+            execute(engine, plan, jobs, results.append, RunOptions(), metrics=metrics)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     stats = since(engine, start_stats)
     return {
         "wall_s": wall,
@@ -89,7 +110,8 @@ def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob]) -> dict[str, Any]
     }
 
 
-def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_cpu: bool) -> dict[str, Any]:
+def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_cpu: bool,
+             to_file: bool = False) -> dict[str, Any]:
     """The fastest of up to MAX_TRIES runs, each on a fresh engine; on a CPU a run is tried again
     only when the machine was busy: torch's threads then wait for each other at every barrier and
     a run can take ten times its time, which shows as CPU time well under threads x wall time."""
@@ -98,7 +120,7 @@ def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_
         if not on_cpu:  # the last engine's KV memory goes back before the next one sizes its own
             gc.collect()
             torch.cuda.empty_cache()
-        run = _measure_once(make_engine(), plan, jobs)
+        run = _measure_once(make_engine(), plan, jobs, to_file)
         runs.append(run)
         if not on_cpu or run["cpu_s"] >= BUSY_RATIO * torch.get_num_threads() * run["wall_s"]:
             break
@@ -135,6 +157,8 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
         measured[system] = _measure(lambda c=config: Engine(c, loaded=loaded), optimized if passes else bare, jobs, on_cpu)
         if system == "lmc":
             measured[system]["predicted"] = predicted
+            measured[TO_FILE] = {**_measure(lambda c=config: Engine(c, loaded=loaded), optimized, jobs, on_cpu, True),
+                                 "modeled": None}
         else:  # the cache model describes the optimized plan on a cache: only lmc is comparable
             measured[system]["modeled"] = None
     if transformers and loaded.model_dir is not None and (not systems or "transformers" in systems):

@@ -19,10 +19,12 @@ def run_cmd(
     plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan.json written by `lmc compile`.")],
     inputs: Annotated[Path, typer.Option("--inputs", "-i", metavar="FILE", help="data.jsonl: one JSON object of inputs per line.")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Where rows go, one line each, in input order.")] = Path("out.jsonl"),
-    resume: Annotated[bool, typer.Option("--resume", help="Keep the rows OUTPUT already holds; run only the rest.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the rows an earlier run of this plan and these inputs finished; run only the rest.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Start over: overwrite OUTPUT even if it holds an unfinished or another run.")] = False,
     metrics: Annotated[Path | None, typer.Option(metavar="FILE", help="Write per-node timings and predicted vs measured cache reuse here.")] = None,
     max_rows: Annotated[int | None, typer.Option("--max-rows", min=1, metavar="N", help="Run only the first N rows.")] = None,
     max_active_rows: Annotated[int, typer.Option("--max-active-rows", min=1, metavar="N", help="Rows in flight at once (bounds memory).")] = 128,
+    max_loop_iterations: Annotated[int | None, typer.Option("--max-loop-iterations", min=1, metavar="N", help="Fail a row whose dynamic `while` loop runs more often (default: the plan's, 64).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")] = True,
     backend: Annotated[str, typer.Option(metavar="local|openai", help="lmc's own engine, or an OpenAI-compatible endpoint.")] = "local",
     base_url: Annotated[str | None, typer.Option("--base-url", metavar="URL", help="The endpoint of --backend openai, e.g. http://127.0.0.1:30000/v1.")] = None,
@@ -37,13 +39,17 @@ def run_cmd(
 
     A row that fails (bad JSON, a missing or mistyped field, a prompt too long for the model, an
     error inside the row) gets {"id", "error"} and the others go on; the exit status is then 1.
-    Ctrl-C writes every finished row and exits with 130; --resume finishes the rest."""
+    Every finished row is journaled at once (OUTPUT.lmc-journal); Ctrl-C, SIGTERM and SIGHUP
+    leave OUTPUT complete up to the first unfinished row and exit with 130, 143 and 129;
+    --resume finishes the rest, even after a kill."""
     from lmc.plan.errors import PlanError
     from lmc.plan.file import Plan
     from lmc.runtime.engine import Engine
     from lmc.runtime.executor.execute import RunOptions
-    from lmc.runtime.executor.file_run import run_file
+    from lmc.runtime.executor.file_run import open_output, run_rows
+    from lmc.runtime.executor.output_lock import OutputLocked
     from lmc.runtime.executor.progress import phase, summary_table
+    from lmc.runtime.executor.run_output import OutputRefused
     from lmc.runtime.openai_backend import OpenAI
 
     console = Console(stderr=True)
@@ -53,23 +59,32 @@ def run_cmd(
             plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
+        if backend not in ("local", "openai"):
+            raise ValueError(f"--backend must be local or openai, got {backend!r}")
+        if backend == "openai" and base_url is None:
+            raise ValueError("--backend openai needs --base-url")
+        out = open_output(plan, inputs, output, model=engine.model, seed=engine.seed, resume=resume, force=force,
+                          max_rows=max_rows)
+    except (PlanError, OSError, ValueError, OutputRefused, OutputLocked) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
         if backend == "openai":
-            if base_url is None:
-                raise ValueError("--backend openai needs --base-url")
             runner = OpenAI(engine.model, base_url, api_key_env=api_key_env, tokenizer=tokenizer,
                             concurrency=concurrency, num_api_spec_tokens=num_api_spec_tokens).engine
-        elif backend == "local":
+        else:
             with phase(console, f"starting the engine: loading {engine.model} on {engine.device}, "
                                 "building kernels and the KV cache", progress):
                 runner = Engine(engine)
-        else:
-            raise ValueError(f"--backend must be local or openai, got {backend!r}")
-    except (PlanError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
+        out.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    options = RunOptions(max_active_rows=max_active_rows, seed=engine.seed)
-    summary = run_file(runner, plan, inputs, output, resume=resume, max_rows=max_rows, options=options,
-                       show_progress=progress, predict=metrics is not None)
+    except BaseException:
+        out.close()
+        raise
+    options = RunOptions(max_active_rows=max_active_rows, seed=engine.seed, max_loop_iterations=max_loop_iterations)
+    summary = run_rows(runner, plan, out, options=options, show_progress=progress, predict=metrics is not None)
     report = summary.to_json()
     if backend == "openai":
         runner.close()
@@ -80,8 +95,9 @@ def run_cmd(
         metrics.parent.mkdir(parents=True, exist_ok=True)
         metrics.write_text(json.dumps(report, indent=2) + "\n")
     if summary.interrupted:
-        typer.echo(f"interrupted: finished rows are in {output}; rerun with --resume to finish", err=True)
-        raise typer.Exit(130)
+        typer.echo(f"interrupted by {report['signal']}: every finished row is in {output} (in input order up to the "
+                   "first unfinished one) or its journal; rerun with --resume to finish", err=True)
+        raise typer.Exit(summary.exit_code)
     if summary.failed:
         shown = ", ".join(json.dumps(i) for i in summary.failed_ids[:5])
         more = ", ..." if summary.failed > 5 else ""

@@ -116,9 +116,9 @@ class Plan:
         version = data.get("version")
         if version not in READS_VERSIONS:
             raise PlanError(
-                f"this plan has format version {version} (written by lmc {data.get('lmc_version', '?')}); "
-                f"this lmc ({lmc.__version__}) reads versions {', '.join(map(str, READS_VERSIONS))}: "
-                "recompile it with `lmc compile`"
+                f"this plan has format version {version!r} ({type(version).__name__}, written by lmc "
+                f"{data.get('lmc_version', '?')}); this lmc ({lmc.__version__}) reads versions "
+                f"{', '.join(f'{v!r} ({type(v).__name__})' for v in READS_VERSIONS)}: recompile it with `lmc compile`"
             )
         if version == 1:
             data = _from_version_1(data)

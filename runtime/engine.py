@@ -34,6 +34,14 @@ log = logging.getLogger(__name__)
 CPU_KV_TOKENS_CAP = 1 << 17  # on CPU a fraction of free RAM would be far more than any batch needs
 
 
+class InvalidRequest(ValueError):
+    """A request the engine cannot run; `reason` says why without the request id."""
+
+    def __init__(self, rid: str, reason: str) -> None:
+        super().__init__(f"request {rid}: {reason}")
+        self.reason = reason
+
+
 @dataclass
 class EngineStats:
     """Counters since start; `hit_rate` is cached / (cached + computed prompt tokens).
@@ -402,23 +410,19 @@ class Engine:
         it reads only fixed sizes)."""
         ids = request.input_ids
         if not ids:
-            raise ValueError(f"request {rid}: the prompt is empty")
+            raise InvalidRequest(rid, "the prompt is empty")
         bad = [t for t in ids if not 0 <= t < self.vocab_size]
         if bad:
-            raise ValueError(f"request {rid}: token ids {bad[:5]} are outside the vocabulary (size {self.vocab_size})")
+            raise InvalidRequest(rid, f"token ids {bad[:5]} are outside the vocabulary (size {self.vocab_size})")
         total = len(ids) + request.sampling.max_tokens
         if total > self.max_model_len:
-            raise ValueError(
-                f"request {rid}: prompt ({len(ids)} tokens) + max_tokens ({request.sampling.max_tokens}) "
-                f"= {total} exceeds the model's context length {self.max_model_len}"
-            )
+            raise InvalidRequest(rid, f"prompt ({len(ids)} tokens) + max_tokens ({request.sampling.max_tokens}) "
+                                      f"= {total} exceeds the model's context length {self.max_model_len}")
         if total > self.pool.capacity:
-            raise ValueError(
-                f"request {rid}: needs {total} KV slots but the cache holds {self.pool.capacity}; "
-                "raise kv_cache_tokens"
-            )
+            raise InvalidRequest(rid, f"needs {total} KV slots but the cache holds {self.pool.capacity}; "
+                                      "raise kv_cache_tokens")
         if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
-            raise ValueError(f"request {rid}: logprob_start must be in [1, {len(ids)}]")
+            raise InvalidRequest(rid, f"logprob_start must be in [1, {len(ids)}]")
 
     def _kv_slots(self) -> int:
         cfg = self.config

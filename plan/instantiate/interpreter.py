@@ -226,7 +226,7 @@ class Interpreter:
             count += 1
             if count > self.row.max_loop_iterations:
                 raise EvalError(f"the while loop ran more than {self.row.max_loop_iterations} times "
-                                "(CompileOptions.max_loop_iterations)")
+                                "(lmc run --max-loop-iterations, or CompileOptions.max_loop_iterations)")
             try:
                 yield from self.block(node_id, "body")
             except _Continue:

@@ -1,7 +1,8 @@
 """The plan executor: rows of a plan as coroutines over the engine, results streamed in order.
 
 Entry points:
-- `run_file(engine, plan, "data.jsonl", "out.jsonl", resume=..., max_rows=...)`: `lmc run`.
+- `run_file(engine, plan, "data.jsonl", "out.jsonl", resume=..., force=..., max_rows=...)`: `lmc run`
+  (`open_output` then `run_rows`, so the CLI can check the output before the model loads).
 - `execute(engine, plan, jobs, on_result, RunOptions(...))`: rows in, `RowResult`s out as they
   finish (any order), on lmc's Engine or anything that is an `EngineLike` (engine_like.py).
 - `run_plan(plan, rows, progress=..., runtime=...)`: `program.run` / `run_batch` (lmc/api.py
@@ -9,7 +10,9 @@ Entry points:
 
 Modules, in the order data flows: inputs (JSONL rows) -> execute (order, shared set-up) ->
 driver (many rows over one engine) -> row (one row's coroutines; prompt, constraints, pins,
-awaits) -> results -> output (ordered, resumable out.jsonl); metrics, stats, progress report.
+awaits) -> results -> run_output (journal, the in-order out.jsonl in output, output_lock; resume
+checks); interrupts turns SIGINT, SIGTERM and SIGHUP into one exception; metrics, stats, progress
+report.
 """
 
 from lmc.runtime.executor.execute import RunOptions, execute

@@ -20,6 +20,7 @@ from typing import Any
 
 from lmc.plan.errors import RowError
 from lmc.plan.instantiate import Instantiator
+from lmc.runtime.engine import InvalidRequest
 from lmc.runtime.executor.awaits import Block, Pin, Submit
 from lmc.runtime.executor.engine_like import EngineLike
 from lmc.runtime.executor.inputs import RowJob
@@ -229,7 +230,7 @@ class Driver:
             try:
                 self.engine.submit(request)
             except ValueError as exc:
-                self._fail(live, RequestRejected(str(exc)))
+                self._fail(live, RequestRejected(_reason(exc)))
                 return
         if not step.wait:
             self._queue(task, None)
@@ -266,7 +267,7 @@ class Driver:
             self.engine.submit(request)
         except ValueError as exc:
             self.pins.drop(step.ids)
-            self._fail(live, RequestRejected(str(exc)))
+            self._fail(live, RequestRejected(_reason(exc)))
 
     def _pinned(self, ids: tuple[int, ...], node: str, started: float, output: RequestOutput) -> None:
         self.metrics.request_done(node, "prefix", output, time.perf_counter() - started, "helper")
@@ -277,6 +278,11 @@ class Driver:
 
     def _rid(self) -> str:
         return f"{self._run_id}-{next(self._rids)}"
+
+
+def _reason(exc: ValueError) -> str:
+    """Why the engine refused a request, without its request id (internal to the driver)."""
+    return exc.reason if isinstance(exc, InvalidRequest) else str(exc)
 
 
 def _failure(exc: BaseException, row_id: Any, node: str | None) -> RowFailure:

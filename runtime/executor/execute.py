@@ -33,12 +33,14 @@ log = logging.getLogger(__name__)
 class RunOptions:
     """Executor knobs. `max_active_rows` bounds the rows in flight (and so the KV they hold);
     `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text;
-    `token_sink(rid, name, stop, token_id)` gets every gen's tokens as they arrive (streaming)."""
+    `token_sink(rid, name, stop, token_id)` gets every gen's tokens as they arrive (streaming).
+    `max_loop_iterations` overrides the plan's bound on dynamic `while` loops."""
 
     max_active_rows: int = 128
     seed: int = 0
     keep_text: bool = False
     token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None
+    max_loop_iterations: int | None = None
 
 
 def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> list[RowJob]:
@@ -79,6 +81,7 @@ def execute(
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink)
-    driver = Driver(engine, Instantiator(plan, roles), env, on_result, options.max_active_rows,
-                    options.keep_text, on_step, metrics)
+    instantiator = Instantiator(plan, roles, options.max_loop_iterations)
+    driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
+                    metrics)
     return driver.run(in_plan_order(plan, jobs, tokenizer))

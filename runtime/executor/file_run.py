@@ -1,11 +1,15 @@
 """data.jsonl -> out.jsonl through a plan: the whole of `lmc run` but its command line.
 
-Rows stream to the output in input order as they finish; `resume` keeps what an earlier run of
-the same inputs already wrote; Ctrl-C writes every finished row, then reports `interrupted`.
+Every row is journaled the moment it finishes and out.jsonl grows in input order
+(run_output.py); `resume` runs only the rows the journal lacks, after checking they belong to
+the same plan and inputs. SIGINT, SIGTERM and SIGHUP stop the run with its output complete up to
+the first unfinished row, and report `interrupted` with the signal.
 """
 
 from __future__ import annotations
 
+import hashlib
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +21,12 @@ from lmc.plan.file import Plan
 from lmc.runtime.executor.engine_like import EngineLike
 from lmc.runtime.executor.execute import RunOptions, execute, predicted_reuse
 from lmc.runtime.executor.inputs import RowJob, read_jsonl
+from lmc.runtime.executor.interrupts import Interrupted, signals_interrupt
+from lmc.runtime.executor.journal import RunStamp
 from lmc.runtime.executor.metrics import RunMetrics
-from lmc.runtime.executor.output import OrderedWriter, Resume, encode_record, scan_output
 from lmc.runtime.executor.progress import RunProgress, phase
 from lmc.runtime.executor.results import RowResult
+from lmc.runtime.executor.run_output import RunOutput
 from lmc.runtime.executor.stats import since, snapshot
 
 
@@ -37,6 +43,14 @@ class RunSummary:
     interrupted: bool = False
     prediction: dict[str, Any] | None = None
     failed_ids: list[Any] = field(default_factory=list)
+    signum: int | None = None  # the signal that interrupted the run
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's status for the run: 128 + the signal, 1 when a row failed, else 0."""
+        if self.interrupted:
+            return 128 + (self.signum or signal.SIGINT)
+        return 1 if self.failed else 0
 
     @property
     def failed(self) -> int:
@@ -55,6 +69,7 @@ class RunSummary:
         return {
             "plan": self.plan,
             "interrupted": self.interrupted,
+            "signal": signal.Signals(self.signum).name if self.signum else None,
             "wall_s": self.wall_s,
             "tokens_per_s": self.engine["decode_tokens"] / max(self.wall_s, 1e-9),
             "rows": {
@@ -72,56 +87,80 @@ class RunSummary:
         }
 
 
+def open_output(plan: Plan, inputs: Path | str, output: Path | str, *, model: str, seed: int = 0,
+                resume: bool = False, force: bool = False, max_rows: int | None = None) -> RunOutput:
+    """Read the inputs and open the output (locked, a resume checked) before any model loads."""
+    jobs = read_jsonl(inputs, max_rows)
+    stamp = RunStamp(plan_sha256(plan), plan.name, model_name(model), seed, len(jobs))
+    return RunOutput.open(Path(output), stamp, jobs, resume=resume, force=force)
+
+
 def run_file(
-    engine: EngineLike,
+    engine: Any,
     plan: Plan,
     inputs: Path | str,
     output: Path | str,
     *,
     resume: bool = False,
+    force: bool = False,
     max_rows: int | None = None,
     options: RunOptions | None = None,
     show_progress: bool = True,
     predict: bool = False,
 ) -> RunSummary:
-    """Run every row of `inputs` (the first `max_rows`) and write `output`; see the module doc."""
-    output = Path(output)
-    jobs = read_jsonl(inputs, max_rows)
-    found = scan_output(output, jobs) if resume else Resume()
-    todo = [j for j in jobs[found.kept_rows:] if j.index not in found.finished]
+    """Run every row of `inputs` (the first `max_rows`) and write `output` on lmc's `Engine`
+    (whose config names the model a resume checks); see the module doc."""
+    options = options or RunOptions()
+    out = open_output(plan, inputs, output, model=engine.config.model, seed=options.seed, resume=resume,
+                      force=force, max_rows=max_rows)
+    return run_rows(engine, plan, out, options=options, show_progress=show_progress, predict=predict)
+
+
+def run_rows(engine: EngineLike, plan: Plan, out: RunOutput, *, options: RunOptions | None = None,
+             show_progress: bool = True, predict: bool = False) -> RunSummary:
+    """Run the rows `out` still lacks and write them there; closes `out`."""
+    todo = out.todo
     console = Console(stderr=True)
     prediction = None
     if predict:
         with phase(console, f"predicting cache reuse of {len(todo):,} rows", show_progress):
             prediction = _prediction(plan, todo, engine)
-    writer = OrderedWriter(output, found.kept_rows, found.keep_bytes)
     metrics = RunMetrics()
     failed: list[Any] = []
     start_stats = snapshot(engine)
     started = time.perf_counter()
-    interrupted = False
+    stopped: Interrupted | None = None
     try:
-        for index, line in found.finished.items():
-            writer.put(index, line)
-        with RunProgress(len(todo), engine, console, enabled=show_progress) as progress:
+        with signals_interrupt(), RunProgress(len(todo), engine, console, enabled=show_progress) as progress:
 
             def on_result(result: RowResult) -> None:
                 if not result.ok:
                     failed.append(result.id)
-                writer.put(result.index, encode_record(result.record()))
+                out.add(result)
                 progress.row(result)
 
             try:
                 execute(engine, plan, todo, on_result, options or RunOptions(), progress.step, metrics)
+            except Interrupted as exc:
+                stopped = exc
             except KeyboardInterrupt:
-                interrupted = True
-                writer.write_rest()
+                stopped = Interrupted(signal.SIGINT)
     finally:
-        writer.close()
+        out.close()
     engine_stats = since(engine, start_stats).as_dict()
-    resumed = len(jobs) - len(todo)
-    return RunSummary(plan.name, len(jobs), resumed, metrics, engine_stats, time.perf_counter() - started,
-                      interrupted, prediction, failed)
+    total = len(out.jobs)
+    return RunSummary(plan.name, total, total - len(todo), metrics, engine_stats, time.perf_counter() - started,
+                      stopped is not None, prediction, failed, stopped.signum if stopped else None)
+
+
+def plan_sha256(plan: Plan) -> str:
+    return hashlib.sha256(plan.dumps().encode("utf-8")).hexdigest()
+
+
+def model_name(model: str) -> str:
+    """The model as a resume compares it: a local directory by its absolute path."""
+    path = Path(model)
+    return str(path.resolve()) if path.exists() else model
 
 
 def _prediction(plan: Plan, jobs: list[RowJob], engine: EngineLike) -> dict[str, Any]:

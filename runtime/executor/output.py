@@ -1,87 +1,55 @@
-"""out.jsonl: one line per row in input order, written as rows finish, safe to resume.
+"""out.jsonl: one line per row in input order, always the contiguous finished prefix of the rows.
 
-Rows finish out of order (many run at once), so a finished row waits in memory until every row
-before it is written; each batch of lines is flushed and fsync'd, so a crash loses no written
-row. On Ctrl-C the rows finished past the first unfinished one are written too (the file then
-has gaps, in input order). `--resume` reads the file back: the longest run of leading lines whose
-ids match the inputs in order stays as it is, later finished rows are kept in memory and written
-again in their place, and only the rows missing from the file run again.
+Rows finish out of order (many run at once); the journal (journal.py) has each one the moment
+it finishes, and out.jsonl gets a row as soon as every row before it is there, so at any moment
+the file is a prefix of the finished file. `verified_prefix` reads an earlier run's file back
+against its journal for `--resume`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from lmc.runtime.executor.inputs import RowJob
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _id_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+class PrefixMismatch(Exception):
+    """out.jsonl holds a line its journal does not."""
 
 
-@dataclass
-class Resume:
-    """What an existing output file already holds for these jobs."""
-
-    keep_bytes: int = 0  # the file's leading bytes that stay as they are
-    kept_rows: int = 0  # rows those bytes hold (the first `kept_rows` jobs)
-    finished: dict[int, bytes] = field(default_factory=dict)  # job index -> its line, past the kept rows
-
-
-def scan_output(path: Path, jobs: list[RowJob]) -> Resume:
-    """Match the lines of an earlier run's output with `jobs` by id (see the module doc)."""
+def verified_prefix(path: Path, expected: Iterator[bytes]) -> tuple[int, int]:
+    """(rows, bytes) of the leading lines of `path` equal to `expected`, the journal's lines in
+    order; a torn last line (a prefix of the one expected) is left out. Any other line raises
+    PrefixMismatch: it is not a row this output's journal knows."""
+    rows = size = 0
     if not path.exists():
-        return Resume()
-    by_id: dict[str, bytes] = {}
-    resume = Resume()
-    offset = 0
-    in_prefix = True
+        return rows, size
     with open(path, "rb") as f:
         for line in f:
-            record = _complete_record(line)
-            if record is None:
-                break  # a torn last line (or garbage): everything from here is rewritten
-            key = _id_key(record["id"])
-            by_id.setdefault(key, line)
-            offset += len(line)
-            if in_prefix and resume.kept_rows < len(jobs) and _id_key(jobs[resume.kept_rows].id) == key:
-                resume.kept_rows += 1
-                resume.keep_bytes = offset
+            want = next(expected, None)
+            if line == want:
+                rows, size = rows + 1, size + len(line)
+            elif not line.endswith(b"\n") and want is not None and want.startswith(line):
+                break
             else:
-                in_prefix = False
-    for job in jobs[resume.kept_rows:]:
-        line = by_id.get(_id_key(job.id))
-        if line is not None:
-            resume.finished[job.index] = line
-    return resume
-
-
-def _complete_record(line: bytes) -> dict[str, Any] | None:
-    if not line.endswith(b"\n"):
-        return None
-    try:
-        record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(record, dict) or "id" not in record or not ("outputs" in record or "error" in record):
-        return None
-    return record
+                raise PrefixMismatch(f"line {rows + 1} of {path} is not the row its journal recorded there")
+    return rows, size
 
 
 class OrderedWriter:
-    """Writes lines for job indices `start`.. in index order, whatever order they arrive in."""
+    """Writes lines for job indices `start`.. in index order, whatever order they arrive in.
+
+    Each line goes to the kernel at once (a killed process loses none); the file is fsync'd on
+    close only, since the journal already holds every row durably."""
 
     def __init__(self, path: Path, start: int = 0, keep_bytes: int = 0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = open(path, "r+b" if keep_bytes and path.exists() else "wb")  # noqa: SIM115
+        self._file: BinaryIO = open(path, "r+b" if path.exists() else "wb")  # noqa: SIM115
         self._file.truncate(keep_bytes)
         self._file.seek(keep_bytes)
         self.next = start
@@ -89,23 +57,14 @@ class OrderedWriter:
 
     def put(self, index: int, line: bytes) -> None:
         self.pending[index] = line
-        wrote = False
+        if index != self.next:
+            return
         while self.next in self.pending:
             self._file.write(self.pending.pop(self.next))
             self.next += 1
-            wrote = True
-        if wrote:
-            self._sync()
-
-    def write_rest(self) -> None:
-        """Write the finished rows still waiting for an earlier one (on interrupt)."""
-        for index in sorted(self.pending):
-            self._file.write(self.pending.pop(index))
-        self._sync()
+        self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
-
-    def _sync(self) -> None:
         self._file.flush()
         os.fsync(self._file.fileno())
+        self._file.close()

@@ -44,7 +44,7 @@ def test_other_version_is_refused_naming_both(tmp_path):
         Plan.from_json(data)
     message = str(info.value)
     assert f"version {PLAN_VERSION + 1}" in message and "lmc 9.9.9" in message
-    assert f"reads versions 1, {PLAN_VERSION}" in message and lmc.__version__ in message
+    assert f"reads versions 1 (int), {PLAN_VERSION} (int)" in message and lmc.__version__ in message
 
 
 def test_a_version_1_plan_still_loads():
@@ -60,6 +60,16 @@ def test_a_version_1_plan_still_loads():
     assert {k: new[k] for k in ("nodes", "edges", "constraints", "passes", "program", "sources")} == {
         k: old[k] for k in ("nodes", "edges", "constraints", "passes", "program", "sources")}
     assert Plan.loads(plan.dumps()).dumps() == plan.dumps()
+
+
+def test_a_version_of_another_type_is_named_with_both_types():
+    data = lmc.compile(load_programs(EXAMPLES / "hellaswag.py")["hellaswag"]).to_json()
+    data["version"] = str(PLAN_VERSION)
+    with pytest.raises(PlanError) as info:
+        Plan.from_json(data)
+    message = str(info.value)
+    assert f"format version '{PLAN_VERSION}' (str," in message
+    assert f"reads versions 1 (int), {PLAN_VERSION} (int)" in message
 
 
 def test_schema_violations_are_refused_with_their_place():

@@ -50,11 +50,13 @@ def test_bad_rows_become_errors_and_good_rows_finish(engine):
         RowJob(5, "ok too", {"question": "How?"}),
     ]
     results = _run(engine, answer, jobs)
-    assert [r.id for r in results] == ["ok", 2, "missing", "mistyped", "too long", "ok too"]
+    assert [r.id for r in results] == ["ok", "line-2", "missing", "mistyped", "too long", "ok too"]
     errors = [r.error.type if r.error else None for r in results]
     assert errors == [None, "InputError", "RowError", "RowError", "RequestRejected", None]
     assert "'question'" in results[2].error.message and "'question'" in results[3].error.message
-    assert "context length" in results[4].error.message and "'too long'" in results[4].error.message
+    message = results[4].error.message
+    assert "context length" in message and message.startswith("row 'too long', node n")
+    assert "request" not in message  # the engine's request id is internal to the driver
     assert results[0].outputs["a"] and results[5].outputs["a"]
 
 
