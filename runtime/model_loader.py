@@ -17,6 +17,8 @@ from transformers import AutoConfig, PretrainedConfig
 
 from lmc.runtime.gguf.checkpoint import GGUFCheckpoint, find_gguf
 from lmc.runtime.models import model_class_for
+from lmc.runtime.models.hub import is_pullable
+from lmc.runtime.models.hub import model_path as pulled_model_path
 from lmc.runtime.models.llama import LlamaForCausalLM
 from lmc.runtime.models.presets import is_preset, preset_config, preset_names
 from lmc.runtime.models.tiny import tiny_model_dir
@@ -49,9 +51,12 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def resolve_model_dir(model: str) -> Path:
-    """The directory of "tiny" or of a local path, with errors that say what is missing."""
+    """The directory of "tiny", the GGUF of a pullable model (fetched on first use), or a local
+    directory or .gguf file, with errors that say what is missing."""
     if model == "tiny":
         return tiny_model_dir()
+    if is_pullable(model):
+        return pulled_model_path(model)
     path = Path(model).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return path
