@@ -1,7 +1,7 @@
 """Turn a model name into a ready model: config, weights on the device, and tokenizer.
 
-A model is "tiny" (built on first use), a preset name (shape only: `load_format="dummy"`), or a
-local Hugging Face directory. Dummy weights are seeded random values generated directly on the
+A model is "tiny" (built on first use), a preset name (shape only: `load_format="dummy"`), a
+local Hugging Face directory, or a GGUF file (or a directory holding one). Dummy weights are seeded random values generated directly on the
 target device, so an 8B-parameter benchmark never stages its weights in host memory.
 """
 
@@ -15,7 +15,10 @@ import torch
 from safetensors import safe_open
 from transformers import AutoConfig, PretrainedConfig
 
+from lmc.runtime.gguf.checkpoint import GGUFCheckpoint, find_gguf
 from lmc.runtime.models import model_class_for
+from lmc.runtime.models.hub import is_pullable
+from lmc.runtime.models.hub import model_path as pulled_model_path
 from lmc.runtime.models.llama import LlamaForCausalLM
 from lmc.runtime.models.presets import is_preset, preset_config, preset_names, preset_tokenizer
 from lmc.runtime.models.tiny import tiny_model_dir
@@ -48,17 +51,24 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def resolve_model_dir(model: str) -> Path:
-    """The directory of "tiny" or of a local path, with errors that say what is missing."""
+    """The directory of "tiny", the GGUF of a pullable model (fetched on first use), or a local
+    directory or .gguf file, with errors that say what is missing."""
     if model == "tiny":
         return tiny_model_dir()
+    if is_pullable(model):
+        return pulled_model_path(model)
     path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
     if not path.is_dir():
         raise FileNotFoundError(
             f"model {model!r} is neither 'tiny', a preset ({', '.join(preset_names())}) nor an "
             "existing directory; lmc loads models from local Hugging Face directories only"
         )
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path} has no config.json; is it a Hugging Face model directory?")
+    if not (path / "config.json").is_file() and not any(path.glob("*.gguf")):
+        raise FileNotFoundError(
+            f"{path} has neither a config.json nor a .gguf file; is it a Hugging Face model directory?"
+        )
     return path
 
 
@@ -114,6 +124,9 @@ def load_model(
         model_dir, config = None, preset_config(model)
     else:
         model_dir = resolve_model_dir(model)
+        gguf_file = None if (model_dir / "config.json").is_file() else find_gguf(model_dir)
+        if gguf_file is not None:
+            return _load_gguf(gguf_file, load_format, torch_dtype, torch_device, seed)
         config = AutoConfig.from_pretrained(model_dir)
     model_class = model_class_for(config)
     shards = safetensors_files(model_dir) if load_format == "auto" else []
@@ -126,3 +139,19 @@ def load_model(
         network.load_weights(iter_safetensors(shards, torch_device))
     network.eval()
     return LoadedModel(network, config, tokenizer, model_dir, torch_dtype, torch_device)
+
+
+def _load_gguf(
+    path: Path, load_format: str, dtype: torch.dtype, device: torch.device, seed: int
+) -> LoadedModel:
+    """A GGUF checkpoint: config and tokenizer from its metadata, weights dequantized to `dtype`."""
+    checkpoint = GGUFCheckpoint.open(path)
+    config = checkpoint.config()
+    tokenizer = Tokenizer.from_dir(checkpoint.tokenizer_dir)
+    network = model_class_for(config)(config, dtype, device)
+    if load_format == "dummy":
+        fill_dummy_weights(network, seed)
+    else:
+        network.load_weights(checkpoint.hf_tensors(dtype, device))
+    network.eval()
+    return LoadedModel(network, config, tokenizer, path, dtype, device)

@@ -222,4 +222,11 @@ def load_tokenizer(model: str = "tiny") -> Tokenizer:
         model = preset_tokenizer(model)
     if model == "tiny":
         return Tokenizer.from_dir(tiny_model_dir())
+    from lmc.runtime.gguf.checkpoint import GGUFCheckpoint, find_gguf
+    from lmc.runtime.models.hub import is_pullable, model_path
+
+    path = model_path(model) if is_pullable(model) else Path(model).expanduser()
+    gguf_file = None if (path / "config.json").is_file() else find_gguf(path)
+    if gguf_file is not None:
+        return Tokenizer.from_dir(GGUFCheckpoint.open(gguf_file).tokenizer_dir)
     return Tokenizer.from_dir(model)
