@@ -16,6 +16,8 @@ _EXPORTS = {
     "program": "lmc.compiler.language",
     "function": "lmc.compiler.language",
     "gen": "lmc.compiler.language",
+    "gen_int": "lmc.compiler.language",
+    "gen_string": "lmc.compiler.language",
     "select": "lmc.compiler.language",
     "system": "lmc.compiler.language",
     "user": "lmc.compiler.language",
