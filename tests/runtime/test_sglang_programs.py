@@ -26,7 +26,7 @@ NOT_YET = {  # (file stem, program) -> the message its compile error carries
     ("decode_json", "decode_json"): "s.var_scope(name) is not supported",
     ("decode_json_regex", "decode_json"): "imports cannot run inside a program",
     ("gen_min_new_tokens", "convo_1"): "no argument `min_tokens`",
-    ("image_qa", "image_qa"): "can only be called here",
+    ("image_qa", "image_qa"): "has no `image`",
     ("parallel_encoding", "parallel_encoding"): "concate_and_append",
     ("stream_logprobs", "qa"): "no argument `return_logprob`",
     ("tool_use", "tool_use"): "s.var_scope(name) is not supported",
