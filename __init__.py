@@ -12,19 +12,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    # language (compiler/language.py)
-    "program": "lmc.compiler.language",
-    "function": "lmc.compiler.language",
-    "gen": "lmc.compiler.language",
-    "gen_int": "lmc.compiler.language",
-    "gen_string": "lmc.compiler.language",
-    "select": "lmc.compiler.language",
-    "system": "lmc.compiler.language",
-    "user": "lmc.compiler.language",
-    "assistant": "lmc.compiler.language",
-    "compile": "lmc.compiler.api",
-    "Plan": "lmc.compiler.plan",
-    "CompileOptions": "lmc.compiler.options",
+    # the language (plan/language.py) and the API (api.py)
+    "program": "lmc.api",
+    "function": "lmc.api",
+    "compile": "lmc.api",
+    "gen": "lmc.plan.language",
+    "gen_int": "lmc.plan.language",
+    "gen_string": "lmc.plan.language",
+    "select": "lmc.plan.language",
+    "system": "lmc.plan.language",
+    "user": "lmc.plan.language",
+    "assistant": "lmc.plan.language",
+    "Plan": "lmc.plan.file",
+    "CompileOptions": "lmc.plan.options",
     # runtime
     "Runtime": "lmc.runtime.api",
     "set_default_backend": "lmc.runtime.api",

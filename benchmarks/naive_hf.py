@@ -106,6 +106,7 @@ class NaiveHFEngine:
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids
         self.vocab_size = self.model.config.vocab_size
+        self.reuses_prefixes = False  # every request computed from scratch
         self._queue: list[Request] = []
         self._stats = EngineStats()
 

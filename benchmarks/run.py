@@ -26,8 +26,8 @@ import torch
 from lmc.benchmarks.naive_hf import NaiveHFEngine
 from lmc.benchmarks.report import write_report
 from lmc.compiler.loader import load_programs
-from lmc.compiler.options import PASS_NAMES
-from lmc.compiler.plan import Plan
+from lmc.plan.file import Plan
+from lmc.plan.options import PASS_NAMES
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine
 from lmc.runtime.executor import RowResult, RunOptions, execute
@@ -70,7 +70,7 @@ def _plans(name: str) -> tuple[Plan, Plan]:
 
 
 def _off() -> Any:
-    from lmc.compiler.options import CompileOptions
+    from lmc.plan.options import CompileOptions
 
     return CompileOptions(disabled_passes=PASS_NAMES)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lmc.compiler.options import PASS_NAMES
+from lmc.plan.options import PASS_NAMES
 
 
 def compile_cmd(
@@ -25,23 +24,17 @@ def compile_cmd(
     disable_pass: Annotated[list[str] | None, typer.Option(
         "--disable-pass", help=f"Turn a pass off (repeatable): {', '.join(PASS_NAMES)}.",
     )] = None,
-    inputs: Annotated[Path | None, typer.Option(
-        "--inputs", help="data.jsonl: lets the order pass plan a cache-friendly row order.",
-    )] = None,
-    memory_budget_tokens: Annotated[int | None, typer.Option(
-        "--memory-budget-tokens", help="KV tokens the row order may keep live for shared prefixes.",
-    )] = None,
 ) -> None:
     """Compile the programs in PATH to plan.json files and print what the compiler found.
     A program the compiler cannot analyse gets its line, a caret and what to write instead
     (exit status 1)."""
     from lmc.compiler.api import compile as compile_program
-    from lmc.compiler.errors import CompileError, PlanError
     from lmc.compiler.loader import load_programs
-    from lmc.compiler.options import CompileOptions
+    from lmc.plan.errors import CompileError, PlanError
+    from lmc.plan.options import CompileOptions
 
     try:
-        options = CompileOptions(tuple(disable_pass or ()), read_rows(inputs) if inputs else None, memory_budget_tokens)
+        options = CompileOptions(tuple(disable_pass or ()))
         programs = load_programs(path)
         load_seconds = _preload_grammars()
         chosen = _choose(programs, program, path)
@@ -57,22 +50,8 @@ def compile_cmd(
     _print(rows, load_seconds)
 
 
-def read_rows(path: Path) -> tuple[Any, ...]:
-    """The rows of a JSONL file, one per non-blank line; a malformed line stays in place as None
-    (so indices match what the executor counts) and simply fails to instantiate."""
-    rows: list[Any] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            rows.append(None)
-    return tuple(rows)
-
-
 def _choose(programs: dict[str, Any], name: str | None, path: Path) -> list[Any]:
-    from lmc.compiler.errors import CompileError
+    from lmc.plan.errors import CompileError
 
     if not programs:
         raise CompileError(f"{path} defines no @lmc.program", hint="decorate the function with @lmc.program")

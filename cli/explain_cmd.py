@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from lmc.plan.cache_model import Prediction
+    from lmc.plan.ir import Graph
 
 FORMATS = ("text", "dot", "svg", "html")
 
@@ -24,10 +29,9 @@ def explain_cmd(
 ) -> None:
     """Show a plan: its graph (shared prefixes, forks, gens, constraints, dynamic regions) and,
     with --inputs, the predicted cache reuse over all rows."""
-    from lmc.cli.compile_cmd import read_rows
     from lmc.compiler import explain
-    from lmc.compiler.errors import PlanError
-    from lmc.compiler.plan import Plan
+    from lmc.plan.errors import PlanError
+    from lmc.plan.file import Plan
 
     if fmt not in FORMATS:
         typer.echo(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}", err=True)
@@ -39,7 +43,7 @@ def explain_cmd(
         raise typer.Exit(1) from None
     prediction, note = (None, "")
     if inputs is not None:
-        prediction, note = explain.cache_plan(plan.graph, list(read_rows(inputs)), model)
+        prediction, note = predict_reuse(plan.graph, list(read_rows(inputs)), model)
     try:
         if fmt == "text":
             _text(plan, prediction, note, output)
@@ -52,6 +56,39 @@ def explain_cmd(
     except (explain.GraphvizMissing, RuntimeError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+
+
+def read_rows(path: Path) -> tuple[Any, ...]:
+    """The rows of a JSONL file, one per non-blank line; a malformed line stays in place as None
+    (so indices match what the executor counts) and simply fails to instantiate."""
+    rows: list[Any] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            rows.append(None)
+    return tuple(rows)
+
+
+def predict_reuse(graph: Graph, rows: list[Any], model: str | None) -> tuple[Prediction, str]:
+    """(prediction, note): the cache model over `rows`, counting tokens with `model`'s tokenizer
+    exactly as `lmc run` sends them (`Tokenizer.encode_run`, BOS included), or with word pieces
+    (and a note why) when there is none. `model` is a model name ("tiny", a preset), a Hugging
+    Face directory, or None / "none" for word pieces."""
+    from lmc.plan.cache_model import predict
+
+    if model is None or model == "none":
+        return predict(graph, rows), ""
+    try:
+        from lmc.runtime.tokenizer import load_tokenizer, role_texts
+
+        tokenizer = load_tokenizer(model)
+    except (ImportError, OSError, ValueError) as exc:
+        return predict(graph, rows), f"the tokenizer of {model!r} is unavailable ({exc}); token counts are approximate"
+    roles, _ = role_texts(tokenizer)
+    return predict(graph, rows, tokenizer.encode_run, roles, model), ""
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -73,9 +110,6 @@ def _text(plan: object, prediction: object, note: str, output: Path | None) -> N
         table = explain.constraints_table(plan.graph)  # type: ignore[attr-defined]
         if table is not None:
             console.print(table)
-        line = explain.order_line(plan.graph)  # type: ignore[attr-defined]
-        if line:
-            console.print(line, highlight=False)
         if prediction is not None:
             for renderable in explain.cache_tables(prediction):  # type: ignore[arg-type]
                 console.print(renderable)

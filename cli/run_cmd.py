@@ -32,8 +32,8 @@ def run_cmd(
     A row that fails (bad JSON, a missing or mistyped field, a prompt too long for the model, an
     error inside the row) gets {"id", "error"} and the others go on; the exit status is then 1.
     Ctrl-C writes every finished row and exits with 130; --resume finishes the rest."""
-    from lmc.compiler.errors import PlanError
-    from lmc.compiler.plan import Plan
+    from lmc.plan.errors import PlanError
+    from lmc.plan.file import Plan
     from lmc.runtime.config import EngineConfig
     from lmc.runtime.engine import Engine
     from lmc.runtime.executor.execute import RunOptions

@@ -6,10 +6,10 @@ import time
 from typing import Any
 
 from lmc.compiler.frontend import lower_program
-from lmc.compiler.options import CompileOptions
 from lmc.compiler.passes import run_passes
-from lmc.compiler.plan import Plan
-from lmc.compiler.program import Program
+from lmc.plan.file import Plan
+from lmc.plan.options import CompileOptions
+from lmc.plan.program import Program
 
 
 def compile(program: Program, options: CompileOptions | None = None, **overrides: Any) -> Plan:  # noqa: A001

@@ -8,8 +8,8 @@ import inspect
 import sys
 from pathlib import Path
 
-from lmc.compiler.errors import CompileError, Location
-from lmc.compiler.program import Program
+from lmc.plan.errors import CompileError, Location
+from lmc.plan.program import Program
 
 
 def load_programs(path: str | Path) -> dict[str, Program]:

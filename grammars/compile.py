@@ -69,7 +69,7 @@ def constraint_regex(
 
 def max_match_length(pattern: str) -> int | None:
     """The most characters `pattern` can match (None if unbounded): a cheap bound on how many
-    tokens a constrained gen can produce, used by the compiler's cache model."""
+    tokens a constrained gen can produce, used by the cache model (lmc.plan)."""
     return longest_match(parse_regex(pattern))
 
 

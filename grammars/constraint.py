@@ -7,12 +7,13 @@ that use the same pattern and tokenizer.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Protocol
+from collections.abc import Hashable, Sequence
+from typing import Protocol, runtime_checkable
 
 import torch
 
 
+@runtime_checkable
 class Constraint(Protocol):
     """Token-level automaton: what may come next, where a token leads, what is forced."""
 
@@ -20,6 +21,11 @@ class Constraint(Protocol):
 
     def allowed_tokens(self, state: Hashable) -> torch.Tensor:
         """Bool mask `[vocab_size]`: True where the token keeps the output completable."""
+        ...
+
+    def fill_mask(self, states: Sequence[Hashable], out: torch.Tensor) -> torch.Tensor:
+        """Row i of `out` (bool `[len(states), vocab_size]`) becomes the mask of `states[i]`, for
+        a batch at once; returns `out`."""
         ...
 
     def advance(self, state: Hashable, token_id: int) -> Hashable:
@@ -42,4 +48,9 @@ class Constraint(Protocol):
     def forced_jump(self, state: Hashable) -> tuple[str, Hashable]:
         """`(forced_run(state), the state after that text)`. The state depends only on the text,
         so the engine may re-tokenize the jump's boundary however it likes."""
+        ...
+
+    def state_after_text(self, state: Hashable, text: str) -> Hashable:
+        """The state after `text` however it is tokenized (the engine's jump-forward re-tokenizes
+        a jump's boundary); raises ValueError if the text cannot follow."""
         ...

@@ -106,7 +106,7 @@ class Engine:
         self.runner = ModelRunner(self.model, self.pool, attn, graphs)
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self._ids = itertools.count()
-        self._handles: dict[str, RequestHandle] = {}
+        self._handles: dict[str, RequestHandle] = {}  # requests in flight
         self._pins: dict[str, object] = {}
         self._stats = EngineStats()
         self._overlap = config.overlap_schedule if config.overlap_schedule is not None else self.device.type == "cuda"
@@ -117,7 +117,7 @@ class Engine:
     def submit(self, request: Request) -> RequestHandle:
         """Queue a request; raises ValueError for a request that could never run."""
         rid = request.rid or f"req-{next(self._ids)}"
-        if rid in self._handles and not self._handles[rid].done:
+        if rid in self._handles:
             raise ValueError(f"request id {rid!r} is already in flight")
         self._validate(request, rid)
         seq = Sequence(request, rid, list(request.input_ids), len(request.input_ids), 0)
@@ -159,6 +159,10 @@ class Engine:
         node = self._pins.pop(rid, None)
         if node is not None:
             self.cache.unlock(node)
+
+    @property
+    def reuses_prefixes(self) -> bool:
+        return self.cache.enabled
 
     def stats(self) -> EngineStats:
         s = self._stats
@@ -346,8 +350,7 @@ class Engine:
         elif seq.status is SeqStatus.RUNNING:
             self.scheduler.finish(seq)
         else:
-            self.scheduler.waiting.remove(seq)
-            seq.status = SeqStatus.FINISHED
+            self.scheduler.drop(seq)
         reason = seq.finish_reason
         params = seq.request.sampling
         output = RequestOutput(
@@ -359,7 +362,7 @@ class Engine:
             cached_tokens=seq.prompt_cached_tokens,
             prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,
         )
-        self._handles[seq.rid].output = output
+        self._handles.pop(seq.rid).output = output  # the caller's handle keeps it; the engine does not
         self._stats.finished += 1
         if seq.request.on_finish is not None:
             seq.request.on_finish(output)

@@ -108,6 +108,12 @@ class Scheduler:
         self.running.remove(seq)
         seq.status = SeqStatus.FINISHED
 
+    def drop(self, seq: Sequence) -> None:
+        """Finish a request that never ran (its whole output was forced at submit): it holds no
+        KV, so it only leaves the queue."""
+        self.waiting.remove(seq)
+        seq.status = SeqStatus.FINISHED
+
     def pin(self, seq: Sequence) -> object:
         """Finish `seq` but keep its KV in the tree, locked; returns the node to unpin later."""
         self.cache_progress(seq)

@@ -17,6 +17,7 @@ from pathlib import Path
 from tokenizers import Tokenizer as FastTokenizer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from lmc.plan.instantiate import RoleTexts
 from lmc.runtime.chat_template import RoleTemplate
 
 _METASPACE = "\u2581"  # '▁', SentencePiece's visible space
@@ -116,6 +117,14 @@ class Tokenizer:
         """Token ids of `text` that follows earlier text of the same prompt: no BOS, no dummy prefix."""
         return self._encode_plain(text)
 
+    def encode_run(self, text: str, at_start: bool) -> list[int]:
+        """A run of prompt text as the executor sends it: BOS (when the model has one) and the
+        start-of-text rules at the start of a prompt, a continuation after it. This is the
+        `Tokenize` the caller hands the cache model, so predictions count the tokens a run sends."""
+        if at_start:
+            return self.encode(text, add_bos=self.bos_token_id is not None)
+        return self.encode_continuation(text)
+
     @cached_property
     def _token_bytes(self) -> list[bytes]:
         vocab = self.hf.backend_tokenizer.get_vocab(with_added_tokens=True)
@@ -166,6 +175,15 @@ class Tokenizer:
     def roles(self) -> RoleTemplate:
         """Text around each role's content, from this tokenizer's chat template."""
         return RoleTemplate.from_tokenizer(self.hf)
+
+
+def role_texts(tokenizer: Tokenizer) -> tuple[RoleTexts | None, str | None]:
+    """The model's text before/after each role's content, or None and the reason it has none."""
+    try:
+        roles = tokenizer.roles
+    except ValueError as exc:
+        return None, str(exc)
+    return {role: (p.prefix, p.suffix) for role, p in roles.pieces.items()}, None
 
 
 @functools.lru_cache(maxsize=8)

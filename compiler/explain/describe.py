@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lmc.compiler.expr import Const, Expr, unparse
-from lmc.compiler.expr.render import render_pattern
-from lmc.compiler.ir import (
+from lmc.plan.expr import Const, Expr, unparse
+from lmc.plan.expr.render import render_pattern
+from lmc.plan.ir import (
     Assign,
     Branch,
     Break,

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 from lmc.compiler.explain.describe import describe
-from lmc.compiler.ir import ENTRY, Graph
+from lmc.plan.ir import ENTRY, Graph
 
 FILL = {"prefix": "#c8f0c8", "text": "#ffffff", "role": "#f2f2f2", "gen": "#cfe6ff", "select": "#cfe6ff",
         "fork": "#fff2bf", "control": "#e6e6ff", "dynamic": "#f5c6f5", "other": "#f8f8f8"}

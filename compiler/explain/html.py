@@ -11,14 +11,14 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from lmc.compiler.cache_model import Prediction
 from lmc.compiler.explain.describe import describe
 from lmc.compiler.explain.dot import GraphvizMissing, to_dot, to_svg
-from lmc.compiler.explain.tree import order_line, stats_line
-from lmc.compiler.ir import ENTRY, Graph
+from lmc.compiler.explain.tree import stats_line
+from lmc.plan.cache_model import Prediction
+from lmc.plan.ir import ENTRY, Graph
 
 if TYPE_CHECKING:
-    from lmc.compiler.plan import Plan
+    from lmc.plan.file import Plan
 
 CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, sans-serif; margin: 2rem auto; max-width: 72rem;
@@ -51,9 +51,6 @@ def to_html(plan: Plan, prediction: Prediction | None = None, note: str = "") ->
     parts += ["<h2>Graph</h2>", _graph_section(graph)]
     parts += ["<h2>Program</h2>", '<ul class="tree">', *_tree(graph, ENTRY), "</ul>"]
     parts += _constraints_section(graph)
-    line = order_line(graph)
-    if line:
-        parts += ["<h2>Row order</h2>", f"<p>{html.escape(line)}</p>"]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

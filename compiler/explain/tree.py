@@ -9,12 +9,12 @@ from rich.table import Table
 from rich.text import Text as RichText
 from rich.tree import Tree
 
-from lmc.compiler.cache_model import Prediction
 from lmc.compiler.explain.describe import describe
-from lmc.compiler.ir import ENTRY, Graph
+from lmc.plan.cache_model import Prediction
+from lmc.plan.ir import ENTRY, Graph
 
 if TYPE_CHECKING:
-    from lmc.compiler.plan import Plan
+    from lmc.plan.file import Plan
 
 STYLES = {"prefix": "bold green", "text": "", "role": "dim", "gen": "bold cyan", "select": "bold cyan",
           "fork": "yellow", "control": "blue", "dynamic": "bold magenta", "other": "dim"}
@@ -54,14 +54,6 @@ def constraints_table(graph: Graph) -> Table | None:
         source = entry["source"] if len(entry["source"]) <= 48 else entry["source"][:47] + "…"
         table.add_row(key, entry["kind"], source, str(entry["dfa_states"] or "-"), str(entry["dfa_transitions"] or "-"))
     return table
-
-
-def order_line(graph: Graph) -> str | None:
-    order = graph.meta.get("order")
-    if not order:
-        return None
-    head = ", ".join(map(str, order["rows"][:12])) + (", …" if len(order["rows"]) > 12 else "")
-    return f"row order (DFS of the prefix tree): {head}; {len(order['waves'])} wave(s)"
 
 
 def cache_tables(prediction: Prediction) -> list[RenderableType]:

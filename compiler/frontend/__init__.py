@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 
-from lmc.compiler.errors import CompileError
-from lmc.compiler.expr import Const
 from lmc.compiler.frontend.context import Binding, Frame, Item, Session, local_names
 from lmc.compiler.frontend.inlining import ProgramLowering
 from lmc.compiler.frontend.kinds import PARAM, STATE
-from lmc.compiler.ir import ENTRY, Entry, Graph, Param, Return
-from lmc.compiler.program import Program
+from lmc.plan.errors import CompileError
+from lmc.plan.expr import Const
+from lmc.plan.ir import ENTRY, Entry, Graph, Param, Return
+from lmc.plan.program import Program
 
 
 def lower_program(program: Program) -> Graph:

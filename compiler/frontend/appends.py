@@ -11,15 +11,15 @@ import ast
 import inspect
 from typing import Any
 
-from lmc.compiler.errors import LanguageError
-from lmc.compiler.expr import Const, Expr
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.calls import CallLowering
 from lmc.compiler.frontend.context import MISSING, Item
 from lmc.compiler.frontend.globals import primitive_name
-from lmc.compiler.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
-from lmc.compiler.language import ROLES, gen, select
-from lmc.compiler.program import Program
+from lmc.plan.errors import LanguageError
+from lmc.plan.expr import Const, Expr
+from lmc.plan.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
+from lmc.plan.language import ROLES, gen, select
+from lmc.plan.program import Program
 
 GEN_ARGS = tuple(inspect.signature(gen).parameters)
 GEN_DTYPES = {"gen": None, "gen_int": "int", "gen_string": "str"}  # SGLang's typed gens

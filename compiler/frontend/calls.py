@@ -6,9 +6,6 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from lmc.compiler.expr import Call as CallExpr
-from lmc.compiler.expr import Comp, CompFor, Expr, Method
-from lmc.compiler.expr.builtins import METHODS
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.context import MISSING, Binding
 from lmc.compiler.frontend.expressions import ALLOWED_HINT, STATE_METHODS_HINT, ExprLowering
@@ -20,7 +17,10 @@ from lmc.compiler.frontend.globals import (
     primitive_name,
 )
 from lmc.compiler.frontend.kinds import PARAM, STATE, Kind
-from lmc.compiler.program import Program
+from lmc.plan.expr import Call as CallExpr
+from lmc.plan.expr import Comp, CompFor, Expr, Method
+from lmc.plan.expr.builtins import METHODS
+from lmc.plan.program import Program
 
 
 class CallLowering(ExprLowering):

@@ -6,13 +6,13 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lmc.compiler.errors import CompileError, Location
 from lmc.compiler.frontend.kinds import Kind
 from lmc.compiler.frontend.source import SourceCache, SourceFile
-from lmc.compiler.ir import Node, Source, Span
+from lmc.plan.errors import CompileError, Location
+from lmc.plan.ir import Node, Source, Span
 
 if TYPE_CHECKING:
-    from lmc.compiler.program import Program
+    from lmc.plan.program import Program
 
 
 @dataclass

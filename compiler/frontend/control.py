@@ -9,12 +9,12 @@ import ast
 from collections.abc import Callable
 from typing import TypeVar
 
-from lmc.compiler.expr import Expr, Pattern
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.context import Item
 from lmc.compiler.frontend.kinds import Kind
 from lmc.compiler.frontend.statements import StatementLowering
-from lmc.compiler.ir import Branch, Break, Continue, Dynamic, Loop
+from lmc.plan.expr import Expr, Pattern
+from lmc.plan.ir import Branch, Break, Continue, Dynamic, Loop
 
 T = TypeVar("T")
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from lmc.compiler.expr import (
+from lmc.compiler.frontend import kinds as K
+from lmc.compiler.frontend.context import MISSING, Lowering
+from lmc.compiler.frontend.globals import (
+    builtin_name,
+    describe,
+    is_module,
+    json_constant,
+    primitive_name,
+)
+from lmc.compiler.frontend.kinds import PARAM, STATE, Kind
+from lmc.plan.expr import (
     BinOp,
     BoolOp,
     Call,
@@ -29,18 +39,8 @@ from lmc.compiler.expr import (
     reduce,
     var_reads,
 )
-from lmc.compiler.frontend import kinds as K
-from lmc.compiler.frontend.context import MISSING, Lowering
-from lmc.compiler.frontend.globals import (
-    builtin_name,
-    describe,
-    is_module,
-    json_constant,
-    primitive_name,
-)
-from lmc.compiler.frontend.kinds import PARAM, STATE, Kind
-from lmc.compiler.ir import const_name, name_pattern
-from lmc.compiler.program import Program
+from lmc.plan.ir import const_name, name_pattern
+from lmc.plan.program import Program
 
 BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}
 CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",

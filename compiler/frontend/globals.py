@@ -9,8 +9,8 @@ import math
 import types
 from typing import Any
 
-from lmc.compiler.expr.builtins import FUNCTIONS
-from lmc.compiler.language import PRIMITIVES
+from lmc.plan.expr.builtins import FUNCTIONS
+from lmc.plan.language import PRIMITIVES
 
 BUILTIN_NAMES: dict[int, str] = {id(getattr(builtins, n)): n for n in FUNCTIONS if hasattr(builtins, n)}
 BUILTIN_NAMES[id(json.dumps)] = "json.dumps"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ast
 
-from lmc.compiler.expr import Expr
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.context import Binding, Frame, Item, local_names
 from lmc.compiler.frontend.control import ControlLowering
 from lmc.compiler.frontend.kinds import STATE, Kind
-from lmc.compiler.ir import Assign
-from lmc.compiler.program import Program
+from lmc.plan.expr import Expr
+from lmc.plan.ir import Assign
+from lmc.plan.program import Program
 
 
 class ProgramLowering(ControlLowering):

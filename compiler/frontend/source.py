@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmc.compiler.errors import CompileError, Location
+from lmc.plan.errors import CompileError, Location
+from lmc.plan.sources import sha256_hex
 
 
 @dataclass
@@ -41,7 +41,7 @@ class SourceCache:
             data = Path(path).read_bytes()
             text = data.decode("utf-8")
             tree = ast.parse(text, filename=path)
-            self._files[path] = SourceFile(path, text, hashlib.sha256(data).hexdigest(), tree,
+            self._files[path] = SourceFile(path, text, sha256_hex(data), tree,
                                            text.splitlines())
         return self._files[path]
 
@@ -71,6 +71,3 @@ class SourceCache:
             hint="re-import the module, or run `lmc compile` on the file",
         )
 
-
-def file_sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import ast
 
-from lmc.compiler.expr import BinOp, Call, Const, Expr, Name, Pattern
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.appends import AppendLowering
 from lmc.compiler.frontend.context import Binding, Item
 from lmc.compiler.frontend.kinds import STATE, Kind
-from lmc.compiler.ir import Assign, Break, Continue, Fork, Join, Loop, RoleBegin, RoleEnd
-from lmc.compiler.language import ROLES
-from lmc.compiler.program import Program
+from lmc.plan.expr import BinOp, Call, Const, Expr, Name, Pattern
+from lmc.plan.ir import Assign, Break, Continue, Fork, Join, Loop, RoleBegin, RoleEnd
+from lmc.plan.language import ROLES
+from lmc.plan.program import Program
 
 UNSUPPORTED = {
     "Try": ("try/except cannot wrap the steps of a program",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lmc.compiler.ir import Graph
-from lmc.compiler.options import PASS_NAMES, CompileOptions
 from lmc.compiler.passes.hoist_shared_prefixes import hoist_shared_prefixes
 from lmc.compiler.passes.merge_forks import merge_forks
 from lmc.compiler.passes.order import order
 from lmc.compiler.passes.precompile_constraints import precompile_constraints
 from lmc.compiler.passes.prefetch_kv import prefetch_kv
+from lmc.plan.ir import Graph
+from lmc.plan.options import PASS_NAMES, CompileOptions
 
 Pass = Callable[[Graph, CompileOptions], Graph]
 PASSES: dict[str, Pass] = {

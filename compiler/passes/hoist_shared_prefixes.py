@@ -18,14 +18,14 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from lmc.compiler.expr import Const
-from lmc.compiler.ir import (
+from lmc.compiler.passes.prefix_forks import hoist_forks
+from lmc.compiler.passes.prefix_rows import hoist_rows
+from lmc.plan.expr import Const
+from lmc.plan.ir import (
     Graph,
     Select,
 )
-from lmc.compiler.options import CompileOptions
-from lmc.compiler.passes.prefix_forks import hoist_forks
-from lmc.compiler.passes.prefix_rows import hoist_rows
+from lmc.plan.options import CompileOptions
 
 
 def hoist_shared_prefixes(graph: Graph, options: CompileOptions) -> Graph:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lmc.compiler.expr import Name, free_names, pattern_names
-from lmc.compiler.ir import Assign, Fork, Graph, Loop
-from lmc.compiler.options import CompileOptions
+from lmc.plan.expr import Name, free_names, pattern_names
+from lmc.plan.ir import Assign, Fork, Graph, Loop
+from lmc.plan.options import CompileOptions
 
 
 def merge_forks(graph: Graph, options: CompileOptions) -> Graph:

@@ -1,89 +1,18 @@
-"""order: with the rows known, a row order that keeps shared prefixes hot in the cache.
+"""order: the plan asks the executor to run the rows in a cache-friendly order.
 
-Sorting the rows' first prompts (as token sequences) lexicographically is a depth-first walk of
-their prefix tree: rows that share a prefix run back to back, so a prefix is computed once and
-can be evicted for good once its subtree is done. Under a memory budget the order is cut into
-waves whose newly cached tokens fit the budget. Guarantee: prompts and outputs are unchanged;
-only `graph.meta["order"]` is written (`rows`: input indices in run order, position = priority;
-`waves`: [start, end) slices of that order). Without inputs the pass does nothing.
+The order itself is the runtime's: only the executor knows the rows it is given and the model's
+tokenizer, which decides where rows' prompts share tokens (`lmc.plan.order`,
+plan/README.md says why). This pass records nothing but that it ran (`passes` in the plan);
+with it off (`--disable-pass order`), rows run in input order. Guarantee: prompts and outputs are
+unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from lmc.compiler.cache_model import (
-    PlaceholderIds,
-    Tokenize,
-    WordPieces,
-    instantiate_rows,
-    prompt_tokens,
-)
-from lmc.compiler.instantiate import GenOp, SelectOp
-from lmc.compiler.ir import Graph
-from lmc.compiler.options import CompileOptions
-
-
-@dataclass(frozen=True)
-class RowOrder:
-    rows: list[int]
-    waves: list[tuple[int, int]]
-
-    def to_json(self, budget: int | None) -> dict[str, Any]:
-        return {"rows": self.rows, "waves": [list(w) for w in self.waves], "budget_tokens": budget}
+from lmc.plan.ir import Graph
+from lmc.plan.options import CompileOptions
 
 
 def order(graph: Graph, options: CompileOptions) -> Graph:
-    """Record a cache-friendly row order for `options.inputs` (if given)."""
-    if options.inputs is None:
-        return graph
-    graph = graph.copy()
-    result = row_order(graph, list(options.inputs), budget=options.memory_budget_tokens)
-    graph.meta["order"] = result.to_json(options.memory_budget_tokens)
+    """Nothing to change in the graph: being in the plan's pass list is the request."""
     return graph
-
-
-def row_order(graph: Graph, rows: list[dict[str, Any]], tokenize: Tokenize | None = None,
-              budget: int | None = None) -> RowOrder:
-    """DFS order of the rows' first-request prompts; rows that cannot be instantiated go last."""
-    tokenize = tokenize or WordPieces()
-    ids = PlaceholderIds()
-    keyed: list[tuple[tuple[int, ...], int]] = []
-    failed: list[int] = []
-    for index, program in enumerate(instantiate_rows(graph, rows)):
-        first = next((op for op in program.ops if isinstance(op, (GenOp, SelectOp))), None) if program else None
-        prompt = prompt_tokens(program.history(first.state), first, index, tokenize, ids) if program and first else None
-        if program is None:
-            failed.append(index)
-        else:
-            keyed.append((prompt or (), index))
-    keyed.sort()
-    order_rows = [i for _, i in keyed] + failed
-    return RowOrder(order_rows, _waves([k for k, _ in keyed], len(failed), budget))
-
-
-def _waves(prompts: list[tuple[int, ...]], tail: int, budget: int | None) -> list[tuple[int, int]]:
-    """Cut the sorted prompts where the tokens newly cached in a wave would pass `budget`."""
-    total = len(prompts) + tail
-    if budget is None or not prompts:
-        return [(0, total)] if total else []
-    waves, start, used = [], 0, 0
-    for i, prompt in enumerate(prompts):
-        shared = _common(prompts[i - 1], prompt) if i > start else 0
-        new = len(prompt) - shared
-        if i > start and used + new > budget:
-            waves.append((start, i))
-            start, used, new = i, 0, len(prompt)
-        used += new
-    waves.append((start, total))
-    return waves
-
-
-def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

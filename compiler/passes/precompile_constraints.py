@@ -18,11 +18,11 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from lmc.compiler.errors import CompileError
-from lmc.compiler.expr import Const
-from lmc.compiler.ir import Gen, Graph
-from lmc.compiler.language import CONSTRAINT_ARGS, GenCall, gen
-from lmc.compiler.options import CompileOptions
+from lmc.plan.errors import CompileError
+from lmc.plan.expr import Const
+from lmc.plan.ir import Gen, Graph
+from lmc.plan.language import CONSTRAINT_ARGS, GenCall, gen
+from lmc.plan.options import CompileOptions
 
 
 def precompile_constraints(graph: Graph, options: CompileOptions) -> Graph:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lmc.compiler.expr import Expr, var_reads
-from lmc.compiler.ir import Graph, RoleBegin, RoleEnd, Text
-from lmc.compiler.options import CompileOptions
 from lmc.compiler.passes.text_split import split_head
+from lmc.plan.expr import Expr, var_reads
+from lmc.plan.ir import Graph, RoleBegin, RoleEnd, Text
+from lmc.plan.options import CompileOptions
 
 
 def prefetch_kv(graph: Graph, options: CompileOptions) -> Graph:

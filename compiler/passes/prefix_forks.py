@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lmc.compiler.expr import Call, Expr, Name, free_names, pattern_names, var_reads
-from lmc.compiler.ir import (
+from lmc.compiler.passes.text_split import split_head
+from lmc.plan.expr import Call, Expr, Name, free_names, pattern_names, var_reads
+from lmc.plan.ir import (
     Assign,
     Fork,
     Graph,
@@ -17,7 +18,6 @@ from lmc.compiler.ir import (
     RoleEnd,
     Text,
 )
-from lmc.compiler.passes.text_split import split_head
 
 
 def hoist_forks(graph: Graph) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.expr import Const, Expr, Name, free_names, pattern_names, var_reads
-from lmc.compiler.instantiate.ops import RoleOp, TextOp
-from lmc.compiler.instantiate.row_program import RowProgram
-from lmc.compiler.ir import (
+from lmc.compiler.passes.text_split import split_head
+from lmc.plan.errors import RowError
+from lmc.plan.expr import Const, Expr, Name, free_names, pattern_names, var_reads
+from lmc.plan.instantiate.ops import RoleOp, TextOp
+from lmc.plan.instantiate.row_program import RowProgram
+from lmc.plan.ir import (
     ENTRY,
     Assign,
     Branch,
@@ -24,7 +25,6 @@ from lmc.compiler.ir import (
     Text,
     node_exprs,
 )
-from lmc.compiler.passes.text_split import split_head
 
 
 def with_fields(node: Node, **changes: object) -> Node:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lmc.compiler.expr import BinOp, Const, Expr, FString
+from lmc.plan.expr import BinOp, Const, Expr, FString
 
 Atom = tuple[Expr, bool]  # (expression, True if it is an f-string part)
 

@@ -17,7 +17,7 @@ class Submit:
     """Run these requests; resumed with their outputs in the same order. With `wait=False` the
     coroutine goes on at once and the outputs are dropped (a prefetch: only the KV it leaves in
     the cache matters). `node` is the plan node they serve, for metrics and error messages.
-    `modeled` relates them to the compiler's cache model (see RowRun.modeled): "request" for
+    `modeled` relates them to the cache model (lmc.plan) (see RowRun.modeled): "request" for
     the gens and selects it predicts, "helper" for a prefill made on their behalf (its computed
     tokens are theirs), None otherwise."""
 

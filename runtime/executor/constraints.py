@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.language import GenCall
+from lmc.plan.errors import RowError
+from lmc.plan.language import GenCall
 
 if TYPE_CHECKING:
     from lmc.grammars.constraint import Constraint

@@ -16,11 +16,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate import Instantiator
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import Instantiator
 from lmc.runtime.executor.awaits import Block, Pin, Submit
+from lmc.runtime.executor.engine_like import EngineLike
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.pins import PrefixPins
@@ -31,18 +32,6 @@ from lmc.runtime.request import Request, RequestOutput, SamplingParams
 
 class RequestRejected(Exception):
     """The engine refused a row's request (e.g. a prompt longer than the model's context)."""
-
-
-class EngineLike(Protocol):
-    """What the driver needs of an engine (lmc's, or a baseline that mimics it)."""
-
-    def submit(self, request: Request) -> Any: ...
-
-    def step(self) -> list[RequestOutput]: ...
-
-    def has_work(self) -> bool: ...
-
-    def unpin(self, rid: str) -> None: ...
 
 
 @dataclass(eq=False)

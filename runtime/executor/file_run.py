@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmc.compiler.plan import Plan
+from lmc.plan.file import Plan
+from lmc.runtime.executor.engine_like import EngineLike
 from lmc.runtime.executor.execute import RunOptions, execute, predicted_reuse
 from lmc.runtime.executor.inputs import RowJob, read_jsonl
 from lmc.runtime.executor.metrics import RunMetrics
@@ -69,7 +70,7 @@ class RunSummary:
 
 
 def run_file(
-    engine: Any,
+    engine: EngineLike,
     plan: Plan,
     inputs: Path | str,
     output: Path | str,
@@ -116,7 +117,7 @@ def run_file(
                       interrupted, prediction, failed)
 
 
-def _prediction(plan: Plan, jobs: list[RowJob], engine: Any) -> dict[str, Any]:
+def _prediction(plan: Plan, jobs: list[RowJob], engine: EngineLike) -> dict[str, Any]:
     p = predicted_reuse(plan, jobs, engine.tokenizer)
     return {
         "hit_rate": p.hit_rate,

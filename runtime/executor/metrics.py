@@ -47,7 +47,7 @@ class RunMetrics:
 
     @property
     def modeled_hit_rate(self) -> float:
-        """The prompt tokens of the gens and selects the compiler's cache model covers that did
+        """The prompt tokens of the gens and selects the cache model (lmc.plan) covers that did
         not have to be computed, counting what pins and select prompts computed for them: the
         measured counterpart of its prediction."""
         total = self.modeled_prompt_tokens

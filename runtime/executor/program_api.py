@@ -1,4 +1,5 @@
-"""`program.run(**inputs)` and `program.run_batch(rows)`: the executor behind the Python API.
+"""`program.run(**inputs)` and `program.run_batch(rows)`: the executor behind the Python API
+(`lmc/api.py` compiles the program; this runs its plan).
 
 Rows run together exactly as under `lmc run` (shared prefixes, batched forks, the plan's order);
 each comes back as a `ProgramState`, in input order. A failed row does not stop the batch: its
@@ -8,17 +9,13 @@ state holds the error and raises it when a value is read.
 from __future__ import annotations
 
 import json
-import weakref
 from typing import Any
 
-from lmc.compiler.language import Program
-from lmc.compiler.plan import Plan
+from lmc.plan.file import Plan
 from lmc.runtime.executor.execute import RunOptions, execute
 from lmc.runtime.executor.inputs import jobs_from_rows
 from lmc.runtime.executor.progress import RunProgress
 from lmc.runtime.executor.results import RowResult
-
-_plans: weakref.WeakKeyDictionary[Program, Plan] = weakref.WeakKeyDictionary()
 
 
 class RowFailed(RuntimeError):
@@ -79,23 +76,12 @@ class ProgramState:
         return f"ProgramState(id={self.id!r}, {body})"
 
 
-def plan_of(program: Program | Plan) -> Plan:
-    """A program's plan, compiled once per program object."""
-    if isinstance(program, Plan):
-        return program
-    plan = _plans.get(program)
-    if plan is None:
-        plan = _plans[program] = program.compile()
-    return plan
-
-
-def run_program(program: Program | Plan, rows: list[dict[str, Any]], progress: bool = True,
-                runtime: Any = None, options: RunOptions | None = None) -> list[ProgramState]:
-    """Run `rows` through `program` on `runtime` (default: `lmc.runtime.api.default_backend()`)."""
+def run_plan(plan: Plan, rows: list[dict[str, Any]], progress: bool = True,
+             runtime: Any = None, options: RunOptions | None = None) -> list[ProgramState]:
+    """Run `rows` through `plan` on `runtime` (default: `lmc.runtime.api.default_backend()`)."""
     from lmc.runtime.api import default_backend
 
     engine = (runtime or default_backend()).engine
-    plan = plan_of(program)
     jobs = list(jobs_from_rows(rows))
     results: list[RowResult | None] = [None] * len(jobs)
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lmc.runtime.executor.engine_like import EngineLike
 from lmc.runtime.executor.results import RowResult
 from lmc.runtime.executor.stats import since, snapshot
 
@@ -18,7 +19,7 @@ REFRESH_S = 0.25
 class RunProgress:
     """Rows done of the total, generated tokens per second and the cache hit rate so far."""
 
-    def __init__(self, total: int, engine: Any, console: Console | None = None, enabled: bool = True) -> None:
+    def __init__(self, total: int, engine: EngineLike, console: Console | None = None, enabled: bool = True) -> None:
         self.engine = engine
         self.console = console or Console(stderr=True)
         self.enabled = enabled

@@ -3,7 +3,7 @@
 Consecutive texts are encoded together, when a request needs them (a gen, a select, a pin, a
 prefetch), not op by op: how the compiler cuts a text into pieces (hoisting a shared head) must not
 change the tokens, so a plan with its passes on sends exactly the prompts of the plan with them
-off, and the compiler's cache model, which tokenizes the same runs, predicts the hits the engine
+off, and the cache model (lmc.plan), which tokenizes the same runs, predicts the hits the engine
 sees. A run is encoded with BOS at the start of a prompt and as a continuation after it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lmc.compiler.language import GenCall
+from lmc.plan.language import GenCall
 from lmc.runtime.request import FinishReason, RequestOutput
 from lmc.runtime.tokenizer import Tokenizer
 
@@ -42,15 +42,12 @@ class TokenCodec:
     def __init__(self, tokenizer: Tokenizer, eos_ids: frozenset[int]) -> None:
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids
-        self.bos = tokenizer.bos_token_id
         self.table = tokenizer.token_bytes()
 
     def encode(self, ids: list[int], text: str) -> list[int]:
         """`ids` followed by `text`: BOS and the tokenizer's start-of-text rules when `ids` is
         empty, a continuation otherwise."""
-        if ids:
-            return ids + self.tokenizer.encode_continuation(text)
-        return self.tokenizer.encode(text, add_bos=self.bos is not None)
+        return ids + self.tokenizer.encode_run(text, not ids)
 
     def peek(self, prompt: StatePrompt) -> list[int]:
         """The prompt's ids with its pending text encoded, leaving the prompt as it is."""
@@ -74,14 +71,15 @@ class TokenCodec:
     def gen_result(self, output: RequestOutput, call: GenCall) -> GenResult:
         """The value of a finished gen, and the ids its state goes on with."""
         ids = list(output.output_ids)
+        params = call.sampling
         reason = output.finish_reason
         if ids and reason in (FinishReason.STOP, FinishReason.EOS) and (
-            ids[-1] in call.stop_token_ids or (ids[-1] in self.eos_ids and not call.ignore_eos)
+            ids[-1] in params.stop_token_ids or (ids[-1] in self.eos_ids and not params.ignore_eos)
         ):
             ids.pop()
         text = self.decode(ids)
-        if reason is FinishReason.STOP and call.stop:
-            cut = min((i for i in (text.find(s) for s in call.stop) if i >= 0), default=-1)
+        if reason is FinishReason.STOP and params.stop:
+            cut = min((i for i in (text.find(s) for s in params.stop) if i >= 0), default=-1)
             if cut >= 0:
                 text = text[:cut]
                 ids = self._ids_of(ids, text)

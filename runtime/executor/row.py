@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate import ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
-from lmc.compiler.ir import Prefix
-from lmc.compiler.language import GenCall
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.plan.ir import Prefix
+from lmc.plan.language import GenCall
 from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
 from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
@@ -61,7 +61,7 @@ class RowRun:
         """Start the walk; the coroutines to run are in `spawned`.
 
         `modeled` gets the gens and selects whose prompt is known now (no text waiting on a
-        generated value before them): the requests the compiler's cache model predicts, so the
+        generated value before them): the requests the cache model (lmc.plan) predicts, so the
         measured reuse of exactly those can be set beside the prediction."""
         self.spawned.append(state_coroutine(self, 0))
         ops = self.program.start()
@@ -190,7 +190,7 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
             "type": "max_tokens" if satisfied else "constraint_unsatisfied",
             "name": op.name,
             "node": op.node,
-            "max_tokens": op.call.max_tokens,
+            "max_tokens": op.call.sampling.max_tokens,
         })
     row.record(op, result.text)
 
@@ -215,16 +215,5 @@ def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
 
 
 def sampling(call: GenCall, seed: int) -> SamplingParams:
-    return SamplingParams(
-        max_tokens=call.max_tokens,
-        temperature=call.temperature,
-        top_p=call.top_p,
-        top_k=call.top_k,
-        min_p=call.min_p,
-        frequency_penalty=call.frequency_penalty,
-        presence_penalty=call.presence_penalty,
-        seed=seed if call.temperature > 0 else None,
-        stop=call.stop,
-        stop_token_ids=call.stop_token_ids,
-        ignore_eos=call.ignore_eos,
-    )
+    """The gen's own record, seeded when it samples."""
+    return replace(call.sampling, seed=seed if call.sampling.temperature > 0 else None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lmc.cli.explain_cmd import predict_reuse
 from lmc.cli.main import app
 from lmc.compiler import explain
 from lmc.compiler.api import compile as compile_program
@@ -57,12 +58,12 @@ def test_cache_plan_with_inputs_and_a_real_tokenizer(judge_plan, small_model_dir
 
 
 def test_prediction_counts_the_shared_prefix_once(judge_plan, small_model_dir):
-    from lmc.compiler.plan import Plan
+    from lmc.plan.file import Plan
     from lmc.runtime.tokenizer import load_tokenizer
 
     rows = [json.loads(line) for line in (EXAMPLES / "data" / "llm_judge.jsonl").read_text().splitlines()]
     plan = Plan.load(judge_plan)
-    prediction, note = explain.cache_plan(plan.graph, rows, str(small_model_dir))
+    prediction, note = predict_reuse(plan.graph, rows, str(small_model_dir))
     assert note == ""
     prefix = next(g for g in prediction.groups if g.node == "p1")
     tok = load_tokenizer(str(small_model_dir))

@@ -132,3 +132,25 @@ def test_a_plan_whose_dynamic_program_changed_is_refused(tmp_path, data, small_m
     result = _run(tmp_path / "plan.json", data, tmp_path / "out.jsonl", small_model_dir)
     assert result.exit_code == 2
     assert "changed since this plan was compiled" in result.output
+
+
+def test_explain_and_run_predict_on_the_same_tokens(plan, data, small_model_dir, tmp_path):
+    """`lmc explain --inputs` and `lmc run --metrics` hand the cache model one tokenize function,
+    the runtime tokenizer's `encode_run` (BOS included), so they predict the same hit rate."""
+    from lmc.cli.explain_cmd import predict_reuse
+    from lmc.plan.cache_model import predict
+    from lmc.plan.file import Plan
+    from lmc.runtime.tokenizer import load_tokenizer, role_texts
+
+    result = _run(plan, data, tmp_path / "out.jsonl", small_model_dir, "--metrics", str(tmp_path / "m.json"))
+    assert result.exit_code == 0, result.output
+    measured = json.loads((tmp_path / "m.json").read_text())["cache"]["predicted_hit_rate"]
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    graph = Plan.load(plan).graph
+    explained, note = predict_reuse(graph, rows, str(small_model_dir))
+    assert note == "" and explained.hit_rate == measured
+    tok = load_tokenizer(str(small_model_dir))
+    without_bos = predict(graph, rows, lambda text, start: tok.encode(text) if start else tok.encode_continuation(text),
+                          role_texts(tok)[0])
+    assert without_bos.prompt_tokens == explained.prompt_tokens - explained.requests  # one BOS per request
+    assert without_bos.hit_rate != measured

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lmc.compiler.language import Program
 from lmc.compiler.loader import load_programs
+from lmc.plan.program import Program
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import re
 import pytest
 
 import lmc
-from lmc.compiler.errors import CompileError
 from lmc.compiler.frontend import lower_program
+from lmc.plan.errors import CompileError
 
 # (name, body lines of `def p(s, question, n: int)`, the text the caret must point at, message part)
 CASES = [

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from lmc.compiler.api import compile as compile_program
-from lmc.compiler.instantiate import GenOp, Instantiator, RoleOp, SelectOp, TextOp
 from lmc.compiler.loader import load_programs
-from lmc.compiler.options import PASS_NAMES, CompileOptions
-from lmc.compiler.plan import Plan, validate
+from lmc.plan.file import Plan, validate
+from lmc.plan.instantiate import GenOp, Instantiator, RoleOp, SelectOp, TextOp
+from lmc.plan.options import PASS_NAMES, CompileOptions
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = sorted(p.stem for p in EXAMPLES.glob("*.py") if p.stem != "make_data")

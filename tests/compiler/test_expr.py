@@ -16,8 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.expr import (
+from lmc.compiler.frontend import lower_program
+from lmc.compiler.loader import load_programs
+from lmc.plan.errors import RowError
+from lmc.plan.expr import (
     BinOp,
     Call,
     Comp,
@@ -34,10 +36,8 @@ from lmc.compiler.expr import (
     to_json,
     unparse,
 )
-from lmc.compiler.expr.evaluate import Scope
-from lmc.compiler.frontend import lower_program
-from lmc.compiler.instantiate import TextOp, instantiate
-from lmc.compiler.loader import load_programs
+from lmc.plan.expr.evaluate import Scope
+from lmc.plan.instantiate import TextOp, instantiate
 
 EXPRESSIONS = [
     "a + b",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lmc.compiler.expr import Const, Name
 from lmc.compiler.frontend import lower_program
-from lmc.compiler.instantiate import GenOp, instantiate
-from lmc.compiler.ir import Assign, Branch, Dynamic, Gen, Loop, Prefix, Return
+from lmc.plan.expr import Const, Name
+from lmc.plan.instantiate import GenOp, instantiate
+from lmc.plan.ir import Assign, Branch, Dynamic, Gen, Loop, Prefix, Return
 
 
 def kinds(graph) -> list[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lmc.compiler.errors import RowError
 from lmc.compiler.frontend import lower_program
-from lmc.compiler.instantiate import (
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import (
     ForkOp,
     GenOp,
     Instantiator,
@@ -165,7 +165,7 @@ def test_gen_arguments_from_inputs_are_validated_per_row(program):
             s += lmc.gen("x", max_tokens=limit)
         """
     ))
-    assert instantiate(graph, {"limit": 3}).ops[0].call.max_tokens == 3
+    assert instantiate(graph, {"limit": 3}).ops[0].call.sampling.max_tokens == 3
     with pytest.raises(RowError, match="max_tokens must be an int > 0"):
         instantiate(graph, {"limit": 0})
 

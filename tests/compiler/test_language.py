@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from dataclasses import fields
 
 import pytest
 
 import lmc
-from lmc.compiler.errors import LanguageError
-from lmc.compiler.language import GenCall, Program
+from lmc.plan.errors import LanguageError
+from lmc.plan.language import GenCall
+from lmc.plan.program import Program
+from lmc.plan.sampling import SamplingParams
 
 
 def test_gen_defaults_match_the_language_table():
     call = lmc.gen("x")
-    assert call == GenCall("x", max_tokens=128, stop=(), stop_token_ids=(), temperature=0.0, top_p=1.0,
-                           top_k=-1, min_p=0.0, frequency_penalty=0.0, presence_penalty=0.0, ignore_eos=False)
+    assert call == GenCall("x", SamplingParams(max_tokens=128, stop=(), stop_token_ids=(), temperature=0.0,
+                                               top_p=1.0, top_k=-1, min_p=0.0, frequency_penalty=0.0,
+                                               presence_penalty=0.0, seed=None, ignore_eos=False))
     assert call.constraint() is None
+
+
+def test_one_sampling_record_for_the_language_and_the_engine():
+    from lmc.runtime import request
+
+    assert request.SamplingParams is SamplingParams
+    knobs = {f.name for f in fields(SamplingParams)} - {"seed"}  # the executor seeds per row and op
+    assert knobs <= set(inspect.signature(lmc.gen).parameters)
+    call = lmc.gen("x", max_tokens=7, temperature=0.5, top_k=3, stop=["."], ignore_eos=True)
+    assert call.sampling == SamplingParams(max_tokens=7, temperature=0.5, top_k=3, stop=(".",), ignore_eos=True)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -54,7 +69,7 @@ def test_gen_rejects_bad_arguments_with_a_message(kwargs, message):
 
 def test_gen_normalizes_what_it_keeps():
     call = lmc.gen("x", stop="\n", json_schema='{"type": "object", "properties": {"b": {}, "a": {}}}')
-    assert call.stop == ("\n",)
+    assert call.sampling.stop == ("\n",)
     assert call.json_schema == json.dumps({"properties": {"a": {}, "b": {}}, "type": "object"}, separators=(",", ":"))
     assert call.constraint() == ("json_schema", call.json_schema)
     assert lmc.gen("x", dtype=float).constraint() == ("dtype", "float")
@@ -81,10 +96,14 @@ def test_program_keeps_its_function_and_delegates_running(monkeypatch):
     calls = []
     from lmc.runtime import executor
 
-    monkeypatch.setattr(executor, "run_program", lambda prog, rows, progress: calls.append((prog, rows, progress)) or ["r"])
+    def run_plan(plan, rows, progress, runtime, options):
+        calls.append((plan.name, rows, progress))
+        return ["r"]
+
+    monkeypatch.setattr(executor, "run_plan", run_plan)
     assert ask.run(q="hi") == "r"
     assert ask.run_batch(iter([{"q": "a"}, {"q": "b"}])) == ["r"]
-    assert calls == [(ask, [{"q": "hi"}], False), (ask, [{"q": "a"}, {"q": "b"}], True)]
+    assert calls == [("ask", [{"q": "hi"}], False), ("ask", [{"q": "a"}, {"q": "b"}], True)]
     assert ask.compile().name == "ask"
     with pytest.raises(TypeError, match="decorates a function"):
         lmc.program(42)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import lmc
-from lmc.compiler.errors import PlanError
-from lmc.compiler.instantiate import Instantiator
 from lmc.compiler.loader import load_programs
-from lmc.compiler.options import CompileOptions
-from lmc.compiler.plan import PLAN_VERSION, Plan
+from lmc.plan.errors import PlanError
+from lmc.plan.file import PLAN_VERSION, Plan
+from lmc.plan.instantiate import Instantiator
+from lmc.plan.options import CompileOptions
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -44,7 +44,22 @@ def test_other_version_is_refused_naming_both(tmp_path):
         Plan.from_json(data)
     message = str(info.value)
     assert f"version {PLAN_VERSION + 1}" in message and "lmc 9.9.9" in message
-    assert f"reads version {PLAN_VERSION}" in message and lmc.__version__ in message
+    assert f"reads versions 1, {PLAN_VERSION}" in message and lmc.__version__ in message
+
+
+def test_a_version_1_plan_still_loads():
+    """Written by lmc before the row order moved to the runtime (compiled with --inputs, so it
+    holds an order); its order and memory budget are dropped, the rest is read as it was."""
+    path = Path(__file__).resolve().parents[1] / "plan" / "fixtures" / "few_shot_mmlu.v1.plan.json"
+    old = json.loads(path.read_text())
+    assert old["version"] == 1 and old["order"] is not None
+    old["options"]["memory_budget_tokens"] = 4096
+    plan = Plan.from_json(old)
+    new = plan.to_json()
+    assert new["version"] == PLAN_VERSION and "order" not in new and "memory_budget_tokens" not in new["options"]
+    assert {k: new[k] for k in ("nodes", "edges", "constraints", "passes", "program", "sources")} == {
+        k: old[k] for k in ("nodes", "edges", "constraints", "passes", "program", "sources")}
+    assert Plan.loads(plan.dumps()).dumps() == plan.dumps()
 
 
 def test_schema_violations_are_refused_with_their_place():
@@ -60,7 +75,7 @@ def test_schema_violations_are_refused_with_their_place():
 
 def test_plan_records_sources_and_options():
     prog = load_programs(EXAMPLES / "rag_pipeline.py")["rag_pipeline"]
-    options = CompileOptions(disabled_passes=("merge_forks",), memory_budget_tokens=4096, max_loop_iterations=9)
+    options = CompileOptions(disabled_passes=("merge_forks",), max_loop_iterations=9)
     plan = Plan.loads(lmc.compile(prog, options).dumps())
     assert plan.options == options
     assert [Path(s.path).name for s in plan.graph.sources] == ["rag_pipeline.py"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lmc.compiler.errors import CompileError
+from lmc.plan.errors import CompileError
 from lmc.compiler.frontend import lower_program
-from lmc.compiler.instantiate import ForkOp, GenOp, RoleOp, TextOp, instantiate
+from lmc.plan.instantiate import ForkOp, GenOp, RoleOp, TextOp, instantiate
 
 
 def prompts(row, state: int) -> list[str]:

@@ -108,3 +108,16 @@ def test_masks_fill_cuda_tensors(token_bytes) -> None:
     assert torch.equal(unpack_bitmask(words, 32064).cpu(), expected)
     mixed = fill_masks([(c, 0), (None, None)], torch.zeros(2, 32064, dtype=torch.bool, device="cuda"))
     assert torch.equal(mixed[0].cpu(), expected[0]) and bool(mixed[1].all())
+
+
+@pytest.mark.parametrize("kind", [{"regex": r"[a-z]{2,5}"}, {"choices": ["yes", "no"]}, {"grammar": "arithmetic.lark"}])
+def test_every_compiled_constraint_is_a_complete_constraint(token_bytes, kind) -> None:
+    """The engine calls each method of the protocol (`fill_mask` for batch masks,
+    `state_after_text` after a re-tokenized jump): every kind has all of them."""
+    from lmc.grammars.constraint import Constraint
+
+    c = compile_constraint(**kind, token_bytes=token_bytes, eos_token_id=EOS, vocab_size=32000)
+    assert isinstance(c, Constraint)
+    state = c.initial_state()
+    out = torch.zeros(1, 32000, dtype=torch.bool)
+    assert torch.equal(c.fill_mask([state], out)[0], c.allowed_tokens(state).bool())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 
 import pytest
 import torch
@@ -135,6 +137,27 @@ def test_pinning_with_the_cache_off_leaks_nothing(loaded, prompts):
     engine.run_until_done()
     engine.unpin("prefix")
     assert engine.pool.num_free == engine.pool.capacity
+
+
+def test_finished_requests_are_released(loaded, prompts):
+    """The engine keeps no output once a request finished: only the caller's handle does."""
+    engine = Engine(EngineConfig(), loaded=loaded)
+    refs = []
+    for ids in prompts[:4]:
+        handle = engine.submit(Request(ids, SamplingParams(max_tokens=2)))
+        engine.run_until_done()
+        assert handle.done
+        refs.append(weakref.ref(handle.output))
+        del handle
+    gc.collect()
+    assert [r() for r in refs] == [None] * 4
+    engine.submit(Request(prompts[0], SamplingParams(max_tokens=2), rid="a"))
+    with pytest.raises(ValueError, match="already in flight"):
+        engine.submit(Request(prompts[1], SamplingParams(max_tokens=2), rid="a"))
+    engine.run_until_done()
+    again = engine.submit(Request(prompts[1], SamplingParams(max_tokens=2), rid="a"))  # finished ids are free
+    engine.run_until_done()
+    assert again.done
 
 
 def test_stop_conditions(loaded, prompts):

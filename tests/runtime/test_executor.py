@@ -10,7 +10,7 @@ import pytest
 
 import lmc
 from lmc.compiler.loader import load_programs
-from lmc.compiler.options import PASS_NAMES
+from lmc.plan.options import PASS_NAMES
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine
 from lmc.runtime.executor import RowResult, RunOptions, execute
@@ -26,7 +26,7 @@ def engine(small_model_dir) -> Engine:
     return Engine(EngineConfig(model=str(small_model_dir)))
 
 
-def _program(name: str) -> lmc.compiler.language.Program:
+def _program(name: str) -> lmc.plan.program.Program:
     programs = load_programs(EXAMPLES_DIR / f"{name}.py")
     return next(iter(programs.values()))
 
@@ -61,3 +61,20 @@ def test_rows_stream_out_as_they_finish_in_any_order_but_each_once(engine):
     seen: list[int] = []
     execute(engine, lmc.compile(program), jobs, lambda r: seen.append(r.index), RunOptions(max_active_rows=5))
     assert sorted(seen) == list(range(12))
+
+
+def test_the_executor_owns_the_row_order(engine):
+    """With the plan's `order` pass on, rows start in the prefix-tree order of the rows given,
+    computed with the engine's tokenizer (row i's position is its priority); with it off, in
+    input order."""
+    from lmc.plan.order import row_order
+    from lmc.runtime.executor.execute import in_plan_order
+
+    program = _program("few_shot_mmlu")
+    jobs = list(islice(read_jsonl(EXAMPLES_DIR / "data" / "few_shot_mmlu.jsonl"), 12))
+    plan = lmc.compile(program)
+    expected = row_order(plan.graph, [j.fields for j in jobs], engine.tokenizer.encode_run)
+    assert expected != list(range(12))  # the data's subjects are interleaved
+    assert [j.index for j in in_plan_order(plan, jobs, engine.tokenizer)] == expected
+    unordered = lmc.compile(program, disabled_passes=("order",))
+    assert [j.index for j in in_plan_order(unordered, jobs, engine.tokenizer)] == list(range(12))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmc.compiler.language import gen
+from lmc.plan.language import gen
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
 from lmc.runtime.request import FinishReason, RequestOutput
 from lmc.runtime.tokenizer import Tokenizer

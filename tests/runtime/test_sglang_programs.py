@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lmc.compiler.errors import CompileError
+from lmc.plan.errors import CompileError
 from lmc.compiler.loader import load_programs
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine, RequestHandle

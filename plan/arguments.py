@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from lmc.compiler.errors import LanguageError
+from lmc.plan.errors import LanguageError
 
 GRAMMAR_DIR = Path(__file__).resolve().parent.parent / "grammars"
 DTYPES = ("int", "float", "bool", "str")  # `dtype=` shorthands; lmc.grammars turns them into regexes

@@ -1,7 +1,8 @@
-"""The compiler's intermediate representation: typed frozen nodes on a networkx graph."""
+"""The intermediate representation the compiler writes and the executor interprets: typed frozen
+nodes on a networkx graph."""
 
-from lmc.compiler.ir.graph import ENTRY, Graph, Source
-from lmc.compiler.ir.nodes import (
+from lmc.plan.ir.graph import ENTRY, Graph, Source
+from lmc.plan.ir.nodes import (
     NODE_TYPES,
     Assign,
     Branch,

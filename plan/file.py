@@ -3,7 +3,8 @@
 The same program and options always give byte-identical files (sorted keys and lists, no
 timestamps), so plans can be diffed and cached. Loading checks the format version (a plan of
 another version is refused with both versions named) and validates against the shipped JSON
-Schema `plan.schema.json`. A plan with dynamic regions is refused at run time when its program
+Schema `plan.schema.json`; a version-1 plan is read by dropping what version 2 no longer holds
+(`_from_version_1`). A plan with dynamic regions is refused at run time when its program
 source changed since compilation (`check_sources`, both hashes named).
 """
 
@@ -16,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import lmc
-from lmc.compiler.errors import PlanError
-from lmc.compiler.frontend.source import file_sha256
-from lmc.compiler.ir import ENTRY, Dynamic, Fork, Gen, Graph, Prefix, Select
-from lmc.compiler.options import CompileOptions
-from lmc.compiler.plan_codec import graph_from_json, graph_to_json
+from lmc.plan.codec import graph_from_json, graph_to_json
+from lmc.plan.errors import PlanError
+from lmc.plan.ir import ENTRY, Dynamic, Fork, Gen, Graph, Prefix, Select
+from lmc.plan.options import CompileOptions
+from lmc.plan.sources import file_sha256
 
 PLAN_FORMAT = "lmc-plan"
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+READS_VERSIONS = (1, 2)  # version 1 also held a compile-time row order, now the runtime's (plan/README.md)
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 
 
@@ -89,14 +91,12 @@ class Plan:
             "sources": graph["sources"],
             "options": {
                 "disabled_passes": list(self.options.disabled_passes),
-                "memory_budget_tokens": self.options.memory_budget_tokens,
                 "max_loop_iterations": self.options.max_loop_iterations,
             },
             "passes": list(self.graph.meta.get("passes", [])),
             "nodes": graph["nodes"],
             "edges": graph["edges"],
             "constraints": self.graph.meta.get("constraints", {}),
-            "order": self.graph.meta.get("order"),
             "stats": self.stats(),
         }
 
@@ -114,20 +114,19 @@ class Plan:
         if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
             raise PlanError("this file is not an lmc plan (no \"format\": \"lmc-plan\")")
         version = data.get("version")
-        if version != PLAN_VERSION:
+        if version not in READS_VERSIONS:
             raise PlanError(
                 f"this plan has format version {version} (written by lmc {data.get('lmc_version', '?')}); "
-                f"this lmc ({lmc.__version__}) reads version {PLAN_VERSION}: recompile it with `lmc compile`"
+                f"this lmc ({lmc.__version__}) reads versions {', '.join(map(str, READS_VERSIONS))}: "
+                "recompile it with `lmc compile`"
             )
+        if version == 1:
+            data = _from_version_1(data)
         validate(data)
         meta: dict[str, Any] = {"passes": data["passes"], "constraints": data["constraints"]}
-        if data["order"] is not None:
-            meta["order"] = data["order"]
         graph = graph_from_json(data, meta)
         opts = data["options"]
-        options = CompileOptions(tuple(opts["disabled_passes"]), None, opts["memory_budget_tokens"],
-                                 opts["max_loop_iterations"])
-        return cls(graph, options)
+        return cls(graph, CompileOptions(tuple(opts["disabled_passes"]), opts["max_loop_iterations"]))
 
     @classmethod
     def loads(cls, text: str) -> Plan:
@@ -154,3 +153,10 @@ class Plan:
                     f"{source.path} changed since this plan was compiled (sha256 {source.sha256[:12]}… "
                     f"in the plan, {now[:12]}… now); recompile it: lmc compile {source.path}"
                 )
+
+
+def _from_version_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 plan as version 2: its compile-time row order and memory budget are dropped
+    (the executor orders the rows it is given, with the model's tokenizer); the rest is the same."""
+    options = {k: v for k, v in data.get("options", {}).items() if k != "memory_budget_tokens"}
+    return {**{k: v for k, v in data.items() if k != "order"}, "version": PLAN_VERSION, "options": options}

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lmc.compiler import arguments
-from lmc.compiler.errors import LanguageError
-from lmc.compiler.program import Program, function, program
+from lmc.plan import arguments
+from lmc.plan.errors import LanguageError
+from lmc.plan.sampling import SamplingParams
 
 ROLES = ("system", "user", "assistant")
 CONSTRAINT_ARGS = ("regex", "json_schema", "grammar", "choices", "dtype")
@@ -23,19 +23,11 @@ CONSTRAINT_ARGS = ("regex", "json_schema", "grammar", "choices", "dtype")
 
 @dataclass(frozen=True)
 class GenCall:
-    """A validated `lmc.gen(...)`: sampling knobs plus at most one constraint."""
+    """A validated `lmc.gen(...)`: its sampling record (no seed: the executor derives one per
+    row and op) plus at most one constraint."""
 
     name: str
-    max_tokens: int = 128
-    stop: tuple[str, ...] = ()
-    stop_token_ids: tuple[int, ...] = ()
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = -1
-    min_p: float = 0.0
-    frequency_penalty: float = 0.0
-    presence_penalty: float = 0.0
-    ignore_eos: bool = False
+    sampling: SamplingParams = SamplingParams()
     regex: str | None = None
     json_schema: str | None = None  # canonical JSON text (sorted keys)
     grammar: str | None = None  # inline lark text, or a file name in grammars/
@@ -116,8 +108,7 @@ def gen(
             raise LanguageError(f"{arg} must be in [-2, 2], got {value!r}")
     if not isinstance(ignore_eos, bool):
         raise LanguageError(f"ignore_eos must be True or False, got {ignore_eos!r}")
-    return GenCall(
-        name=name,
+    sampling = SamplingParams(
         max_tokens=max_tokens,
         stop=() if stop is None else arguments.strings(stop, "stop", allow_single=True),
         stop_token_ids=ids,
@@ -128,6 +119,10 @@ def gen(
         frequency_penalty=float(frequency_penalty),
         presence_penalty=float(presence_penalty),
         ignore_eos=ignore_eos,
+    )
+    return GenCall(
+        name=name,
+        sampling=sampling,
         regex=None if regex is None else arguments.check_regex(regex),
         json_schema=None if json_schema is None else arguments.check_json_schema(json_schema),
         grammar=None if grammar is None else arguments.check_grammar(grammar),
@@ -170,6 +165,6 @@ PRIMITIVES: dict[Callable[..., Any], str] = {
 }
 
 __all__ = [
-    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "GenCall", "Program", "RoleCall", "SelectCall", "assistant",
-    "function", "gen", "gen_int", "gen_string", "program", "select", "system", "user",
+    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "GenCall", "RoleCall", "SelectCall", "assistant", "gen",
+    "gen_int", "gen_string", "select", "system", "user",
 ]

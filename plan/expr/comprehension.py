@@ -7,8 +7,8 @@ from collections import ChainMap
 from collections.abc import Callable
 from typing import Any
 
-from lmc.compiler.expr.nodes import Comp, CompFor, Const, DictOf, Expr, Seq, pattern_names
-from lmc.compiler.expr.scope import SYMBOLIC, Scope, iterate
+from lmc.plan.expr.nodes import Comp, CompFor, Const, DictOf, Expr, Seq, pattern_names
+from lmc.plan.expr.scope import SYMBOLIC, Scope, iterate
 
 Reduce = Callable[[Expr, Scope], Expr]
 

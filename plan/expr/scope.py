@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lmc.compiler.expr.builtins import MAX_SEQUENCE
-from lmc.compiler.expr.nodes import Const, Expr, Pattern, pattern_names
-from lmc.compiler.expr.render import unparse
+from lmc.plan.expr.builtins import MAX_SEQUENCE
+from lmc.plan.expr.nodes import Const, Expr, Pattern, pattern_names
+from lmc.plan.expr.render import unparse
 
 PYTHON_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, AttributeError)
 

@@ -1,6 +1,6 @@
 """IR nodes: one frozen dataclass per kind of statement a program can make.
 
-Every expression inside a node is a plan expression (`lmc.compiler.expr`), so a node is data, not
+Every expression inside a node is a plan expression (`lmc.plan.expr`), so a node is data, not
 code. A node that acts on a state names it with an expression (`s`, `f`, `forks[0]`) resolved per
 row. Structured nodes (Loop, Branch, Dynamic, Entry) own *arms*: blocks of nodes in program order.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from lmc.compiler.expr import Const, Expr, Format, FString, Pattern, Var, unparse, var_reads
-from lmc.compiler.expr.nodes import EXPR_TYPES
+from lmc.plan.expr import Const, Expr, Format, FString, Pattern, Var, unparse, var_reads
+from lmc.plan.expr.nodes import EXPR_TYPES
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from lmc.compiler.expr.nodes import EXPR_TYPES, CompFor, Const, Expr, Pattern
+from lmc.plan.expr.nodes import EXPR_TYPES, CompFor, Const, Expr, Pattern
 
 _TAGS: dict[str, type] = {cls.__name__.lower(): cls for cls in (*EXPR_TYPES, CompFor)}
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 PASS_NAMES = (
     "hoist_shared_prefixes",
@@ -18,15 +17,12 @@ PASS_NAMES = (
 class CompileOptions:
     """What the compiler may do.
 
-    `disabled_passes` turns passes off by name so their effect can be measured. `inputs` (rows of
-    the data set) lets the `order` pass plan a cache-friendly row order; without them it does
-    nothing. `memory_budget_tokens` bounds the KV the order pass may keep live for shared prefixes.
-    `max_loop_iterations` bounds dynamic `while` loops at run time (a row that exceeds it fails).
+    `disabled_passes` turns passes off by name so their effect can be measured (`order` off: the
+    executor keeps the input order). `max_loop_iterations` bounds dynamic `while` loops at run
+    time (a row that exceeds it fails).
     """
 
     disabled_passes: tuple[str, ...] = ()
-    inputs: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
-    memory_budget_tokens: int | None = None
     max_loop_iterations: int = 64
 
     def __post_init__(self) -> None:
@@ -35,8 +31,6 @@ class CompileOptions:
             raise ValueError(f"unknown pass {unknown[0]!r}; passes are: {', '.join(PASS_NAMES)}")
         if self.max_loop_iterations <= 0:
             raise ValueError(f"max_loop_iterations must be > 0, got {self.max_loop_iterations}")
-        if self.memory_budget_tokens is not None and self.memory_budget_tokens <= 0:
-            raise ValueError(f"memory_budget_tokens must be > 0, got {self.memory_budget_tokens}")
         object.__setattr__(self, "disabled_passes", tuple(sorted(set(self.disabled_passes))))
 
     def enabled(self, name: str) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lmc.compiler.expr import Expr
-from lmc.compiler.language import GenCall
+from lmc.plan.expr import Expr
+from lmc.plan.language import GenCall
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate.interpreter import StateHandle
-from lmc.compiler.instantiate.ops import (
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate.interpreter import StateHandle
+from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
     ForkOp,
     GenOp,
@@ -27,12 +27,11 @@ from lmc.compiler.instantiate.ops import (
     SelectOp,
     TextOp,
 )
-from lmc.compiler.instantiate.roles import RoleTexts, role_texts
-from lmc.compiler.instantiate.row_program import RowProgram
-from lmc.compiler.ir import Dynamic, Graph, Param
+from lmc.plan.instantiate.row_program import RoleTexts, RowProgram
+from lmc.plan.ir import Dynamic, Graph, Param
 
 if TYPE_CHECKING:
-    from lmc.compiler.plan import Plan
+    from lmc.plan.file import Plan
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),
@@ -43,7 +42,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 class Instantiator:
     """Turns rows into RowPrograms for one plan (or a bare graph, in tests and passes)."""
 
-    def __init__(self, plan: Plan | Graph, roles: RoleTexts | Any = None, max_loop_iterations: int | None = None) -> None:
+    def __init__(self, plan: Plan | Graph, roles: RoleTexts | None = None, max_loop_iterations: int | None = None) -> None:
         if isinstance(plan, Graph):
             self.graph = plan
             limit = 64
@@ -52,7 +51,7 @@ class Instantiator:
             limit = plan.options.max_loop_iterations
             if self.graph.nodes_of(Dynamic):
                 plan.check_sources()
-        self.roles = None if roles is None else role_texts(roles)
+        self.roles = None if roles is None else dict(roles)
         self.max_loop_iterations = max_loop_iterations or limit
         self.params = self.graph.entry.params
 
@@ -89,7 +88,7 @@ def _check_type(param: Param, value: Any, row_id: Any) -> None:
     raise RowError(f"field {param.name!r} should be {param.annotation}, got {type(value).__name__} {value!r:.60}", row_id)
 
 
-def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | Any = None,
+def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | None = None,
                 row_id: Any = None) -> RowProgram:
     """One row, started: `row.ops` holds every op known before anything is generated."""
     program = Instantiator(plan, roles).row(row, row_id)

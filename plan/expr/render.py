@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmc.compiler.expr.nodes import (
+from lmc.plan.expr.nodes import (
     BinOp,
     BoolOp,
     Call,

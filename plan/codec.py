@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from lmc.compiler.expr import from_json as expr_from_json
-from lmc.compiler.expr import to_json as expr_to_json
-from lmc.compiler.expr.codec import pattern_from_json, pattern_to_json
-from lmc.compiler.expr.nodes import EXPR_TYPES
-from lmc.compiler.ir import NODE_TYPES, Entry, Graph, Node, Param, Source, Span
-from lmc.compiler.ir.graph import natural_key
+from lmc.plan.expr import from_json as expr_from_json
+from lmc.plan.expr import to_json as expr_to_json
+from lmc.plan.expr.codec import pattern_from_json, pattern_to_json
+from lmc.plan.expr.nodes import EXPR_TYPES
+from lmc.plan.ir import NODE_TYPES, Entry, Graph, Node, Param, Source, Span
+from lmc.plan.ir.graph import natural_key
 
 KINDS: dict[str, type] = {cls.kind: cls for cls in NODE_TYPES}  # type: ignore[attr-defined]
 _EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test"}

@@ -12,9 +12,9 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lmc.compiler.expr.builtins import FUNCTIONS, call_method
-from lmc.compiler.expr.comprehension import reduce_comp
-from lmc.compiler.expr.nodes import (
+from lmc.plan.expr.builtins import FUNCTIONS, call_method
+from lmc.plan.expr.comprehension import reduce_comp
+from lmc.plan.expr.nodes import (
     EXPR_TYPES,
     BinOp,
     BoolOp,
@@ -36,8 +36,8 @@ from lmc.compiler.expr.nodes import (
     UnaryOp,
     Var,
 )
-from lmc.compiler.expr.render import unparse
-from lmc.compiler.expr.scope import (
+from lmc.plan.expr.render import unparse
+from lmc.plan.expr.scope import (
     MISSING,
     SYMBOLIC,
     EvalError,

@@ -18,10 +18,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.instantiate import GenOp, Instantiator, RoleOp, RowProgram, SelectOp, TextOp
-from lmc.compiler.ir import Graph, Prefix
-from lmc.compiler.language import GenCall
+from lmc.plan.errors import RowError
+from lmc.plan.instantiate import (
+    GenOp,
+    Instantiator,
+    RoleOp,
+    RoleTexts,
+    RowProgram,
+    SelectOp,
+    TextOp,
+)
+from lmc.plan.ir import Graph, Prefix
+from lmc.plan.language import GenCall
 
 Tokenize = Callable[[str, bool], list[int]]  # (text, at prompt start) -> token ids
 _WORD = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
@@ -41,7 +49,9 @@ class WordPieces:
 
 
 @dataclass(frozen=True)
-class Request:
+class ModeledRequest:
+    """A gen or select choice as the cache model sees it: token ids, placeholders for values."""
+
     row: int
     op: int
     prompt: tuple[int, ...]
@@ -89,7 +99,7 @@ class PlaceholderIds:
         return self.table.setdefault(key, -1 - len(self.table))
 
 
-def row_requests(row: RowProgram, index: int, tokenize: Tokenize, ids: PlaceholderIds) -> list[Request]:
+def row_requests(row: RowProgram, index: int, tokenize: Tokenize, ids: PlaceholderIds) -> list[ModeledRequest]:
     """The requests of one row whose prompts are known now, in op order."""
     out = []
     for op in row.ops:
@@ -99,10 +109,10 @@ def row_requests(row: RowProgram, index: int, tokenize: Tokenize, ids: Placehold
         if prompt is None:
             continue
         if isinstance(op, GenOp):
-            out.append(Request(index, op.id, prompt, tuple(ids("gen", index, op.id, i) for i in range(generated_length(op.call)))))
+            out.append(ModeledRequest(index, op.id, prompt, tuple(ids("gen", index, op.id, i) for i in range(generated_length(op.call)))))
         else:
             for choice in op.choices:
-                out.append(Request(index, op.id, prompt + tuple(tokenize(choice, False))))
+                out.append(ModeledRequest(index, op.id, prompt + tuple(tokenize(choice, False))))
     return out
 
 
@@ -111,12 +121,13 @@ def generated_length(call: GenCall) -> int:
     constraint (regex, dtype, choices, JSON schema); grammars are not bounded here."""
     kind = call.constraint()
     if kind is None or kind[0] == "grammar":
-        return call.max_tokens
+        return call.sampling.max_tokens
     from lmc.grammars import constraint_regex, max_match_length
 
     spec = {"regex": call.regex, "dtype": call.dtype, "json_schema": call.json_schema, "choices": call.choices}
     longest = max_match_length(constraint_regex(**{kind[0]: spec[kind[0]]}))
-    return call.max_tokens if longest is None else min(call.max_tokens, longest)
+    limit = call.sampling.max_tokens
+    return limit if longest is None else min(limit, longest)
 
 
 def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize, ids: PlaceholderIds) -> tuple[int, ...] | None:
@@ -148,7 +159,7 @@ def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize
     return tuple(tokens)
 
 
-def instantiate_rows(graph: Graph, rows: Iterable[dict[str, Any]], roles: Any = None) -> list[RowProgram | None]:
+def instantiate_rows(graph: Graph, rows: Iterable[dict[str, Any]], roles: RoleTexts | None = None) -> list[RowProgram | None]:
     """Every row started; None for a row that cannot be instantiated (the executor reports it)."""
     inst = Instantiator(graph, roles)
     out: list[RowProgram | None] = []
@@ -163,7 +174,7 @@ def instantiate_rows(graph: Graph, rows: Iterable[dict[str, Any]], roles: Any = 
 
 
 def predict(graph: Graph, rows: list[dict[str, Any]], tokenize: Tokenize | None = None,
-            roles: Any = None, tokenizer_name: str = "") -> Prediction:
+            roles: RoleTexts | None = None, tokenizer_name: str = "") -> Prediction:
     """Insert every known request of every row into one token prefix tree; count the hits."""
     tokenize = tokenize or WordPieces()
     name = tokenizer_name or getattr(tokenize, "name", "custom")

@@ -17,9 +17,9 @@ from typing import Any
 
 import networkx as nx
 
-from lmc.compiler.errors import Location
-from lmc.compiler.expr import Expr
-from lmc.compiler.ir.nodes import Entry, Gen, Node, Select, Span, const_name, name_head, reads
+from lmc.plan.errors import Location
+from lmc.plan.expr import Expr
+from lmc.plan.ir.nodes import Entry, Gen, Node, Select, Span, const_name, name_head, reads
 
 ENTRY = "n0"
 

@@ -13,18 +13,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lmc.compiler.errors import RowError
-from lmc.compiler.expr import MISSING, EvalError, Expr, evaluate
-from lmc.compiler.instantiate.interpreter import Interpreter, StateHandle, parse_json
-from lmc.compiler.instantiate.ops import PROMPT_OPS, GenOp, Op, SelectOp, TextOp
-from lmc.compiler.ir import ENTRY, Graph
+from lmc.plan.errors import RowError
+from lmc.plan.expr import MISSING, EvalError, Expr, evaluate
+from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
+from lmc.plan.instantiate.ops import PROMPT_OPS, GenOp, Op, SelectOp, TextOp
+from lmc.plan.ir import ENTRY, Graph
+
+RoleTexts = Mapping[str, tuple[str, str]]  # role -> (text before, text after) its content
 
 
 class RowProgram:
     """The ops of one row. States are ints (0 is `s`); op ids are ints unique in the row."""
 
     def __init__(self, graph: Graph, inputs: dict[str, Any], row_id: Any = None,
-                 roles: Mapping[str, tuple[str, str]] | None = None, max_loop_iterations: int = 64) -> None:
+                 roles: RoleTexts | None = None, max_loop_iterations: int = 64) -> None:
         self.graph = graph
         self.row_id = row_id
         self.inputs = inputs

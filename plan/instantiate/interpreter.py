@@ -13,11 +13,11 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lmc.compiler.errors import LanguageError
-from lmc.compiler.expr import MISSING, Const, EvalError, Expr, Pattern, Ref, Scope, reduce, walk
-from lmc.compiler.expr.scope import bind_pattern, iterate
-from lmc.compiler.instantiate.ops import ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
-from lmc.compiler.ir import (
+from lmc.plan.errors import LanguageError
+from lmc.plan.expr import MISSING, Const, EvalError, Expr, Pattern, Ref, Scope, reduce, walk
+from lmc.plan.expr.scope import bind_pattern, iterate
+from lmc.plan.instantiate.ops import ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
+from lmc.plan.ir import (
     Assign,
     Branch,
     Break,
@@ -35,10 +35,10 @@ from lmc.compiler.ir import (
     Select,
     Text,
 )
-from lmc.compiler.language import gen, select
+from lmc.plan.language import gen, select
 
 if TYPE_CHECKING:
-    from lmc.compiler.instantiate.row_program import RowProgram
+    from lmc.plan.instantiate.row_program import RowProgram
 
 Wait = Generator[frozenset[int], None, Any]
 

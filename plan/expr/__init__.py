@@ -1,8 +1,8 @@
 """The plan's expression language: nodes, JSON codec, evaluation and rendering."""
 
-from lmc.compiler.expr.codec import from_json, to_json
-from lmc.compiler.expr.evaluate import MISSING, EvalError, Scope, evaluate, reduce
-from lmc.compiler.expr.nodes import (
+from lmc.plan.expr.codec import from_json, to_json
+from lmc.plan.expr.evaluate import MISSING, EvalError, Scope, evaluate, reduce
+from lmc.plan.expr.nodes import (
     BinOp,
     BoolOp,
     Call,
@@ -29,7 +29,7 @@ from lmc.compiler.expr.nodes import (
     var_reads,
     walk,
 )
-from lmc.compiler.expr.render import unparse
+from lmc.plan.expr.render import unparse
 
 __all__ = [
     "BinOp", "BoolOp", "Call", "Comp", "CompFor", "Compare", "Const", "DictOf", "EvalError",
