@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lmc.plan.errors import CompileError
 from lmc.compiler.frontend import lower_program
+from lmc.plan.errors import CompileError
 from lmc.plan.instantiate import ForkOp, GenOp, RoleOp, TextOp, instantiate
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lmc.plan.errors import CompileError
 from lmc.compiler.loader import load_programs
+from lmc.plan.errors import CompileError
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine, RequestHandle
 from lmc.runtime.executor import RowResult, RunOptions, execute
