@@ -17,6 +17,8 @@ _EXPORTS = {
     "function": "lmc.api",
     "compile": "lmc.api",
     "gen": "lmc.plan.language",
+    "gen_int": "lmc.plan.language",
+    "gen_string": "lmc.plan.language",
     "select": "lmc.plan.language",
     "system": "lmc.plan.language",
     "user": "lmc.plan.language",

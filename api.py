@@ -39,8 +39,16 @@ class RunnableProgram(Program):
         return run_batch(self, rows, progress)
 
 
-def program(fn: Callable[..., Any]) -> RunnableProgram:
-    """Decorate an LM program: first parameter the state `s`, the others its inputs."""
+def program(fn: Callable[..., Any] | None = None, /, *, num_api_spec_tokens: int | None = None) -> Any:
+    """Decorate an LM program: first parameter the state `s`, the others its inputs.
+
+    `@program(num_api_spec_tokens=n)` is accepted as SGLang spells it; the knob asks an API
+    backend to speculate n tokens, and lmc's own engine sees every gen's prompt anyway."""
+    if num_api_spec_tokens is not None and (isinstance(num_api_spec_tokens, bool)
+                                            or not isinstance(num_api_spec_tokens, int) or num_api_spec_tokens < 0):
+        raise TypeError(f"num_api_spec_tokens must be an int >= 0, got {num_api_spec_tokens!r}")
+    if fn is None:
+        return RunnableProgram
     return RunnableProgram(fn)
 
 

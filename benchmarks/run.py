@@ -60,8 +60,17 @@ BUSY_RATIO = 0.75
 
 
 def workloads() -> list[str]:
-    """Examples that come with a data file."""
-    return sorted(p.stem for p in EXAMPLES.glob("*.py") if (EXAMPLES / "data" / f"{p.stem}.jsonl").is_file())
+    """Examples that come with a data file: `examples/*.py`, then SGLang's ported benchmarks as
+    `sglang/bench_*` (their data beside them, in examples/sglang/data/)."""
+    sources = [*sorted(EXAMPLES.glob("*.py")), *sorted(EXAMPLES.glob("sglang/bench_*.py"))]
+    names = [p.relative_to(EXAMPLES).with_suffix("").as_posix() for p in sources]
+    return [n for n in names if _data(n).is_file()]
+
+
+def _data(name: str) -> Path:
+    """The rows of a workload: data/<stem>.jsonl beside its program."""
+    source = EXAMPLES / f"{name}.py"
+    return source.parent / "data" / f"{source.stem}.jsonl"
 
 
 def _plans(name: str) -> tuple[Plan, Plan]:
@@ -130,7 +139,7 @@ def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_
 def workload_jobs(name: str, rows: int) -> list[RowJob]:
     """The first `rows` rows of the workload's data; past the file's end its rows repeat, each
     copy under a new id (`<id>#<copy>`)."""
-    lines = read_jsonl(EXAMPLES / "data" / f"{name}.jsonl", limit=rows)
+    lines = read_jsonl(_data(name), limit=rows)
     jobs = []
     for index in range(rows):
         job = lines[index % len(lines)]

@@ -13,15 +13,16 @@ from lmc.grammars.errors import ConstraintError
 INT_REGEX = r"-?(?:0|[1-9][0-9]*)"
 FLOAT_REGEX = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 BOOL_REGEX = r"(?:True|False)"
+STR_REGEX = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*"'  # a JSON string literal (SGLang's dtype=str is a quoted string)
 
-_DTYPES = {"int": INT_REGEX, "float": FLOAT_REGEX, "bool": BOOL_REGEX}
+_DTYPES = {"int": INT_REGEX, "float": FLOAT_REGEX, "bool": BOOL_REGEX, "str": STR_REGEX}
 
 
 def dtype_regex(dtype: object) -> str:
-    """The regex for `dtype=int|float|bool` (the type or its name)."""
+    """The regex for `dtype=int|float|bool|str` (the type or its name)."""
     name = dtype.__name__ if isinstance(dtype, type) else dtype
     if name not in _DTYPES:
-        raise ConstraintError(f"dtype must be one of int, float, bool; got {dtype!r}")
+        raise ConstraintError(f"dtype must be one of int, float, bool, str; got {dtype!r}")
     return _DTYPES[str(name)]
 
 

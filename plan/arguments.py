@@ -13,7 +13,7 @@ from typing import Any
 from lmc.plan.errors import LanguageError
 
 GRAMMAR_DIR = Path(__file__).resolve().parent.parent / "grammars"
-DTYPES = ("int", "float", "bool")  # `dtype=` shorthands; lmc.grammars turns them into regexes
+DTYPES = ("int", "float", "bool", "str")  # `dtype=` shorthands; lmc.grammars turns them into regexes
 
 
 def check_name(name: Any, what: str) -> str:
@@ -88,9 +88,9 @@ def check_grammar(grammar: Any) -> str:
 
 
 def check_dtype(dtype: Any) -> str:
-    name = {int: "int", float: "float", bool: "bool"}.get(dtype, dtype)
+    name = {int: "int", float: "float", bool: "bool", str: "str"}.get(dtype, dtype)
     if name not in DTYPES:
-        raise LanguageError(f"dtype must be int, float or bool, got {dtype!r}")
+        raise LanguageError(f"dtype must be int, float, bool or str, got {dtype!r}")
     return name
 
 

@@ -32,7 +32,7 @@ class GenCall:
     json_schema: str | None = None  # canonical JSON text (sorted keys)
     grammar: str | None = None  # inline lark text, or a file name in grammars/
     choices: tuple[str, ...] | None = None
-    dtype: str | None = None  # "int" | "float" | "bool"
+    dtype: str | None = None  # "int" | "float" | "bool" | "str"
 
     def constraint(self) -> tuple[str, str] | None:
         """(kind, source) of the constraint: kind is regex, dtype, json_schema, grammar or choices
@@ -131,6 +131,16 @@ def gen(
     )
 
 
+def gen_int(name: str, **kwargs: Any) -> GenCall:
+    """SGLang's `gen_int`: a gen constrained to an int literal (`dtype=int`)."""
+    return gen(name, dtype="int", **kwargs)
+
+
+def gen_string(name: str, **kwargs: Any) -> GenCall:
+    """SGLang's `gen_string`: a gen constrained to a quoted JSON string (`dtype=str`)."""
+    return gen(name, dtype="str", **kwargs)
+
+
 def select(name: str, choices: list[str]) -> SelectCall:
     """Pick one of `choices` by length-normalized log-probability given the prompt."""
     arguments.check_name(name, "lmc.select")
@@ -150,10 +160,11 @@ system = _role("system")
 user = _role("user")
 assistant = _role("assistant")
 PRIMITIVES: dict[Callable[..., Any], str] = {
-    gen: "gen", select: "select", system: "system", user: "user", assistant: "assistant",
+    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select",
+    system: "system", user: "user", assistant: "assistant",
 }
 
 __all__ = [
     "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "GenCall", "RoleCall", "SelectCall", "assistant", "gen",
-    "select", "system", "user",
+    "gen_int", "gen_string", "select", "system", "user",
 ]

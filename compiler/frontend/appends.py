@@ -22,7 +22,14 @@ from lmc.plan.language import ROLES, gen, select
 from lmc.plan.program import Program
 
 GEN_ARGS = tuple(inspect.signature(gen).parameters)
+GEN_DTYPES = {"gen": None, "gen_int": "int", "gen_string": "str"}  # SGLang's typed gens
 SELECT_ARGS = tuple(inspect.signature(select).parameters)
+
+
+def unnamed(call: ast.Call) -> str:
+    """The name of a gen/select written without one (SGLang allows it): unique per call site,
+    so its value is still in the row's outputs and in `s.text()`."""
+    return f"gen_{call.lineno}_{call.col_offset}"
 
 
 class AppendLowering(CallLowering):
@@ -47,8 +54,8 @@ class AppendLowering(CallLowering):
         if primitive is not None:
             assert isinstance(rhs, ast.Call)
             self._check_call_shape(rhs)
-            if primitive == "gen":
-                return [Item(self._gen(state, rhs))]
+            if primitive in GEN_DTYPES:
+                return [Item(self._gen(state, rhs, GEN_DTYPES[primitive]))]
             if primitive == "select":
                 return [Item(self._select(state, rhs))]
             return self._role(state, rhs, primitive, role)
@@ -90,8 +97,8 @@ class AppendLowering(CallLowering):
             if kw.arg in bound:
                 raise self.error(kw.value, f"{what} got `{kw.arg}` twice")
             bound[kw.arg] = kw.value
-        if "name" not in bound:
-            raise self.error(call, f"{what} needs a name: {what}(\"answer\", ...)")
+        if "name" not in bound or (isinstance(bound["name"], ast.Constant) and bound["name"].value is None):
+            bound["name"] = ast.Constant(unnamed(call))
         return bound
 
     def _name(self, node: ast.expr, what: str) -> Expr:
@@ -125,10 +132,14 @@ class AppendLowering(CallLowering):
         except LanguageError as exc:
             raise self.error(call, str(exc)) from None
 
-    def _gen(self, state: Expr, call: ast.Call) -> Gen:
+    def _gen(self, state: Expr, call: ast.Call, dtype: str | None) -> Gen:
         bound = self._bind_args(call, GEN_ARGS, "lmc.gen")
         name = self._name(bound.pop("name"), "lmc.gen")
         args = {k: self._arg(k, v, "lmc.gen") for k, v in bound.items()}
+        if dtype is not None:
+            if "dtype" in args:
+                raise self.error(call, f"{ast.unparse(call.func)}(...) sets dtype itself; drop dtype=")
+            args["dtype"] = Const(dtype)
         self._validate(call, gen, name, args)
         return Gen(state, name, tuple(sorted(args.items())), span=self.span(call))
 

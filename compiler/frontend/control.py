@@ -36,7 +36,7 @@ class ControlLowering(StatementLowering):
         names = set()
         for st in stmts:
             for node in ast.walk(st):
-                if isinstance(node, ast.Call) and self.primitive_of(node) in ("gen", "select"):
+                if isinstance(node, ast.Call) and self.primitive_of(node) in ("gen", "gen_int", "gen_string", "select"):
                     arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                         names.add(arg.value)

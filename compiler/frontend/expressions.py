@@ -123,7 +123,11 @@ class ExprLowering(Lowering):
         if isinstance(node, ast.Attribute):
             base = self.static_object(node.value)
             if base is not MISSING and is_module(base):
-                return getattr(base, node.attr, MISSING)
+                if not hasattr(base, node.attr):
+                    raise self.error(node, f"the module `{ast.unparse(node.value)}` ({base.__name__}) has no `{node.attr}`",
+                                     "lmc offers gen, gen_int, gen_string, select, system, user, assistant"
+                                     if base.__name__ == "lmc" else "")
+                return getattr(base, node.attr)
         return MISSING
 
     def _expr_Attribute(self, node: ast.Attribute) -> tuple[Expr, Kind]:

@@ -9,16 +9,15 @@ from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.appends import AppendLowering
 from lmc.compiler.frontend.context import Binding, Item
 from lmc.compiler.frontend.kinds import STATE, Kind
-from lmc.plan.expr import BinOp, Const, Expr, Pattern
-from lmc.plan.ir import Assign, Break, Continue, Fork, Join
+from lmc.plan.expr import BinOp, Call, Const, Expr, Name, Pattern
+from lmc.plan.ir import Assign, Break, Continue, Fork, Join, Loop, RoleBegin, RoleEnd
+from lmc.plan.language import ROLES
 from lmc.plan.program import Program
 
 UNSUPPORTED = {
     "Try": ("try/except cannot wrap the steps of a program",
             "remove it: a row that fails becomes an error row and the other rows go on"),
     "TryStar": ("try/except* cannot wrap the steps of a program", "remove it"),
-    "With": ("`with` blocks cannot run inside a program",
-             "open files and resources outside the program and pass their contents as inputs"),
     "AsyncWith": ("`async with` cannot run inside a program", "do it outside the program"),
     "Raise": ("`raise` cannot be compiled", "check inputs before running, or return an error field"),
     "Assert": ("`assert` cannot be compiled", "check inputs before running the program"),
@@ -73,6 +72,8 @@ class StatementLowering(AppendLowering):
                 return self.inline(value, callee)
             if isinstance(value.func, ast.Attribute) and value.func.attr == "join":
                 state, kind = self.lower_expr(value.func.value)
+                if kind.tag in ("list", "tuple") and K.has_state(kind):
+                    return self._fork_list_join(value)
                 if kind == STATE:
                     if len(value.args) != 1 or value.keywords:
                         raise self.error(value, "s.join(forks) takes the list of forks")
@@ -84,6 +85,41 @@ class StatementLowering(AppendLowering):
         self.lower_expr(value)
         raise self.error(value, "the value of this expression is unused",
                          "append it to the state (s += ...) or assign it to a name")
+
+    def _fork_list_join(self, call: ast.Call) -> list[Item]:
+        """`forks.join()`: SGLang's default mode gathers the branches' variables, which reading
+        `forks[i][name]` already does (an implicit join), so it adds no node."""
+        if call.args or any(kw.arg != "mode" for kw in call.keywords):
+            raise self.error(call, "forks.join() takes only mode=", "write forks.join()")
+        mode = next((kw.value for kw in call.keywords), None)
+        if mode is None or (isinstance(mode, ast.Constant) and mode.value == "gather_variable"):
+            return []
+        if isinstance(mode, ast.Constant) and mode.value == "concate_and_append":
+            raise self.error(call, "join(mode=\"concate_and_append\") is not supported by lmc yet",
+                             "append the branches' text to the parent instead: for f in forks: s += ...")
+        raise self.error(mode, f"unknown join mode {ast.unparse(mode)}",
+                         "SGLang's modes are \"gather_variable\" (the default) and \"concate_and_append\"")
+
+    # -- with blocks ---------------------------------------------------------------------------
+    def _stmt_With(self, st: ast.With) -> list[Item]:
+        """`with s.user():` (any role) wraps the body's appends in that role, as SGLang does."""
+        item = st.items[0] if len(st.items) == 1 else None
+        call = item.context_expr if item is not None and item.optional_vars is None else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+            raise self.error(st, "`with` blocks cannot run inside a program, apart from roles",
+                             "write `with s.user():` (or system/assistant); open files outside the program")
+        state, kind = self.lower_expr(call.func.value)
+        attr = call.func.attr
+        if kind != STATE or attr not in ROLES:
+            if kind == STATE and attr == "var_scope":
+                raise self.error(call, "s.var_scope(name) is not supported by lmc yet",
+                                 "generate the value with lmc.gen(name, ...) instead")
+            raise self.error(call, f"`with {ast.unparse(call)}:` is not a role block",
+                             "write `with s.user():`, `with s.assistant():` or `with s.system():`")
+        if call.args or call.keywords:
+            raise self.error(call, f"s.{attr}() in a with block takes no arguments")
+        span = self.span(call)
+        return [Item(RoleBegin(state, attr, span)), *self.lower_block(st.body), Item(RoleEnd(state, attr, span))]
 
     def program_callee(self, value: ast.expr) -> Program | None:
         if isinstance(value, ast.Call):
@@ -186,7 +222,7 @@ class StatementLowering(AppendLowering):
         if kind == STATE:
             return self._append(current, st)
         if K.has_state(kind):
-            raise self.error(target, "a list of states cannot be extended", "fork once with the total: s.fork(n)")
+            return self._append_each(target, current, kind, st)
         op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}.get(type(st.op))
         if op is None:
             raise self.error(st, "this augmented operator is not supported", "use + - * / // %")
@@ -199,6 +235,23 @@ class StatementLowering(AppendLowering):
             raise self.error(st.value, "a state cannot be used in arithmetic")
         self.bind(target.id, K.join(kind, rk), target)
         return [Item(Assign(self.frame.bindings[target.id].ir, BinOp(op, current, rhs), self.span(st)))]
+
+    def _append_each(self, target: ast.Name, forks: Expr, kind: Kind, st: ast.AugAssign) -> list[Item]:
+        """`forks += x` appends x to every branch (SGLang's fork list); `forks += lambda i: ...`
+        appends what the lambda gives for branch i. Lowered to a loop over the branches."""
+        elem = K.element(kind)
+        if not isinstance(st.op, ast.Add) or elem != STATE:
+            raise self.error(st, "a list of forks only supports +=", "write forks += \"text\" or forks += lmc.gen(...)")
+        branch = self.bind(f"{target.id}#each", STATE, target)
+        rhs = st.value
+        if isinstance(rhs, ast.Lambda):
+            params = rhs.args
+            if len(params.args) != 1 or params.posonlyargs or params.kwonlyargs or params.vararg or params.kwarg:
+                raise self.error(rhs, "forks += lambda takes one argument, the branch index: lambda i: ...")
+            index = self.bind(params.args[0].arg, K.PARAM, rhs)
+            loop = Loop((index, branch), Call("enumerate", (forks,), ()), self.span(st))
+            return [Item(loop, {"body": self.lower_append(Name(branch), rhs.body)})]
+        return [Item(Loop(branch, forks, self.span(st)), {"body": self.lower_append(Name(branch), rhs)})]
 
     def _append(self, state: Expr, st: ast.AugAssign) -> list[Item]:
         if not isinstance(st.op, ast.Add):

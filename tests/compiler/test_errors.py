@@ -28,7 +28,7 @@ CASES = [
     ("starred fork", ["a, *rest = s.fork(3)"], "*rest", "starred unpacking of forks"),
     ("two constraints", ["s += lmc.gen('a', regex='[0-9]', choices=['1'])"], "lmc.gen(", "has 2 constraints"),
     ("max_tokens", ["s += lmc.gen('a', max_tokens=0)"], "lmc.gen(", "max_tokens must be an int > 0"),
-    ("bad dtype", ["s += lmc.gen('a', dtype=str)"], "lmc.gen(", "dtype must be int, float or bool"),
+    ("bad dtype", ["s += lmc.gen('a', dtype=list)"], "lmc.gen(", "dtype must be int, float, bool or str"),
     ("bad regex", ["s += lmc.gen('a', regex='[0-')"], "lmc.gen(", "is not valid"),
     ("gen not appended", ["x = lmc.gen('a')"], "lmc.gen('a')", "must be appended to a state"),
     ("with", ["with open('f') as fh:", "    s += 'x'"], "with open('f') as fh:", "`with` blocks"),

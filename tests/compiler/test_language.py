@@ -59,7 +59,7 @@ def test_one_sampling_record_for_the_language_and_the_engine():
     ({"choices": []}, "at least one choice"),
     ({"choices": ["a", "a"]}, "duplicates ['a']"),
     ({"choices": "ab"}, "choices must be a list of str"),
-    ({"dtype": str}, "dtype must be int, float or bool"),
+    ({"dtype": list}, "dtype must be int, float, bool or str"),
 ])
 def test_gen_rejects_bad_arguments_with_a_message(kwargs, message):
     with pytest.raises(LanguageError) as info:
