@@ -26,6 +26,8 @@ def run_cmd(
     kv_cache_tokens: Annotated[int | None, typer.Option("--kv-cache-tokens", help="KV cache size in tokens.")] = None,
     radix_cache: Annotated[bool, typer.Option("--radix-cache/--no-radix-cache", help="Reuse KV across requests.")] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
+    data_parallel: Annotated[int, typer.Option("--data-parallel", min=1, help="Engine worker processes (one per GPU; CPU cores split evenly); rows placed by the plan's prefix tree.")] = 1,
+    placement: Annotated[str, typer.Option(help="With --data-parallel: planned (shared prefixes together, balanced) or round-robin.")] = "planned",
 ) -> None:
     """Run PLAN over every row of --inputs and write one JSON line per row to --output.
 
@@ -39,6 +41,8 @@ def run_cmd(
     from lmc.runtime.executor.execute import RunOptions
     from lmc.runtime.executor.file_run import run_file
     from lmc.runtime.executor.progress import summary_table
+    from lmc.runtime.parallel.data_parallel import DataParallel
+    from lmc.runtime.parallel.placement import POLICIES
 
     console = Console(stderr=True)
     try:
@@ -49,7 +53,9 @@ def run_cmd(
             raise FileNotFoundError(f"--inputs {inputs} does not exist")
         config = EngineConfig(model=model, device=device, load_format=load_format, dtype=dtype, seed=seed,
                               kv_cache_tokens=kv_cache_tokens, enable_radix_cache=radix_cache)
-        engine = Engine(config)
+        if placement not in POLICIES:
+            raise ValueError(f"--placement must be one of {', '.join(POLICIES)}, got {placement!r}")
+        engine = Engine(config) if data_parallel == 1 else DataParallel(config, data_parallel, placement)
     except (PlanError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -2,12 +2,15 @@
 
 Rows stream to the output in input order as they finish; `resume` keeps what an earlier run of
 the same inputs already wrote; Ctrl-C writes every finished row, then reports `interrupted`.
+`engine` may be a `DataParallel` pool (it has `run_rows`, used instead of `execute`, and a
+`report()`): its workers' rows reach the same in-order writer.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ class RunSummary:
     interrupted: bool = False
     prediction: dict[str, Any] | None = None
     failed_ids: list[Any] = field(default_factory=list)
+    data_parallel: dict[str, Any] | None = None
 
     @property
     def failed(self) -> int:
@@ -49,7 +53,7 @@ class RunSummary:
             cache["predicted_hit_rate"] = self.prediction["hit_rate"]
             cache["difference"] = m.modeled_hit_rate - self.prediction["hit_rate"]
             cache["prediction"] = self.prediction
-        return {
+        report = {
             "plan": self.plan,
             "interrupted": self.interrupted,
             "wall_s": self.wall_s,
@@ -66,6 +70,9 @@ class RunSummary:
             "cache": cache,
             "nodes": m.node_table(),
         }
+        if self.data_parallel is not None:
+            report["data_parallel"] = self.data_parallel
+        return report
 
 
 def run_file(
@@ -104,7 +111,8 @@ def run_file(
                 progress.row(result)
 
             try:
-                execute(engine, plan, todo, on_result, options or RunOptions(), progress.step, metrics)
+                run = getattr(engine, "run_rows", None) or partial(execute, engine)
+                run(plan, todo, on_result, options or RunOptions(), progress.step, metrics)
             except KeyboardInterrupt:
                 interrupted = True
                 writer.write_rest()
@@ -112,8 +120,9 @@ def run_file(
         writer.close()
     engine_stats = since(engine, start_stats).as_dict()
     resumed = len(jobs) - len(todo)
+    parallel = engine.report() if hasattr(engine, "run_rows") else None
     return RunSummary(plan.name, len(jobs), resumed, metrics, engine_stats, time.perf_counter() - started,
-                      interrupted, prediction, failed)
+                      interrupted, prediction, failed, parallel)
 
 
 def _prediction(plan: Plan, jobs: list[RowJob], engine: Any) -> dict[str, Any]:
