@@ -32,6 +32,8 @@ def run_cmd(
     tokenizer: Annotated[str | None, typer.Option(metavar="NAME|DIR", help="--backend openai: the local tokenizer's model (default --model).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, metavar="N", help="--backend openai: calls in flight at once.")] = 16,
     num_api_spec_tokens: Annotated[int, typer.Option("--num-api-spec-tokens", min=0, metavar="N", help="--backend openai: speculative execution, at least this many tokens per greedy gen call (0: off).")] = 0,
+    data_parallel: Annotated[int, typer.Option("--data-parallel", min=1, metavar="N", help="Engine worker processes (one per GPU; CPU cores split evenly); rows placed by the plan's prefix tree.")] = 1,
+    placement: Annotated[str, typer.Option(metavar="planned|round-robin", help="With --data-parallel: shared prefixes together and balanced, or round-robin.")] = "planned",
     *,
     engine: EngineConfig,
 ) -> None:
@@ -51,6 +53,8 @@ def run_cmd(
     from lmc.runtime.executor.progress import phase, summary_table
     from lmc.runtime.executor.run_output import OutputRefused
     from lmc.runtime.openai_backend import OpenAI
+    from lmc.runtime.parallel.data_parallel import DataParallel
+    from lmc.runtime.parallel.placement import POLICIES
 
     console = Console(stderr=True)
     try:
@@ -63,6 +67,10 @@ def run_cmd(
             raise ValueError(f"--backend must be local or openai, got {backend!r}")
         if backend == "openai" and base_url is None:
             raise ValueError("--backend openai needs --base-url")
+        if placement not in POLICIES:
+            raise ValueError(f"--placement must be one of {', '.join(POLICIES)}, got {placement!r}")
+        if backend == "openai" and data_parallel > 1:
+            raise ValueError("--data-parallel runs lmc's own engines; it does not apply to --backend openai")
         out = open_output(plan, inputs, output, model=engine.model, seed=engine.seed, resume=resume, force=force,
                           max_rows=max_rows)
     except (PlanError, OSError, ValueError, OutputRefused, OutputLocked) as exc:
@@ -75,7 +83,7 @@ def run_cmd(
         else:
             with phase(console, f"starting the engine: loading {engine.model} on {engine.device}, "
                                 "building kernels and the KV cache", progress):
-                runner = Engine(engine)
+                runner = Engine(engine) if data_parallel == 1 else DataParallel(engine, data_parallel, placement)
     except (OSError, ValueError) as exc:
         out.close()
         typer.echo(f"error: {exc}", err=True)

@@ -4,6 +4,8 @@ Every row is journaled the moment it finishes and out.jsonl grows in input order
 (run_output.py); `resume` runs only the rows the journal lacks, after checking they belong to
 the same plan and inputs. SIGINT, SIGTERM and SIGHUP stop the run with its output complete up to
 the first unfinished row, and report `interrupted` with the signal.
+`engine` may be a `DataParallel` pool (it has `run_rows`, used instead of `execute`, and a
+`report()`): its workers' rows reach the same journal and in-order writer.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import signal
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,7 @@ class RunSummary:
         if self.interrupted:
             return 128 + (self.signum or signal.SIGINT)
         return 1 if self.failed else 0
+    data_parallel: dict[str, Any] | None = None
 
     @property
     def failed(self) -> int:
@@ -66,7 +70,7 @@ class RunSummary:
             cache["predicted_hit_rate"] = self.prediction["hit_rate"]
             cache["difference"] = m.modeled_hit_rate - self.prediction["hit_rate"]
             cache["prediction"] = self.prediction
-        return {
+        report = {
             "plan": self.plan,
             "interrupted": self.interrupted,
             "signal": signal.Signals(self.signum).name if self.signum else None,
@@ -85,6 +89,9 @@ class RunSummary:
             "cache": cache,
             "nodes": m.node_table(),
         }
+        if self.data_parallel is not None:
+            report["data_parallel"] = self.data_parallel
+        return report
 
 
 def open_output(plan: Plan, inputs: Path | str, output: Path | str, *, model: str, seed: int = 0,
@@ -140,7 +147,8 @@ def run_rows(engine: EngineLike, plan: Plan, out: RunOutput, *, options: RunOpti
                 progress.row(result)
 
             try:
-                execute(engine, plan, todo, on_result, options or RunOptions(), progress.step, metrics)
+                run = getattr(engine, "run_rows", None) or partial(execute, engine)
+                run(plan, todo, on_result, options or RunOptions(), progress.step, metrics)
             except Interrupted as exc:
                 stopped = exc
             except KeyboardInterrupt:
@@ -149,8 +157,9 @@ def run_rows(engine: EngineLike, plan: Plan, out: RunOutput, *, options: RunOpti
         out.close()
     engine_stats = since(engine, start_stats).as_dict()
     total = len(out.jobs)
+    parallel = engine.report() if hasattr(engine, "run_rows") else None
     return RunSummary(plan.name, total, total - len(todo), metrics, engine_stats, time.perf_counter() - started,
-                      stopped is not None, prediction, failed, stopped.signum if stopped else None)
+                      stopped is not None, prediction, failed, stopped.signum if stopped else None, parallel)
 
 
 def plan_sha256(plan: Plan) -> str:

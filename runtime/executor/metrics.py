@@ -71,6 +71,16 @@ class RunMetrics:
         if modeled == "request":
             self.modeled_prompt_tokens += output.prompt_len
 
+    def add(self, other: RunMetrics) -> None:
+        """Count `other`'s rows and requests in too (a data-parallel worker's part of a run)."""
+        for key, part in other.nodes.items():
+            entry = self.nodes.setdefault(key, NodeMetrics(part.node, part.kind))
+            for name in ("requests", "latency_s", "prompt_tokens", "cached_tokens", "output_tokens"):
+                setattr(entry, name, getattr(entry, name) + getattr(part, name))
+        for name in ("rows_done", "rows_failed", "rows_flagged", "generated_tokens", "modeled_prompt_tokens",
+                     "modeled_computed_tokens"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def node_table(self) -> list[dict[str, Any]]:
         return [m.as_dict() for m in sorted(self.nodes.values(), key=lambda m: (_natural(m.node), m.kind))]
 

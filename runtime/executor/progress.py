@@ -139,6 +139,10 @@ def summary_table(summary: dict[str, Any]) -> Group:
     predicted = cache.get("predicted_hit_rate")
     if predicted is not None:
         table.add_row("  predicted", f"{predicted:.1%} by the cache model (on its requests: {cache['modeled_hit_rate']:.1%})")
+    parallel = summary.get("data_parallel")
+    if parallel is not None:
+        table.add_row("data parallel", f"{parallel['workers']} workers ({parallel['policy']}): prefill "
+                      f"{parallel['measured_prefill_tokens']:,} tokens, {parallel['predicted_prefill_tokens']:,} predicted")
     if summary.get("interrupted"):
         table.add_row("interrupted", "yes: rerun with --resume to finish")
     notes = []
