@@ -204,7 +204,7 @@ def test_errors_name_the_problem(small_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="neither 'tiny', a preset"):
         load_model(str(tmp_path / "nowhere"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(FileNotFoundError, match="neither a config.json nor a .gguf file"):
         load_model(str(tmp_path / "empty"))
 
     no_weights = _copy_model(small_model_dir, tmp_path / "no_weights")
