@@ -63,7 +63,7 @@ def resolve_model_dir(model: str) -> Path:
     if not path.is_dir():
         raise FileNotFoundError(
             f"model {model!r} is neither 'tiny', a preset ({', '.join(preset_names())}) nor an "
-            "existing directory; lmc loads models from local Hugging Face directories only"
+            "existing directory or .gguf file; lmc loads models from local Hugging Face directories and GGUF files only"
         )
     if not (path / "config.json").is_file() and not any(path.glob("*.gguf")):
         raise FileNotFoundError(
