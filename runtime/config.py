@@ -14,8 +14,9 @@ class EngineConfig:
     a request is admitted before any younger one, whatever its cache hit.
     `decode_reserve_tokens` KV slots per running request are kept free when admitting new work, so
     that admission rarely forces a preemption. A waiting request that shares at least
-    `defer_shared_prefix_tokens` not-yet-cached tokens with one admitted in the same step waits a
-    step, then reads that prefix from the cache instead of computing it a second time.
+    `defer_shared_prefix_tokens` not-yet-cached tokens (or half of its own, if fewer) with one
+    admitted in the same step waits a step, then reads them from the cache instead of computing
+    them a second time.
     `overlap_schedule` lets the host schedule and launch step N+1 before it reads step N's
     tokens (see `Engine.step`); on the CPU there is nothing to overlap, so it is off by default.
     """

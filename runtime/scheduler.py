@@ -236,25 +236,40 @@ class Scheduler:
 
 
 class _PrefixesInFlight:
-    """The prefixes that requests admitted in this step are about to compute.
+    """The prompts that requests admitted in this step are about to compute.
 
-    A waiting request that shares at least `threshold` not-yet-cached tokens with one of them is
-    deferred a step, after which it reads them from the cache instead of computing them twice.
-    Request A (cached up to c) shares that much with B exactly when their first c + threshold
-    tokens are equal, so each check is one hash lookup per distinct c, not a scan of the batch.
+    A waiting request waits a step when one of them would compute most of its own uncached
+    tokens anyway: when they share at least min(`threshold`, half of those tokens) past the
+    admitted one's cached length (a copy of a prompt shares all of them; siblings whose own texts
+    only begin alike share too few). Next step it reads them from the cache. Per distinct cached
+    length c, admitted requests are kept by their first c tokens, so a check is one lookup per
+    c and a comparison of at most `threshold` tokens with each request admitted past that prefix.
     """
 
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
-        self.keys: dict[int, set[tuple[int, ...]]] = {}
+        self.runs: dict[int, dict[tuple[int, ...], list[list[int]]]] = {}
 
     def add(self, tokens: list[int], cached: int) -> None:
-        end = cached + self.threshold
-        if self.threshold > 0 and len(tokens) >= end:
-            self.keys.setdefault(cached, set()).add(tuple(tokens[:end]))
+        if self.threshold > 0 and len(tokens) > cached:
+            by_prefix = self.runs.setdefault(cached, {})
+            by_prefix.setdefault(tuple(tokens[:cached]), []).append(tokens[cached : cached + self.threshold])
 
     def shares(self, tokens: list[int]) -> bool:
-        return any(
-            len(tokens) >= c + self.threshold and tuple(tokens[: c + self.threshold]) in keys
-            for c, keys in self.keys.items()
-        )
+        for c, by_prefix in self.runs.items():
+            if len(tokens) <= c or (runs := by_prefix.get(tuple(tokens[:c]))) is None:
+                continue
+            own = tokens[c : c + self.threshold]
+            need = min(self.threshold, (len(tokens) - c + 1) // 2)
+            if any(_common_len(own, run) >= need for run in runs):
+                return True
+        return False
+
+
+def _common_len(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

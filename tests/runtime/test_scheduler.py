@@ -93,3 +93,36 @@ def test_outputs_do_not_depend_on_scheduling(loaded, seed, kv_tokens, chunk, run
         )
     )
     assert got == expected
+
+
+def test_copies_admitted_together_compute_their_prompt_once(loaded):
+    """Requests with the same prompt, submitted at once: one computes it, the others wait a step
+    and read it from the cache (each still computes its last token, for its logits); with the
+    radix cache off each computes it all. Outputs are the same either way."""
+    rng = random.Random(1)
+    prompt = [rng.randrange(3, loaded.model.vocab_size) for _ in range(20)]
+    outputs, prefill = {}, {}
+    for cache in (True, False):
+        engine = Engine(EngineConfig(enable_radix_cache=cache), loaded=loaded)
+        handles = [engine.submit(Request(list(prompt), SamplingParams(max_tokens=3))) for _ in range(4)]
+        engine.run_until_done()
+        outputs[cache] = [h.output.output_ids for h in handles]
+        prefill[cache] = engine.stats().prefill_tokens
+    assert prefill == {True: 20 + 3, False: 4 * 20}
+    assert outputs[True] == outputs[False]
+
+
+def test_only_a_large_share_of_uncached_tokens_defers():
+    from lmc.runtime.scheduler import _PrefixesInFlight
+
+    computing = _PrefixesInFlight(threshold=32)
+    head = list(range(100, 140))  # cached
+    computing.add(head + [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], cached=40)
+    assert computing.shares(head + [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])  # a copy
+    assert computing.shares(head + [1, 2, 3, 4, 5, 60, 70, 80])  # 5 of its 8 own tokens
+    assert not computing.shares(head + [1, 2, 30, 40, 50, 60, 70, 80])  # 2 of 8: siblings
+    assert not computing.shares([7, *head[1:], 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])  # another prefix
+    long = list(range(1000, 1100))
+    computing.add(head + long, cached=40)
+    assert computing.shares(head + long[:32] + list(range(200)))  # 32 shared: the threshold
+    assert not computing.shares(head + long[:31] + list(range(200)))
