@@ -1,0 +1,73 @@
+"""Where the host's time goes in one `lmc run`-shaped workload: the executor run beside the
+engine alone on the same request stream, and a cProfile of the run (read the shares: profiling
+inflates Python several times).
+
+`python3 -m lmc.benchmarks.host_profile --workload llm_judge --rows 512 [--model M --load-format
+dummy --device cuda] [--profile]` prints one JSON line (wall, forwards, the replay's wall, their
+ratio) and, with --profile, the functions that took the most time. On a CPU, a model with a cheap
+forward (e.g. one layer of hidden size 32, built with `lmc.runtime.models.tiny.build_tiny_model`)
+makes the host's share show as it does beside a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import time
+
+from lmc.benchmarks.replay import Recorder, replay
+from lmc.benchmarks.run import _plans, workload_jobs
+from lmc.runtime.config import EngineConfig
+from lmc.runtime.engine import Engine
+from lmc.runtime.executor import RunOptions, execute
+from lmc.runtime.executor.metrics import RunMetrics
+from lmc.runtime.model_loader import load_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", default="llm_judge")
+    parser.add_argument("--rows", type=int, default=64)
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--load-format", default="auto")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    loaded = load_model(args.model, args.load_format, device=args.device)
+    config = EngineConfig(device=str(loaded.device))
+    plan, _ = _plans(args.workload)
+    jobs = workload_jobs(args.workload, args.rows)
+    execute(Engine(config, loaded=loaded), plan, jobs[:1], lambda r: None, RunOptions())  # warm-up
+    engine = Recorder(Engine(config, loaded=loaded))
+    metrics = RunMetrics()
+    profile = cProfile.Profile() if args.profile else None
+    started = time.perf_counter()
+    if profile:
+        profile.enable()
+    execute(engine, plan, jobs, lambda r: None, RunOptions(), metrics=metrics)
+    if profile:
+        profile.disable()
+    wall = time.perf_counter() - started
+    stats = engine.stats()
+    alone_engine = Engine(config, loaded=loaded)
+    alone = replay(alone_engine, engine)
+    print(json.dumps({
+        "workload": args.workload, "rows": args.rows, "model": args.model, "device": str(loaded.device),
+        "profiled": args.profile, "wall_s": round(wall, 3), "forward_s": round(stats.forward_seconds, 3),
+        "steps": stats.steps, "hit": round(stats.hit_rate, 4), "modeled": round(metrics.modeled_hit_rate, 4),
+        "alone_wall_s": round(alone.wall_s, 3), "alone_forward_s": round(alone_engine.stats().forward_seconds, 3),
+        "same": alone.same, "overhead": round(wall / alone.wall_s, 3),
+    }))
+    if profile:
+        for order in ("tottime", "cumulative"):
+            text = io.StringIO()
+            pstats.Stats(profile, stream=text).sort_stats(order).print_stats(args.top)
+            print(text.getvalue())
+
+
+if __name__ == "__main__":
+    main()
