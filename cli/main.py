@@ -10,6 +10,7 @@ import lmc
 from lmc import log
 from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
+from lmc.cli.models_cmd import models_app
 from lmc.cli.run_cmd import run_cmd
 from lmc.cli.serve_cmd import serve_cmd
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(rich_markup_mode=None, help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(models_app, name="models")
 app.command("compile")(compile_cmd)
 app.command("explain")(explain_cmd)
 bench_app.command("compile")(bench_compile_cmd)
