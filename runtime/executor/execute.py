@@ -75,10 +75,14 @@ def execute(
     readable when the run is interrupted."""
     tokenizer = engine.tokenizer
     roles, roles_error = role_texts(tokenizer)
-    if roles_error is not None:
-        log.warning("the model's chat template cannot be cut into role texts, so rows that use "
-                    "system/user/assistant will fail: %s", roles_error)
-    codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
+    whole = roles_error is not None and tokenizer.has_chat_template
+    if whole:
+        log.warning("the model's chat template cannot be cut into role texts (%s), so each call renders its "
+                    "whole conversation with the template: correct, with less prefix sharing", roles_error)
+    elif roles_error is not None:
+        log.warning("the model has no chat template, so rows that use system/user/assistant will fail: %s",
+                    roles_error)
+    codec = TokenCodec(tokenizer, frozenset(engine.eos_ids), whole_conversations=whole)
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink)
     instantiator = Instantiator(plan, roles, options.max_loop_iterations)
