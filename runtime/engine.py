@@ -411,8 +411,8 @@ class Engine:
         ids = request.input_ids
         if not ids:
             raise InvalidRequest(rid, "the prompt is empty")
-        bad = [t for t in ids if not 0 <= t < self.vocab_size]
-        if bad:
+        if min(ids) < 0 or max(ids) >= self.vocab_size:  # C loops: a prompt has thousands of ids
+            bad = [t for t in ids if not 0 <= t < self.vocab_size]
             raise InvalidRequest(rid, f"token ids {bad[:5]} are outside the vocabulary (size {self.vocab_size})")
         total = len(ids) + request.sampling.max_tokens
         if total > self.max_model_len:
