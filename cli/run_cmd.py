@@ -71,6 +71,9 @@ def run_cmd(
             raise ValueError(f"--placement must be one of {', '.join(POLICIES)}, got {placement!r}")
         if backend == "openai" and data_parallel > 1:
             raise ValueError("--data-parallel runs lmc's own engines; it does not apply to --backend openai")
+        if engine.tensor_parallel > 1 and (backend == "openai" or data_parallel > 1):
+            raise ValueError("--tensor-parallel runs one lmc engine over several processes; it does not combine "
+                             "with --backend openai or --data-parallel yet")
         out = open_output(plan, inputs, output, model=engine.model, seed=engine.seed, resume=resume, force=force,
                           max_rows=max_rows)
     except (PlanError, OSError, ValueError, OutputRefused, OutputLocked) as exc:
@@ -94,6 +97,8 @@ def run_cmd(
     options = RunOptions(max_active_rows=max_active_rows, seed=engine.seed, max_loop_iterations=max_loop_iterations)
     summary = run_rows(runner, plan, out, options=options, show_progress=progress, predict=metrics is not None)
     report = summary.to_json()
+    if isinstance(runner, Engine):
+        runner.close()
     if backend == "openai":
         runner.close()
         report["api"] = asdict(runner.api)

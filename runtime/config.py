@@ -18,6 +18,8 @@ class EngineConfig:
     step, then reads that prefix from the cache instead of computing it a second time.
     `overlap_schedule` lets the host schedule and launch step N+1 before it reads step N's
     tokens (see `Engine.step`); on the CPU there is nothing to overlap, so it is off by default.
+    `tensor_parallel` ranks (processes) share each layer's heads and MLP columns
+    (`runtime/parallel/tensor_parallel.py`).
     """
 
     model: str = "tiny"
@@ -42,3 +44,4 @@ class EngineConfig:
     cuda_graph_batch_sizes: tuple[int, ...] = ()  # empty: 1, 2, 4, 8, 16, ... max_running_requests
     enable_jump_forward: bool = True
     overlap_schedule: bool | None = None  # None: on for CUDA (host work hides behind the GPU)
+    tensor_parallel: int = 1
