@@ -19,7 +19,9 @@ class EngineConfig:
     `overlap_schedule` lets the host schedule and launch step N+1 before it reads step N's
     tokens (see `Engine.step`); on the CPU there is nothing to overlap, so it is off by default.
     `tensor_parallel` ranks (processes) share each layer's heads and MLP columns
-    (`runtime/parallel/tensor_parallel.py`).
+    (`runtime/parallel/tensor_parallel.py`). `host_kv_cache_gb` > 0 keeps KV that the radix
+    cache evicts in (pinned) host memory, up to that many GiB, to load back on a later hit
+    (`runtime/kv_tier.py`).
     """
 
     model: str = "tiny"
@@ -45,3 +47,4 @@ class EngineConfig:
     enable_jump_forward: bool = True
     overlap_schedule: bool | None = None  # None: on for CUDA (host work hides behind the GPU)
     tensor_parallel: int = 1
+    host_kv_cache_gb: float = 0.0

@@ -20,6 +20,7 @@ from lmc.kernels.attention import create_backend
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.cuda_graph import capture_decode_graphs
 from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.kv_tier import HostTier
 from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.model_loader import LoadedModel, load_model
 from lmc.runtime.model_runner import ForwardOutput, ModelRunner
@@ -61,6 +62,8 @@ class EngineStats:
     preemptions: int = 0
     steps: int = 0
     overlapped_steps: int = 0  # steps read only after the next one was launched
+    host_stored_tokens: int = 0  # evicted KV written to the host tier
+    host_loaded_tokens: int = 0  # cached tokens that came back from the host tier
     forward_seconds: float = 0.0
 
     @property
@@ -119,7 +122,12 @@ class Engine:
             self.loaded.dtype,
             self.device,
         )
-        self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache)
+        tier = None
+        if config.host_kv_cache_gb > 0 and config.enable_radix_cache:
+            if self.tensor_parallel is not None:
+                raise ValueError("the host KV tier does not work with tensor parallelism yet")
+            tier = HostTier(self.pool, int(config.host_kv_cache_gb * 2**30))
+        self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache, tier=tier)
         self.scheduler = Scheduler(config, self.pool, self.cache)
         attn = create_backend(config.attention_backend, self.device)
         if self.tensor_parallel is None:
@@ -212,6 +220,9 @@ class Engine:
         s.cached_tokens = self.scheduler.counters.cached_tokens
         s.preemptions = self.scheduler.counters.preemptions
         s.evicted_tokens = self.scheduler.counters.evicted_tokens
+        if self.cache.tier is not None:
+            s.host_stored_tokens = self.cache.tier.stats.stored_tokens
+            s.host_loaded_tokens = self.cache.tier.stats.loaded_tokens
         return s
 
     # ----------------------------------------------------------------- one step
