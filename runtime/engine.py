@@ -219,7 +219,7 @@ class Engine:
         s = self._stats
         s.cached_tokens = self.scheduler.counters.cached_tokens
         s.preemptions = self.scheduler.counters.preemptions
-        s.evicted_tokens = self.scheduler.counters.evicted_tokens
+        s.evicted_tokens = self.scheduler.counters.evicted_tokens + self.cache.stats.evicted_for_host_loads
         if self.cache.tier is not None:
             s.host_stored_tokens = self.cache.tier.stats.stored_tokens
             s.host_loaded_tokens = self.cache.tier.stats.loaded_tokens

@@ -28,7 +28,9 @@ from lmc.runtime.kv_pool import KVPool
 
 @dataclass
 class HostEntry:
-    """The KV of `key`, the tokens that follow `path`; `k`/`v` are [layers, len(key), heads, dim]."""
+    """The KV of `key`, the tokens that follow `path`; `k`/`v` are [len(key), layers, heads, dim],
+    token-major so that the part of an entry a partial hit leaves behind is contiguous (a pinned
+    copy from a non-contiguous view would be staged through pageable memory)."""
 
     path: tuple[int, ...]
     key: tuple[int, ...]
@@ -76,8 +78,8 @@ class HostTier:
         if len(key) > self.capacity_tokens:
             return
         index = slots.to(self.device)
-        k = torch.stack([cache[index] for cache in self.pool.k_caches])
-        v = torch.stack([cache[index] for cache in self.pool.v_caches])
+        k = torch.stack([cache[index] for cache in self.pool.k_caches], dim=1)
+        v = torch.stack([cache[index] for cache in self.pool.v_caches], dim=1)
         entry = HostEntry(path, key, *self._to_host(k, v))
         self._put(entry)
         self.stats.stored_tokens += len(key)
@@ -100,21 +102,21 @@ class HostTier:
         tier, keyed where it now begins."""
         index = slots.to(self.device)
         if self.stream is None:
-            self._scatter(entry.k[:, :n], entry.v[:, :n], index)
+            self._scatter(entry.k[:n], entry.v[:n], index)
         else:
             compute = torch.cuda.current_stream(self.device)
             self.stream.wait_stream(compute)
             with torch.cuda.stream(self.stream):
                 if entry.copied is not None:
                     self.stream.wait_event(entry.copied)
-                k = entry.k[:, :n].to(self.device, non_blocking=True)
-                v = entry.v[:, :n].to(self.device, non_blocking=True)
+                k = entry.k[:n].to(self.device, non_blocking=True)
+                v = entry.v[:n].to(self.device, non_blocking=True)
                 self._scatter(k, v, index)
             index.record_stream(self.stream)
             compute.wait_stream(self.stream)
         self.stats.loaded_tokens += n
         if n < len(entry.key):
-            rest = HostEntry(entry.path + entry.key[:n], entry.key[n:], entry.k[:, n:], entry.v[:, n:], entry.copied)
+            rest = HostEntry(entry.path + entry.key[:n], entry.key[n:], entry.k[n:], entry.v[n:], entry.copied)
             self._put(rest)
 
     # ---- internals -----------------------------------------------------------------------
@@ -135,8 +137,8 @@ class HostTier:
 
     def _scatter(self, k: torch.Tensor, v: torch.Tensor, index: torch.Tensor) -> None:
         for layer, (k_cache, v_cache) in enumerate(zip(self.pool.k_caches, self.pool.v_caches)):
-            k_cache[index] = k[layer]
-            v_cache[index] = v[layer]
+            k_cache[index] = k[:, layer]
+            v_cache[index] = v[:, layer]
 
     def _put(self, entry: HostEntry) -> None:
         """Add `entry` as the newest; an older copy of the same tokens and the oldest entries

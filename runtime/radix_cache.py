@@ -283,7 +283,7 @@ class RadixCache:
             self.lock(node)
             new = self.pool.alloc(n)
             if new is None:
-                self.evict(n - self.pool.num_free)
+                self.stats.evicted_for_host_loads += self.evict(n - self.pool.num_free)
                 new = self.pool.alloc(n)
             self.unlock(node)
             if new is None:

@@ -139,7 +139,7 @@ class TieredEngineLike(RuleBasedStateMachine):
         tier = self.cache.tier
         for entry in tier.entries.values():
             expect = [self.marker(entry.path + entry.key[: i + 1]) for i in range(len(entry.key))]
-            assert entry.k[:, :, 0, 0].tolist() == [expect] * LAYERS
+            assert entry.k[:, :, 0, 0].tolist() == [[m] * LAYERS for m in expect]
         assert tier.size_tokens == sum(len(e.key) for e in tier.entries.values()) <= tier.capacity_tokens
 
     def teardown(self) -> None:
@@ -165,10 +165,11 @@ def _sessions(engine: Engine) -> list[list[int]]:
             for s in range(SESSIONS)]
 
 
-def _chat(model_dir, host_tokens: int) -> tuple[list[list[int]], Engine]:
+def _chat(model_dir, host_tokens: int, device: str = "cpu") -> tuple[list[list[int]], Engine]:
     """Three turns of every session, the sessions one after another within each turn."""
     engine = Engine(EngineConfig(model=str(model_dir), kv_cache_tokens=KV_SLOTS, max_batch_tokens=64,
-                                 chunk_size=32, host_kv_cache_gb=host_tokens * 512 / 2**30))
+                                 chunk_size=32, host_kv_cache_gb=host_tokens * 512 / 2**30, device=device,
+                                 dtype="float32"))
     histories = _sessions(engine)
     outputs = []
     for turn in range(3):
@@ -202,3 +203,14 @@ def test_greedy_outputs_are_the_same_with_the_tier_on(small_model_dir, reference
     assert stats.prefill_tokens == off.prefill_tokens - stats.host_loaded_tokens
     if host_tokens >= 400:
         assert stats.host_loaded_tokens > 0 and stats.hit_rate > off.hit_rate
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_pinned_side_stream_copies_give_the_same_greedy_outputs(small_model_dir):
+    expected, off = _chat(small_model_dir, 0, "cuda")
+    outputs, on = _chat(small_model_dir, 10_000, "cuda")
+    assert outputs == expected
+    assert on.stats().host_loaded_tokens > 0
+    assert on.stats().prefill_tokens == off.stats().prefill_tokens - on.stats().host_loaded_tokens
+    assert on.cache.tier.entries and all(e.k.is_pinned() for e in on.cache.tier.entries.values())
