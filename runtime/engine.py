@@ -307,11 +307,15 @@ class Engine:
         if not pairs:
             return
         rows, next_ids = zip(*pairs)
-        values = token_logprobs(logits, list(rows), list(next_ids))
+        top = max((s.request.top_logprobs for s, r in zip(seqs, logprob_rows) if r), default=0)
+        values, tops = token_logprobs(logits, list(rows), list(next_ids), top)
         start = 0
         for seq, seq_rows in zip(seqs, logprob_rows):
-            seq.prompt_logprobs.extend(values[start : start + len(seq_rows)])
-            start += len(seq_rows)
+            end = start + len(seq_rows)
+            seq.prompt_logprobs.extend(values[start:end])
+            if seq.request.top_logprobs:
+                seq.prompt_top_logprobs.extend(t[: seq.request.top_logprobs] for t in tops[start:end])
+            start = end
 
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor:
         """One token per sequence, left on the device; masks and penalties may change `logits`
@@ -396,6 +400,7 @@ class Engine:
             finish_reason=reason,
             cached_tokens=seq.prompt_cached_tokens,
             prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,
+            prompt_top_logprobs=seq.prompt_top_logprobs if seq.request.top_logprobs else None,
         )
         self._handles.pop(seq.rid).output = output  # the caller's handle keeps it; the engine does not
         self._stats.finished += 1
@@ -423,6 +428,8 @@ class Engine:
                                       "raise kv_cache_tokens")
         if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
             raise InvalidRequest(rid, f"logprob_start must be in [1, {len(ids)}]")
+        if request.top_logprobs and (request.logprob_start is None or request.top_logprobs < 0):
+            raise InvalidRequest(rid, "top_logprobs needs logprob_start (it ranks scored prompt positions)")
 
     def _kv_slots(self) -> int:
         cfg = self.config

@@ -22,7 +22,7 @@ from lmc.runtime.elsewhere import FinishesElsewhere
 from lmc.runtime.engine import EngineStats
 from lmc.runtime.request import Request
 from lmc.runtime.server.protocol import APIError
-from lmc.runtime.server.worker import EngineWorker, Overloaded
+from lmc.runtime.server.worker import EngineWorker, Overloaded, Unavailable
 
 if TYPE_CHECKING:
     from lmc.runtime.server.app import Server
@@ -57,8 +57,8 @@ class WorkerEngine(FinishesElsewhere):
             self._pinned.add(rid)
         try:
             self.worker.submit(replace(request, on_finish=lambda output: self._done(rid, output)))
-        except Overloaded as exc:
-            raise ValueError(f"the server is busy: {exc}") from None
+        except (Overloaded, Unavailable) as exc:
+            raise ValueError(f"the server cannot take it: {exc}") from None
 
     def unpin(self, rid: str) -> None:
         if rid in self._pinned:

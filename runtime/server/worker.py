@@ -25,6 +25,10 @@ class Overloaded(Exception):
     """The queue limit is reached: the client should retry later (HTTP 429)."""
 
 
+class Unavailable(Exception):
+    """The engine thread is not running (not started, stopping, or dead): HTTP 503."""
+
+
 class EngineWorker:
     """Owns `engine`; at most `max_queue` requests may be in flight (waiting or running)."""
 
@@ -50,6 +54,10 @@ class EngineWorker:
         self._thread.join(timeout=30)
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopping
+
+    @property
     def inflight(self) -> int:
         return len(self._inflight)
 
@@ -60,6 +68,8 @@ class EngineWorker:
         request = replace(request, rid=rid)
         self.engine.validate(request, rid)
         with self._wake:
+            if not self.alive:
+                raise Unavailable("the engine is not running (the server is starting or shutting down)")
             if len(self._inflight) >= self.max_queue:
                 raise Overloaded(f"{len(self._inflight)} requests are in flight (the limit is {self.max_queue})")
             if rid in self._inflight:
