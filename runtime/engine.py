@@ -413,23 +413,7 @@ class Engine:
     def validate(self, request: Request, rid: str = "") -> None:
         """Raise ValueError for a request that could never run (also safe from another thread:
         it reads only fixed sizes)."""
-        ids = request.input_ids
-        if not ids:
-            raise InvalidRequest(rid, "the prompt is empty")
-        bad = [t for t in ids if not 0 <= t < self.vocab_size]
-        if bad:
-            raise InvalidRequest(rid, f"token ids {bad[:5]} are outside the vocabulary (size {self.vocab_size})")
-        total = len(ids) + request.sampling.max_tokens
-        if total > self.max_model_len:
-            raise InvalidRequest(rid, f"prompt ({len(ids)} tokens) + max_tokens ({request.sampling.max_tokens}) "
-                                      f"= {total} exceeds the model's context length {self.max_model_len}")
-        if total > self.pool.capacity:
-            raise InvalidRequest(rid, f"needs {total} KV slots but the cache holds {self.pool.capacity}; "
-                                      "raise kv_cache_tokens")
-        if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
-            raise InvalidRequest(rid, f"logprob_start must be in [1, {len(ids)}]")
-        if request.top_logprobs and (request.logprob_start is None or request.top_logprobs < 0):
-            raise InvalidRequest(rid, "top_logprobs needs logprob_start (it ranks scored prompt positions)")
+        check_request(request, rid, self.vocab_size, self.max_model_len, self.pool.capacity)
 
     def _kv_slots(self) -> int:
         cfg = self.config
@@ -443,6 +427,27 @@ class Engine:
             return int(free * cfg.kv_cache_fraction) // per_token
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         return min(int(free * cfg.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)
+
+
+def check_request(request: Request, rid: str, vocab_size: int, max_model_len: int, kv_slots: int) -> None:
+    """Raise InvalidRequest for a request that no engine of these sizes could run; a server
+    checks it before the request reaches an engine in another process."""
+    ids = request.input_ids
+    if not ids:
+        raise InvalidRequest(rid, "the prompt is empty")
+    bad = [t for t in ids if not 0 <= t < vocab_size]
+    if bad:
+        raise InvalidRequest(rid, f"token ids {bad[:5]} are outside the vocabulary (size {vocab_size})")
+    total = len(ids) + request.sampling.max_tokens
+    if total > max_model_len:
+        raise InvalidRequest(rid, f"prompt ({len(ids)} tokens) + max_tokens ({request.sampling.max_tokens}) "
+                                  f"= {total} exceeds the model's context length {max_model_len}")
+    if total > kv_slots:
+        raise InvalidRequest(rid, f"needs {total} KV slots but the cache holds {kv_slots}; raise kv_cache_tokens")
+    if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
+        raise InvalidRequest(rid, f"logprob_start must be in [1, {len(ids)}]")
+    if request.top_logprobs and (request.logprob_start is None or request.top_logprobs < 0):
+        raise InvalidRequest(rid, "top_logprobs needs logprob_start (it ranks scored prompt positions)")
 
 
 def _decides_on_device(seq: Sequence) -> bool:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from lmc.runtime.engine import Engine
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
+from lmc.runtime.server.data_parallel import ModelFacts, RoutedWorkers
 from lmc.runtime.server.metrics import ServerMetrics
 from lmc.runtime.server.plans import run_plan_stream
 from lmc.runtime.server.protocol import (
@@ -42,13 +43,15 @@ DISCONNECT_POLL_S = 0.25
 
 
 class Server:
-    """One engine, its worker thread and the routes; `app` is the ASGI application."""
+    """One engine and its worker thread (or data-parallel workers), and the routes; `app` is
+    the ASGI application."""
 
-    def __init__(self, engine: Engine, model_name: str, max_queue: int = 1024) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine | ModelFacts, model_name: str, max_queue: int = 1024,
+                 worker: EngineWorker | RoutedWorkers | None = None) -> None:
+        self.engine = engine  # the model's tokenizer and sizes: the engine, or data-parallel facts
         self.model_name = model_name
-        self.worker = EngineWorker(engine, max_queue)
-        self.metrics = ServerMetrics(engine, self.worker)
+        self.worker = worker or EngineWorker(engine, max_queue)
+        self.metrics = ServerMetrics(self.worker)
         self.created = int(time.time())
         routes = [
             Route("/health", self.health, methods=["GET"]),
@@ -112,7 +115,7 @@ class Server:
             source = constraint_source(body)
             if source is not None:
                 constraint = await asyncio.to_thread(compile_source, source, self.engine)
-                gen = replace(gen, constraint=constraint)
+                gen = replace(gen, constraint=constraint, constraint_source=source)
             if gen.stream and gen.logprobs:
                 raise APIError(400, "logprobs are returned for non-streamed requests only", "logprobs")
             calls = _Calls(self, request, gen)

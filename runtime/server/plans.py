@@ -29,12 +29,12 @@ if TYPE_CHECKING:
 
 
 class WorkerEngine(FinishesElsewhere):
-    """The server's engine as one plan run sees it: requests go through the worker thread."""
+    """The server's engine as one plan run sees it: requests go through the worker (`engine` is
+    what the server knows of the model: an Engine, or data-parallel workers' `ModelFacts`)."""
 
-    def __init__(self, worker: EngineWorker) -> None:
+    def __init__(self, engine: Any, worker: EngineWorker) -> None:
         super().__init__()
         self.worker = worker
-        engine = worker.engine
         self.tokenizer = engine.tokenizer
         self.eos_ids = engine.eos_ids
         self.vocab_size = engine.vocab_size
@@ -63,7 +63,7 @@ class WorkerEngine(FinishesElsewhere):
     def unpin(self, rid: str) -> None:
         if rid in self._pinned:
             self._pinned.discard(rid)
-            self.worker.call(lambda engine: engine.unpin(rid))
+            self.worker.unpin(rid)
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -103,7 +103,7 @@ async def _stream(server: Server, plan: Any, jobs: list[Any], options: Any, http
 
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue = asyncio.Queue()
-    engine = WorkerEngine(server.worker)
+    engine = WorkerEngine(server.engine, server.worker)
 
     def on_result(result: Any) -> None:
         line = json.dumps({"index": result.index, **result.record()}) + "\n"

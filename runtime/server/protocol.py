@@ -47,11 +47,12 @@ class Generation:
     top_logprobs: int  # how many alternatives per position beside the chosen token's logprob
     echo: bool
     logprob_start: int | None  # lmc extension: score prompt positions >= this (max_tokens 0)
+    constraint_source: dict[str, Any] | None = None  # what `constraint` was compiled from
 
     def requests(self, prompt: list[int]) -> list[Request]:
         top = self.top_logprobs if self.logprob_start is not None else 0
         return [Request(list(prompt), s, constraint=self.constraint, logprob_start=self.logprob_start,
-                        top_logprobs=top) for s in self.sampling]
+                        top_logprobs=top, constraint_source=self.constraint_source) for s in self.sampling]
 
 
 def _get(body: dict[str, Any], name: str, kinds: tuple[type, ...], default: Any = None) -> Any:

@@ -85,11 +85,19 @@ class EngineWorker:
             self._inbox.append(lambda: self.engine.abort(rid))
             self._wake.notify()
 
-    def call(self, fn: Callable[[Engine], object]) -> None:
-        """Run `fn(engine)` on the engine thread between steps (e.g. to unpin a prefix)."""
+    def unpin(self, rid: str) -> None:
+        """Release a finished pinned request's KV (on the engine thread, between steps)."""
         with self._wake:
-            self._inbox.append(lambda: fn(self.engine))
+            self._inbox.append(lambda: self.engine.unpin(rid))
             self._wake.notify()
+
+    def gauges(self) -> dict[str, float]:
+        """The engine's state for /metrics, read now (plain counters; no lock with its thread)."""
+        return {**engine_state(self.engine), "lmc_inflight_requests": self.inflight,
+                "lmc_engine_step_errors": self.step_errors}
+
+    def per_worker(self) -> list[dict[str, float]]:
+        return []  # one engine: nothing to break down
 
     # ----------------------------------------------------------------- the engine thread
 
@@ -133,3 +141,21 @@ class EngineWorker:
             with contextlib.suppress(Exception):  # the error below reaches the client either way
                 engine.abort(rid)
             self._fail(rid, message)
+
+
+def engine_state(engine: Engine) -> dict[str, float]:
+    """What /metrics shows of an engine (metrics.py documents each name). KV `in_use` counts slots
+    neither free nor evictable: held by requests in flight or pins, so 0 when idle."""
+    stats = engine.stats()
+    pool, cache = engine.pool, engine.cache
+    return {
+        "lmc_queue_length": len(engine.scheduler.waiting),
+        "lmc_running_requests": len(engine.scheduler.running),
+        "lmc_cached_tokens": stats.cached_tokens,
+        "lmc_prefill_tokens": stats.prefill_tokens,
+        "lmc_decode_tokens": stats.decode_tokens,
+        "lmc_kv_tokens_capacity": pool.capacity,
+        "lmc_kv_tokens_free": pool.num_free,
+        "lmc_kv_tokens_evictable": cache.evictable_size,
+        "lmc_kv_tokens_in_use": pool.capacity - pool.num_free - cache.evictable_size,
+    }
