@@ -53,8 +53,10 @@ def main() -> None:
         profile.disable()
     wall = time.perf_counter() - started
     stats = engine.stats()
+    recording = engine.recording()
+    del engine  # its KV memory goes back before the replay's engine sizes its own
     alone_engine = Engine(config, loaded=loaded)
-    alone = replay(alone_engine, engine)
+    alone = replay(alone_engine, recording)
     print(json.dumps({
         "workload": args.workload, "rows": args.rows, "model": args.model, "device": str(loaded.device),
         "profiled": args.profile, "wall_s": round(wall, 3), "forward_s": round(stats.forward_seconds, 3),

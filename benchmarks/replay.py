@@ -1,7 +1,8 @@
 """The engine alone: the request stream an executor run sent, replayed straight into an engine.
 
 `Recorder` stands in for the engine during a run and notes, for every `submit` and `unpin`, how
-many steps the engine had taken before it. `replay` sends the same requests (callbacks dropped)
+many steps the engine had taken before it; its `recording()` keeps that and the outputs, not the
+engine (whose KV memory the next engine needs). `replay` sends the same requests (callbacks dropped)
 to a fresh engine at the same step counts and steps it to the end, with no executor in between.
 The engine is deterministic given its inputs, so the replay forms the same batches and yields the
 same outputs (`Replay.same` checks every request's ids and cache hit): the difference between the two wall
@@ -63,6 +64,18 @@ class Recorder:
     def stats(self) -> EngineStats:
         return self.engine.stats()
 
+    def recording(self) -> Recording:
+        """The stream without the executor's callbacks, which would keep its driver (and so the
+        engine and its KV memory) alive."""
+        events = [replace(e, request=_bare(e.request)) if e.request is not None else e for e in self.events]
+        return Recording(events, [h.output for h in self.handles])
+
+
+@dataclass(frozen=True)
+class Recording:
+    events: list[Event]
+    outputs: list[RequestOutput | None]  # of the submitted requests, in order
+
 
 @dataclass(frozen=True)
 class Replay:
@@ -71,9 +84,9 @@ class Replay:
     same: bool  # every request's output ids and cache hit equal the recorded run's
 
 
-def replay(engine: Engine, recorder: Recorder) -> Replay:
-    """Feed `recorder`'s stream to `engine` (fresh, same config) and time it to the last step."""
-    events = [replace(e, request=_bare(e.request)) if e.request is not None else e for e in recorder.events]
+def replay(engine: Engine, recording: Recording) -> Replay:
+    """Feed the recorded stream to `engine` (fresh, same config) and time it to the last step."""
+    events = recording.events
     handles = []
     started, cpu = time.perf_counter(), time.process_time()
     steps, i = 0, 0
@@ -89,7 +102,7 @@ def replay(engine: Engine, recorder: Recorder) -> Replay:
             engine.step()
         steps += 1
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    same = _outputs(handles) == _outputs(recorder.handles)
+    same = _outcomes([h.output for h in handles]) == _outcomes(recording.outputs)
     return Replay(wall, cpu, same)
 
 
@@ -98,7 +111,7 @@ def _bare(request: Request) -> Request:
     return replace(request, on_token=None, on_finish=None)
 
 
-def _outputs(handles: list[Any]) -> list[tuple[Any, ...] | None]:
-    """What a request got: its ids and how much of its prompt the cache held (which shows a
+def _outcomes(outputs: list[RequestOutput | None]) -> list[tuple[Any, ...] | None]:
+    """What each request got: its ids and how much of its prompt the cache held (which shows a
     batch formed differently even where the ids agree, e.g. prefill-only requests)."""
-    return [None if (o := h.output) is None else (o.output_ids, o.finish_reason, o.cached_tokens) for h in handles]
+    return [None if o is None else (o.output_ids, o.finish_reason, o.cached_tokens) for o in outputs]

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from lmc.benchmarks.naive_hf import NaiveHFEngine
-from lmc.benchmarks.replay import Recorder, replay
+from lmc.benchmarks.replay import Recorder, Recording, replay
 from lmc.benchmarks.report import write_report
 from lmc.compiler.loader import load_programs
 from lmc.plan.file import Plan
@@ -92,7 +92,8 @@ def _off() -> Any:
 
 
 def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob], to_file: bool = False) -> dict[str, Any]:
-    """One timed run; an lmc Engine is recorded (`_recorder`) for the engine-alone replay."""
+    """One timed run; an lmc Engine's request stream is recorded (`_recording`) for the
+    engine-alone replay."""
     if isinstance(engine, Engine):
         engine = Recorder(engine)
     results: list[RowResult] = []
@@ -126,11 +127,11 @@ def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob], to_file: bool = F
         "decode": stats.decode_tokens,
         "failed": sum(not r.ok for r in results),
         "_outputs": [r.record() for r in sorted(results, key=lambda r: r.index)],
-        "_recorder": engine if isinstance(engine, Recorder) else None,
+        "_recording": engine.recording() if isinstance(engine, Recorder) else None,
     }
 
 
-def _measure_alone(make_engine: Callable[[], Engine], recorder: Recorder, on_cpu: bool) -> dict[str, Any]:
+def _measure_alone(make_engine: Callable[[], Engine], recording: Recording, on_cpu: bool) -> dict[str, Any]:
     """The recorded stream replayed into fresh engines, the fastest of the tries (as `_measure`)."""
     runs: list[dict[str, Any]] = []
     while len(runs) < MAX_TRIES:
@@ -139,7 +140,7 @@ def _measure_alone(make_engine: Callable[[], Engine], recorder: Recorder, on_cpu
             torch.cuda.empty_cache()
         engine = make_engine()
         start_stats = snapshot(engine)
-        timed = replay(engine, recorder)
+        timed = replay(engine, recording)
         stats = since(engine, start_stats)
         runs.append({"wall_s": timed.wall_s, "cpu_s": timed.cpu_s, "hit": stats.hit_rate, "modeled": None,
                      "forward_s": stats.forward_seconds, "prefill": stats.prefill_tokens,
@@ -196,7 +197,7 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
         measured[system] = _measure(lambda c=config: Engine(c, loaded=loaded), optimized if passes else bare, jobs, on_cpu)
         if system == "lmc":
             measured[system]["predicted"] = predicted
-            alone = _measure_alone(lambda c=config: Engine(c, loaded=loaded), measured[system]["_recorder"], on_cpu)
+            alone = _measure_alone(lambda c=config: Engine(c, loaded=loaded), measured[system]["_recording"], on_cpu)
             measured[system]["overhead"] = measured[system]["wall_s"] / alone["wall_s"]
             measured[TO_FILE] = {**_measure(lambda c=config: Engine(c, loaded=loaded), optimized, jobs, on_cpu, True),
                                  "modeled": None}
@@ -211,7 +212,7 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
         measured["transformers"] = {**_measure(hf, bare, jobs, on_cpu), "modeled": None}
     outputs = {system: row.pop("_outputs") for system, row in measured.items()}
     for row in measured.values():
-        row.pop("_recorder", None)
+        row.pop("_recording", None)
     reference = measured[BASELINE]
     table = []
     for system, row in measured.items():

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from tokenizers import Tokenizer as FastTokenizer
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from lmc.plan.instantiate import RoleTexts
 from lmc.runtime.chat_template import role_texts_of
@@ -219,8 +219,13 @@ def role_texts(tokenizer: Tokenizer) -> tuple[RoleTexts | None, str | None]:
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(path: str, stamp: tuple[int, ...]) -> Tokenizer:
-    """Tokenizers are immutable, so one instance per directory version can be shared."""
-    return Tokenizer(AutoTokenizer.from_pretrained(path))
+    """Tokenizers are immutable, so one instance per directory version can be shared.
+
+    The generic fast class reads the same tokenizer.json, special tokens and chat template as the
+    model's own class would (lmc encodes with its own copy of the backend, see Tokenizer), and
+    importing it skips transformers' auto classes, which pull in its generation and distributed
+    modules (scikit-learn, sympy): seconds of every run's start-up."""
+    return Tokenizer(PreTrainedTokenizerFast.from_pretrained(path))
 
 
 def load_tokenizer(model: str = "tiny") -> Tokenizer:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from lmc.benchmarks.replay import Recorder, replay
+from lmc.benchmarks.replay import Recorder, Recording, replay
 from lmc.benchmarks.run import _plans, workload_jobs
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine
@@ -33,7 +31,7 @@ def test_replay_forms_the_same_batches_and_outputs(loaded: LoadedModel, workload
     recorder = _recorded(loaded, workload, rows)
     assert any(e.unpin for e in recorder.events), "pins of hoisted prefixes are part of the stream"
     fresh = Engine(EngineConfig(), loaded=loaded)
-    assert replay(fresh, recorder).same
+    assert replay(fresh, recorder.recording()).same
     a, b = recorder.engine.stats(), fresh.stats()
     assert (a.steps, a.prefill_tokens, a.decode_tokens, a.cached_tokens, a.finished) == (
         b.steps, b.prefill_tokens, b.decode_tokens, b.cached_tokens, b.finished)
@@ -45,6 +43,7 @@ def test_replay_notices_a_different_stream(loaded: LoadedModel) -> None:
     recorder = _recorded(loaded, "few_shot_mmlu", 4)
     pinned = {e.request.rid for e in recorder.events if e.request is not None and e.request.pin}
     assert pinned
-    kept = [e for e in recorder.events if e.unpin not in pinned and (e.request is None or e.request.rid not in pinned)]
-    recorder.handles = [h for h in recorder.handles if h.rid not in pinned]
-    assert replay(Engine(EngineConfig(), loaded=loaded), replace(recorder, events=kept)).same is False
+    recording = recorder.recording()
+    kept = [e for e in recording.events if e.unpin not in pinned and (e.request is None or e.request.rid not in pinned)]
+    outputs = [o for o in recording.outputs if o.rid not in pinned]
+    assert replay(Engine(EngineConfig(), loaded=loaded), Recording(kept, outputs)).same is False
