@@ -31,12 +31,14 @@ class ControlLowerer:
         self.exprs = statements.exprs
 
     def _fixpoint(self, lower: Callable[[], T]) -> T:
-        """Lower a loop until the kinds of the locals it carries stop changing."""
+        """Lower a loop until the kinds of the locals it carries (and whether a list is still
+        the program's own) stop changing."""
         for _ in range(5):
-            before = {k: b.kind for k, b in self.ctx.frame.bindings.items()}
+            before = {k: (b.kind, b.fresh) for k, b in self.ctx.frame.bindings.items()}
             counts = dict(self.ctx.inline_counts)
             result = lower()
-            if all(self.ctx.frame.bindings[k].kind == kind for k, kind in before.items()):
+            after = self.ctx.frame.bindings
+            if all((after[k].kind, after[k].fresh) == seen for k, seen in before.items()):
                 break
             self.ctx.inline_counts = counts
         return result

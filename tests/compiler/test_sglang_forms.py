@@ -97,6 +97,8 @@ def test_unnamed_gens_and_typed_gens(program):
     ("s += s.text()", r"s.text\(\) inside a program is not supported"),
     ("xs = []\n    ys = xs\n    xs.append('a')", "not this program's own"),
     ("for xs in [[1], [2]]:\n        xs.append(3)", "not this program's own"),
+    ("xs = []\n    ys = []\n    for i in range(2):\n        s += str(ys)\n        xs.append(i)\n        ys = xs",
+     "not this program's own"),
     ("s += lmc.user(lmc.user_begin())", "roles do not nest"),
     ("s += lmc.user_end('x')", "takes no arguments"),
 ])
