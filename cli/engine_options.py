@@ -38,7 +38,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def engine_config(
-    model: Annotated[str, _option(metavar="NAME|DIR", help="'tiny', a preset (with --load-format dummy) or a local HF directory.")] = _DEFAULT.model,
+    model: Annotated[str, _option(metavar="NAME|DIR", help="smollm2-135m (default, fetched on first use), 'tiny' (offline, random weights), a preset (with --load-format dummy), a HF directory or a .gguf file.")] = _DEFAULT.model,
     device: Annotated[str, _option(metavar="cpu|cuda", help="cpu or cuda.")] = _DEFAULT.device,
     load_format: Annotated[str, _option(
         "--load-format", help="auto (safetensors) or dummy (random weights).",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_MODEL = "smollm2-135m"  # a real instruct model, fetched on first use; `tiny` is the offline test model
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -24,7 +26,7 @@ class EngineConfig:
     (`runtime/kv_tier.py`).
     """
 
-    model: str = "tiny"
+    model: str = DEFAULT_MODEL
     load_format: str = "auto"  # "auto" (safetensors) or "dummy" (seeded random weights)
     dtype: str = "auto"  # "auto": float32 on CPU, bfloat16 on CUDA
     device: str = "cpu"

@@ -128,15 +128,19 @@ class DataParallel:
         return metrics
 
     def _devices(self) -> list[str]:
-        """The GPU ids workers are spread over (empty on the CPU)."""
-        if not self.config.device.startswith("cuda"):
-            return []
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if visible:
-            return [d.strip() for d in visible.split(",") if d.strip()]
-        import torch
+        return worker_devices(self.config)
 
-        return [str(i) for i in range(max(1, torch.cuda.device_count()))]
+
+def worker_devices(config: EngineConfig) -> list[str]:
+    """The GPU ids workers are spread over, worker r on id r mod their count (empty on the CPU)."""
+    if not config.device.startswith("cuda"):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        return [d.strip() for d in visible.split(",") if d.strip()]
+    import torch
+
+    return [str(i) for i in range(max(1, torch.cuda.device_count()))]
 
 
 class Launcher(Protocol):
