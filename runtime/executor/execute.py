@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from lmc.plan.cache_model import Prediction, predict
 from lmc.plan.file import Plan
 from lmc.plan.instantiate import Instantiator
+from lmc.plan.ir import HostCall
 from lmc.plan.order import row_order
 from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.driver import Driver
 from lmc.runtime.executor.engine_like import EngineLike
+from lmc.runtime.executor.host_calls import HostFunctions
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.prompt import TokenCodec
@@ -80,8 +82,9 @@ def execute(
                     "system/user/assistant will fail: %s", roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
-    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink)
-    instantiator = Instantiator(plan, roles, options.max_loop_iterations)
+    instantiator = Instantiator(plan, roles, options.max_loop_iterations)  # checks the sources first
+    host = HostFunctions.for_graph(plan.graph) if plan.graph.nodes_of(HostCall) else None
+    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics)
     return driver.run(in_plan_order(plan, jobs, tokenizer))
