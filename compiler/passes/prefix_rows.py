@@ -16,6 +16,7 @@ from lmc.plan.ir import (
     Assign,
     Branch,
     Graph,
+    HostCall,
     Loop,
     Node,
     Piece,
@@ -50,6 +51,8 @@ def hoist_rows(graph: Graph) -> None:
             names = set(pattern_names(node.target))
             known = known | names if independent(node.value, known) else known - names
             kept.append(node_id)
+        elif isinstance(node, HostCall):  # stays where it is; its result is known only per row
+            known = known - set(pattern_names(node.target)) if node.target is not None else known
         elif _rowindependent(graph, node_id, root, known, block[i + 1:]):
             consumed.append(node_id)
         else:
