@@ -63,9 +63,14 @@ class Plan:
         return bool(self.graph.nodes_of(Dynamic))
 
     @property
+    def has_host_calls(self) -> bool:
+        """Any `call` node at all (reachable or not): such a plan runs Python when it runs."""
+        return any(isinstance(data["node"], HostCall) for _, data in self.graph.g.nodes(data=True))
+
+    @property
     def needs_sources(self) -> bool:
         """Dynamic regions and host calls run code of the program's files at run time."""
-        return bool(self.graph.nodes_of(Dynamic, HostCall))
+        return self.has_host_calls or self.has_dynamic_regions
 
     def stats(self) -> dict[str, int]:
         g = self.graph

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from lmc.plan.cache_model import Prediction, predict
 from lmc.plan.file import Plan
 from lmc.plan.instantiate import Instantiator
-from lmc.plan.ir import HostCall
 from lmc.plan.order import row_order
 from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.driver import Driver
@@ -91,7 +90,7 @@ def execute(
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
     constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     instantiator = Instantiator(plan, roles, options.max_loop_iterations)  # checks the sources first
-    host = HostFunctions.for_graph(plan.graph) if plan.graph.nodes_of(HostCall) else None
+    host = HostFunctions.for_graph(plan.graph) if plan.has_host_calls else None
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics)

@@ -91,7 +91,7 @@ def run_plan_stream(server: Server, body: dict[str, Any], http: HTTPRequest) -> 
         plan = Plan.from_json(body.get("plan"))
     except (PlanError, ValueError, TypeError, KeyError) as exc:
         raise APIError(400, f"'plan' is not a valid plan: {exc}", "plan") from None
-    if plan.stats()["host_calls"]:
+    if plan.has_host_calls:
         raise APIError(400, "'plan' calls Python functions (host calls), which would run code on the server: "
                             "run it with `lmc run` where its program file is", "plan")
     if plan.needs_sources:
