@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from lmc.compiler.frontend import kinds as K
@@ -78,7 +79,7 @@ class StatementLowerer:
         handler = self.table.get(type(st))
         if handler is None:
             raise self.ctx.error(st, f"`{name}` statements are not supported inside programs")
-        return handler(st)
+        return self.ctx.with_calls(lambda: handler(st))
 
     def misplaced_return(self, st: ast.Return) -> list[Item]:
         raise misplaced_return(self.ctx, st)
@@ -104,7 +105,11 @@ class StatementLowerer:
             if self.ctx.primitive_of(value):
                 raise self.ctx.error(value, f"`{ast.unparse(value.func)}(...)` on its own does nothing",
                                      f"append it to a state: s += {ast.unparse(value)}")
-        self.exprs.lower(value)
+        expr, _ = self.exprs.lower(value)
+        calls = self.ctx.calls
+        if isinstance(value, ast.Call) and calls and expr == Name(getattr(calls[-1].node, "target", None) or ""):
+            calls[-1] = Item(replace(calls[-1].node, target=None))  # a tool called for its effect
+            return []
         raise self.ctx.error(value, "the value of this expression is unused",
                              "append it to the state (s += ...) or assign it to a name")
 
@@ -242,7 +247,7 @@ class StatementLowerer:
                 raise self.ctx.error(rhs, "forks += lambda takes one argument, the branch index: lambda i: ...")
             index = self.ctx.bind(params.args[0].arg, K.PARAM, rhs)
             loop = Loop((index, branch), Call("enumerate", (forks,), ()), self.ctx.span(st))
-            return [Item(loop, {"body": self.appends.lower(Name(branch), rhs.body)})]
+            return [Item(loop, {"body": self.ctx.with_calls(lambda: self.appends.lower(Name(branch), rhs.body))})]
         return [Item(Loop(branch, forks, self.ctx.span(st)), {"body": self.appends.lower(Name(branch), rhs)})]
 
     def _append(self, state: Expr, st: ast.AugAssign) -> list[Item]:

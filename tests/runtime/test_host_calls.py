@@ -251,3 +251,119 @@ def test_a_missing_function_fails_the_run_before_any_row(engine):
     plan = plan_of([HostCall("x", f"{HERE}:no_such_function", None), Text(S, Name("x"))], ())
     with pytest.raises(PlanError, match="calls .*:no_such_function .*cannot be found: AttributeError"):
         run(engine, plan, [{}])
+
+
+# -- the same, written as programs (the frontend lowers the calls) -------------------------------
+PROGRAMS = '''
+import json
+from typing import Literal
+
+import pydantic
+
+import lmc
+
+WIKI = {"Paris": "Paris is the capital of France.", "Rome": "Rome is the capital of Italy."}
+
+
+def search(query):
+    return WIKI.get(query, "No entry.")
+
+
+def calculate(expression):
+    return str(eval(expression))
+
+
+class Verdict(pydantic.BaseModel):
+    correct: bool
+    grade: Literal["A", "B", "C"]
+
+
+def regex_for(model):
+    from lmc.grammars import json_schema_to_regex
+
+    return json_schema_to_regex(json.dumps(model.model_json_schema()))
+
+
+@lmc.program
+def react(s, question: str):
+    s += question + "\\n"
+    for i in range(1, 4):
+        s += f"Thought {i}: I should look it up.\\nAction {i}: " + lmc.select(f"action_{i}", choices=["Search", "Finish"])
+        if s[f"action_{i}"] == "Finish":
+            break
+        s += " [" + lmc.gen(f"query_{i}", choices=list(WIKI)) + "]\\n"
+        s += f"Observation {i}: " + search(s[f"query_{i}"]) + "\\n"
+
+
+@lmc.program
+def tool_use(s, lhs: int, rhs: int):
+    s += f"What is {lhs} times {rhs}? calculate(" + lmc.gen("expression", regex=r"[1-9]\\*[1-9]") + ") = "
+    s += calculate(s["expression"])
+
+
+@lmc.program
+def grade(s, answer: str):
+    s += "Grade: " + answer + "\\n" + lmc.gen("verdict", json_schema=Verdict.model_json_schema(), max_tokens=40)
+    s += "\\nAgain: " + lmc.gen("again", regex=regex_for(Verdict), max_tokens=40)
+'''
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    from lmc.compiler.loader import load_programs
+
+    path = tmp_path_factory.mktemp("programs") / "tools_prog.py"
+    path.write_text(PROGRAMS)
+    return path, load_programs(path)
+
+
+def test_programs_react_loop_calls_its_dict_lookup_tool(engine, programs):
+    _, progs = programs
+    questions = ["Which country is Paris in?", "Where is Rome?", "Is Paris big?", "Search Paris or Rome?"]
+    results = run(engine, progs["react"].compile(), [{"question": q} for q in questions])
+    searched = 0
+    for result in results:
+        assert result.error is None, result.error
+        for n in range(1, 4):
+            if result.outputs.get(f"action_{n}") != "Search":
+                break
+            searched += 1
+            query = result.outputs[f"query_{n}"]
+            assert f"[{query}]\nObservation {n}: {WIKI[query]}\n" in result.text
+    assert searched > 0
+
+
+def test_programs_tool_use_and_pydantic_schemas(engine, programs):
+    _, progs = programs
+    (tool,) = run(engine, progs["tool_use"].compile(), [{"lhs": 3, "rhs": 4}])
+    assert tool.error is None, tool.error
+    expression = tool.outputs["expression"]
+    assert tool.text.endswith(f"calculate({expression}) = {eval(expression)}")
+    (graded,) = run(engine, progs["grade"].compile(), [{"answer": "42"}])
+    assert graded.error is None and graded.meta["flags"] == [], graded
+    for name in ("verdict", "again"):
+        record = json.loads(graded.outputs[name])
+        assert set(record) == {"correct", "grade"} and isinstance(record["correct"], bool)
+        assert record["grade"] in ("A", "B", "C")
+
+
+def test_lmc_compile_run_and_explain_a_program_with_host_calls(programs, small_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from lmc.cli.main import app
+
+    path, _ = programs
+    runner = CliRunner()
+    plan = tmp_path / "react.plan.json"
+    compiled = runner.invoke(app, ["compile", str(path), "--program", "react", "-o", str(plan)])
+    assert compiled.exit_code == 0, compiled.output
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"question": q}) + "\n" for q in ["Where is Rome?", "Is Paris big?"]))
+    out = tmp_path / "out.jsonl"
+    ran = runner.invoke(app, ["run", str(plan), "--inputs", str(data), "-o", str(out), "--model", str(small_model_dir),
+                              "--no-progress"])
+    assert ran.exit_code == 0, ran.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and all("outputs" in r for r in rows)
+    explained = runner.invoke(app, ["explain", str(plan)])
+    assert explained.exit_code == 0 and "tools_prog:search(s[f'query_{i}'])" in explained.output
