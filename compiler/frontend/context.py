@@ -9,7 +9,7 @@ import ast
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.globals import is_module, primitive_name
@@ -19,6 +19,8 @@ from lmc.plan.errors import CompileError, Location
 from lmc.plan.expr import Pattern
 from lmc.plan.ir import Node, Source, Span
 from lmc.plan.program import Program
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -98,15 +100,21 @@ class Context:
         self.files.append(Source(source.path, source.sha256))
         return len(self.files) - 1
 
-    def with_calls(self, lower: Callable[[], list[Item]]) -> list[Item]:
-        """The items of one statement (`lower`), preceded by the host calls it met (host_calls.py)."""
+    def collect_calls(self, lower: Callable[[], T]) -> tuple[list[Item], T]:
+        """What `lower` (one statement, or one returned value) gives, and the host calls it met,
+        which must run before it (host_calls.py)."""
         outer = self.calls, self.deferred
         self.calls, self.deferred = [], None
         try:
-            items = lower()
-            return [*self.calls, *items]
+            result = lower()
+            return self.calls, result
         finally:
             self.calls, self.deferred = outer
+
+    def with_calls(self, lower: Callable[[], list[Item]]) -> list[Item]:
+        """The items of one statement, preceded by the host calls it makes."""
+        calls, items = self.collect_calls(lower)
+        return [*calls, *items]
 
     @contextmanager
     def deferring(self, where: str) -> Iterator[None]:

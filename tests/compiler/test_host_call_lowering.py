@@ -141,3 +141,26 @@ def test_a_function_from_an_enclosing_function_cannot_be_named(tmp_path):
 
     with pytest.raises(CompileError, match="enclosing function"):
         lower_program(p)
+
+
+def test_a_call_in_a_returned_value_runs_after_the_body(program):
+    """In the program's `return` and in an inlined program's: the call follows the statements
+    whose locals it reads."""
+    prog = program(HELPERS + '''
+@lmc.program
+def inner(s, q: str):
+    tail = q + "?"
+    s += tail + lmc.gen("a", max_tokens=2)
+    return {"rendered": render(tail, [])}
+
+
+@lmc.program
+def outer(s, question: str):
+    result = inner(s, question)
+    return {"inner": result, "outer": render(question, ["!"])}
+''')
+    graph = lower_program(prog)
+    kinds = [graph.node(i).kind for i, _, _, _ in graph.walk()]
+    assert kinds[-1] == "return" and kinds.count("call") == 2
+    assert kinds.index("call") > kinds.index("gen")  # inner's call after inner's body
+    assert kinds[-2] == "call"  # outer's call just before the return that reads it
