@@ -164,3 +164,22 @@ def outer(s, question: str):
     assert kinds[-1] == "return" and kinds.count("call") == 2
     assert kinds.index("call") > kinds.index("gen")  # inner's call after inner's body
     assert kinds[-2] == "call"  # outer's call just before the return that reads it
+
+
+def test_explain_draws_call_nodes_distinctly(program):
+    from lmc.compiler.explain.dot import to_dot
+    from lmc.compiler.explain.tree import stats_line
+    from lmc.plan.file import Plan
+
+    graph = lower_program(program(HELPERS + '''
+@lmc.program
+def p(s, question: str):
+    s += question + lmc.gen("expression", max_tokens=4)
+    s += " = " + calculate(s["expression"])
+'''))
+    dot = to_dot(graph)
+    call_lines = [line for line in dot.splitlines() if 'class="step call"' in line]
+    assert len(call_lines) == 1 and "shape=component" in call_lines[0] and ":calculate(s['expression'])" in call_lines[0]
+    assert "host call (Python, run by the executor)" in dot  # its legend entry
+    assert dot.count('style=dashed, color="#cc3333"') >= 3  # gen -> call -> the text reading its result, + legend
+    assert "1 host call" in stats_line(Plan(graph))
