@@ -75,7 +75,13 @@ class CallLowerer:
                 raise error(node, "s.fork(n) must be assigned to a name", "write: forks = s.fork(n)")
             if func.attr == "join":
                 raise error(node, "s.join(forks) is a statement on its own line")
+            if func.attr == "text":
+                raise error(node, "s.text() inside a program is not supported by lmc yet",
+                            "read generated values with s[\"name\"]; every row's outputs hold them all")
             raise error(node, f"a state has no method `{func.attr}`", STATE_METHODS_HINT)
+        if K.has_state(rk) and func.attr == "join":
+            raise error(node, "forks.join() is a statement on its own line (it returns nothing)",
+                        "write forks.join(), then read the branches' variables as forks[i][\"name\"]")
         if func.attr in MUTATING_METHODS:
             raise error(node, f"`.{func.attr}(...)` mutates a value in place, which programs cannot do",
                         "build a new value instead: xs = xs + [item], d = {**d, key: value}")

@@ -79,8 +79,9 @@ class HostCalls:
         keywords = [(kw.arg or "", *self.argument(kw.value)) for kw in node.keywords]
         kinds = [k for _, k in args] + [k for _, _, k in keywords]
         if any(K.has_state(k) for k in kinds):
-            raise ctx.error(node, f"the state is passed to `{path}`, which is not an @lmc.program",
-                            f"decorate `{path}` with @lmc.program so it is inlined, or pass it s['name'] values")
+            raise ctx.error(node, f"the state is passed to `{path}` inside an expression",
+                            f"a function taking the state first is inlined as a statement: {path}(s, ...) "
+                            f"on its own line, or x = {path}(s, ...)")
         ctx.call_count += 1
         result = f"{ctx.frame.prefix}call#{ctx.call_count}"
         ctx.calls.append(Item(HostCall(result, function, source, tuple(e for e, _ in args),
