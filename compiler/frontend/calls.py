@@ -52,7 +52,7 @@ class CallLowerer:
         target = self.ctx.static_object(func)
         if target is not MISSING:
             return self._static_call(node, target, ast.unparse(func))
-        path = global_path(self.ctx, func)
+        path = self.host.callee(func)
         if path is not None:  # an attribute of a global that is not a module: Model.model_json_schema
             return self.host.lower(node, path)
         if isinstance(func, ast.Attribute):

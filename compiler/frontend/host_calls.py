@@ -48,6 +48,15 @@ class HostCalls:
         self.ctx = ctx
         self.exprs = exprs
 
+    def callee(self, func: ast.expr) -> str | None:
+        """The path of `func` when calling it is a host call: a method of a global that is data
+        (`SEPARATOR.join(xs)`, `CACHE.append(x)`) is a plan method or a mutation error instead."""
+        path = global_path(self.ctx, func)
+        if path is None or not isinstance(func, ast.Attribute):
+            return path
+        _, _, receiver = self.resolve(func.value, path.rsplit(".", 1)[0])
+        return None if json_constant(receiver)[0] else path
+
     def resolve(self, node: ast.expr, path: str) -> tuple[str, int | None, Any]:
         """(`module:path`, source index or None, the object) for a global path."""
         frame = self.ctx.frame

@@ -183,3 +183,16 @@ def p(s, question: str):
     assert "host call (Python, run by the executor)" in dot  # its legend entry
     assert dot.count('style=dashed, color="#cc3333"') >= 3  # gen -> call -> the text reading its result, + legend
     assert "1 host call" in stats_line(Plan(graph))
+
+
+def test_a_method_of_a_global_that_is_data_stays_a_plan_method(program):
+    graph = lower_program(program(HELPERS + '''
+SEPARATOR = ", "
+
+
+@lmc.program
+def p(s, options: list):
+    s += SEPARATOR.join(options) + lmc.gen("a", max_tokens=2)
+'''))
+    assert calls(graph) == []
+    assert unparse(next(n for _, n in graph.nodes_of(Text)).value) == "', '.join(options)"
