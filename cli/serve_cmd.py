@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lmc.cli.engine_options import engine_options
+from lmc.cli.log_level import LogLevel
 from lmc.runtime.config import EngineConfig
 
 
@@ -18,6 +19,7 @@ def serve_cmd(
     max_queue: Annotated[int, typer.Option("--max-queue", min=1, metavar="N", help="Requests in flight before new ones get 429.")] = 1024,
     engine_process: Annotated[bool, typer.Option("--engine-process", help="Run the engine in its own process, not a thread beside the HTTP server (implied by --data-parallel above 1).")] = False,
     data_parallel: Annotated[int, typer.Option("--data-parallel", min=1, metavar="N", help="Engine processes behind one server (one per GPU, or CPU slices); requests go to the worker holding their longest prefix, balanced by load.")] = 1,
+    log_level: LogLevel = None,
     *,
     engine: EngineConfig,
 ) -> None:

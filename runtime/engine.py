@@ -20,9 +20,11 @@ from lmc.kernels.attention import create_backend
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.cuda_graph import capture_decode_graphs
 from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.kv_tier import HostTier
 from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.model_loader import LoadedModel, load_model
 from lmc.runtime.model_runner import ForwardOutput, ModelRunner
+from lmc.runtime.parallel.tensor_parallel import TensorParallel, TensorParallelRunner
 from lmc.runtime.radix_cache import RadixCache
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
 from lmc.runtime.sampler import sample, select_rows, token_logprobs
@@ -60,6 +62,8 @@ class EngineStats:
     preemptions: int = 0
     steps: int = 0
     overlapped_steps: int = 0  # steps read only after the next one was launched
+    host_stored_tokens: int = 0  # evicted KV written to the host tier
+    host_loaded_tokens: int = 0  # cached tokens that came back from the host tier
     forward_seconds: float = 0.0
 
     @property
@@ -86,6 +90,7 @@ class Engine:
 
     def __init__(self, config: EngineConfig | None = None, loaded: LoadedModel | None = None):
         self.config = config = config or EngineConfig()
+        self.tensor_parallel = TensorParallel.start(config) if config.tensor_parallel > 1 else None
         self.loaded = loaded or load_model(
             config.model, config.load_format, config.dtype, config.device, config.seed
         )
@@ -104,25 +109,39 @@ class Engine:
         self.eos_ids = frozenset(
             i for i in [*eos_list, self.tokenizer.eos_token_id] if i is not None
         )
+        if self.tensor_parallel is not None:
+            self.tensor_parallel.connect(self.model)  # the model keeps this rank's heads only
+        slots = kv_cache_slots(config, self.model, self.loaded.dtype, self.device)
+        if self.tensor_parallel is not None:
+            slots = self.tensor_parallel.agree_on_slots(slots)
         self.pool = KVPool(
-            self._kv_slots(),
+            slots,
             self.model.num_layers,
             self.model.num_kv_heads,
             self.model.head_dim,
             self.loaded.dtype,
             self.device,
         )
-        self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache)
+        tier = None
+        if config.host_kv_cache_gb > 0 and config.enable_radix_cache:
+            if self.tensor_parallel is not None:
+                raise ValueError("the host KV tier does not work with tensor parallelism yet")
+            tier = HostTier(self.pool, int(config.host_kv_cache_gb * 2**30))
+        self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache, tier=tier)
         self.scheduler = Scheduler(config, self.pool, self.cache)
         attn = create_backend(config.attention_backend, self.device)
-        graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
-        self.runner = ModelRunner(self.model, self.pool, attn, graphs)
+        if self.tensor_parallel is None:
+            graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
+            self.runner = ModelRunner(self.model, self.pool, attn, graphs)
+        else:
+            self.runner = TensorParallelRunner(self.model, self.pool, attn, self.tensor_parallel)
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self._ids = itertools.count()
         self._handles: dict[str, RequestHandle] = {}  # requests in flight
         self._pins: dict[str, object] = {}
         self._stats = EngineStats()
         self._overlap = config.overlap_schedule if config.overlap_schedule is not None else self.device.type == "cuda"
+        self._overlap = self._overlap and self.tensor_parallel is None
         self._launched: LaunchedStep | None = None  # a deferred step, read by the next step()
         log.info("engine ready: %s on %s (%s), attention %s, %d KV slots, radix cache %s, overlap %s",
                  config.model, self.device, self.loaded.dtype, type(attn).__name__, self.pool.capacity,
@@ -187,6 +206,11 @@ class Engine:
         if node is not None:
             self.cache.unlock(node)
 
+    def close(self) -> None:
+        """Stop the tensor-parallel ranks; an engine in one process holds nothing to release."""
+        if self.tensor_parallel is not None:
+            self.tensor_parallel.close()
+
     @property
     def reuses_prefixes(self) -> bool:
         return self.cache.enabled
@@ -195,7 +219,10 @@ class Engine:
         s = self._stats
         s.cached_tokens = self.scheduler.counters.cached_tokens
         s.preemptions = self.scheduler.counters.preemptions
-        s.evicted_tokens = self.scheduler.counters.evicted_tokens
+        s.evicted_tokens = self.scheduler.counters.evicted_tokens + self.cache.stats.evicted_for_host_loads
+        if self.cache.tier is not None:
+            s.host_stored_tokens = self.cache.tier.stats.stored_tokens
+            s.host_loaded_tokens = self.cache.tier.stats.loaded_tokens
         return s
 
     # ----------------------------------------------------------------- one step
@@ -415,18 +442,18 @@ class Engine:
         it reads only fixed sizes)."""
         check_request(request, rid, self.vocab_size, self.max_model_len, self.pool.capacity)
 
-    def _kv_slots(self) -> int:
-        cfg = self.config
-        if cfg.kv_cache_tokens is not None:
-            return cfg.kv_cache_tokens
-        per_token = KVPool.bytes_per_token(
-            self.model.num_layers, self.model.num_kv_heads, self.model.head_dim, self.loaded.dtype
-        )
-        if self.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self.device)
-            return int(free * cfg.kv_cache_fraction) // per_token
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return min(int(free * cfg.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)
+
+
+def kv_cache_slots(config: EngineConfig, model: torch.nn.Module, dtype: torch.dtype, device: torch.device) -> int:
+    """KV slots for `model` (this rank's heads under tensor parallelism) on `device`."""
+    if config.kv_cache_tokens is not None:
+        return config.kv_cache_tokens
+    per_token = KVPool.bytes_per_token(model.num_layers, model.num_kv_heads, model.head_dim, dtype)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * config.kv_cache_fraction) // per_token
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return min(int(free * config.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)
 
 
 def check_request(request: Request, rid: str, vocab_size: int, max_model_len: int, kv_slots: int) -> None:
@@ -435,8 +462,8 @@ def check_request(request: Request, rid: str, vocab_size: int, max_model_len: in
     ids = request.input_ids
     if not ids:
         raise InvalidRequest(rid, "the prompt is empty")
-    bad = [t for t in ids if not 0 <= t < vocab_size]
-    if bad:
+    if min(ids) < 0 or max(ids) >= vocab_size:  # C loops: a prompt has thousands of ids
+        bad = [t for t in ids if not 0 <= t < vocab_size]
         raise InvalidRequest(rid, f"token ids {bad[:5]} are outside the vocabulary (size {vocab_size})")
     total = len(ids) + request.sampling.max_tokens
     if total > max_model_len:
