@@ -27,6 +27,7 @@ from lmc.plan.errors import RowError
 from lmc.plan.instantiate import (
     GenOp,
     Instantiator,
+    JoinOp,
     RoleOp,
     RoleTexts,
     RowProgram,
@@ -179,6 +180,8 @@ def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize
                 return None
             run.append(op.text)
             continue
+        if isinstance(op, JoinOp):
+            return None  # the branches' KV, concatenated: not a prefix of anything modeled
         flush()
         if isinstance(op, RoleOp):
             tokens.append(ids("role", op.role, op.begin))

@@ -25,7 +25,7 @@ from lmc.runtime.model_loader import LoadedModel, load_model
 from lmc.runtime.model_runner import ForwardOutput, ModelRunner
 from lmc.runtime.radix_cache import RadixCache
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
-from lmc.runtime.sampler import sample, select_rows, token_logprobs
+from lmc.runtime.sampler import sample, select_rows, token_logprobs, top_logprobs
 from lmc.runtime.scheduler import ScheduledBatch, Scheduler
 from lmc.runtime.sequence import PLACEHOLDER, SeqStatus, Sequence
 from lmc.runtime.stopping import check_stop, final_text
@@ -243,7 +243,13 @@ class Engine:
         sampled = [seq for seq, row in zip(batch.seqs, out.sample_rows) if row >= 0]
         deferred = self._overlap and not any(out.logprob_rows) and all(map(_decides_on_device, sampled))
         if sampled:
-            tokens = self._sample(sampled, select_rows(logits, [r for r in out.sample_rows if r >= 0]))
+            rows = select_rows(logits, [r for r in out.sample_rows if r >= 0])
+            scored = [k for k, seq in enumerate(sampled) if seq.request.logprobs is not None]
+            # the model's distribution, taken before sampling masks and penalizes `rows` in place
+            logprobs = torch.log_softmax(rows[scored].float(), dim=-1) if scored else None
+            tokens = self._sample(sampled, rows)
+            if logprobs is not None:
+                self._output_logprobs([sampled[k] for k in scored], logprobs, tokens[scored])
         else:
             tokens = torch.empty(0, dtype=torch.int64)
         launched = LaunchedStep.start(sampled, tokens, deferred)
@@ -313,6 +319,13 @@ class Engine:
             seq.prompt_logprobs.extend(values[start : start + len(seq_rows)])
             start += len(seq_rows)
 
+    def _output_logprobs(self, seqs: list[Sequence], logprobs: torch.Tensor, tokens: torch.Tensor) -> None:
+        top = max(seq.request.logprobs or 0 for seq in seqs)
+        chosen, best = top_logprobs(logprobs, tokens, top)
+        for seq, value, pairs in zip(seqs, chosen, best):
+            seq.output_logprobs.append(value)
+            seq.output_top_logprobs.append(pairs[: seq.request.logprobs])
+
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor:
         """One token per sequence, left on the device; masks and penalties may change `logits`
         in place. Constraint masks span the model's whole vocabulary; only the tokenizer's part
@@ -331,6 +344,7 @@ class Engine:
             [s.generator for s in seqs],
             allowed,
             self._generator,
+            [s.banned_tokens(self.eos_ids) for s in seqs],
         )
 
     def _check_stop(self, seq: Sequence, end: int | None = None) -> None:
@@ -351,7 +365,7 @@ class Engine:
         (`the` + `▁` + `design` instead of `the` + `▁design`), so the model writes that boundary
         itself. The constraint's state depends only on the text, so it stays exact."""
         constraint = seq.request.constraint
-        if constraint is None or not self.config.enable_jump_forward:
+        if constraint is None or not self.config.enable_jump_forward or seq.request.logprobs is not None:
             return
         forced, state = constraint.forced_jump(seq.constraint_state)
         if not forced:
@@ -397,6 +411,10 @@ class Engine:
             cached_tokens=seq.prompt_cached_tokens,
             prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,
         )
+        if seq.request.logprobs is not None:
+            n = len(output.output_ids)  # a deferred step may have scored a token it then dropped
+            output.output_logprobs = seq.output_logprobs[:n]
+            output.output_top_logprobs = seq.output_top_logprobs[:n]
         self._handles.pop(seq.rid).output = output  # the caller's handle keeps it; the engine does not
         self._stats.finished += 1
         if seq.request.on_finish is not None:
@@ -442,4 +460,5 @@ def _decides_on_device(seq: Sequence) -> bool:
     """Whether `seq`'s next token needs nothing from the host beyond its sampling settings: no
     constraint state to mask with, no output history for penalties."""
     params = seq.request.sampling
-    return seq.request.constraint is None and not (params.frequency_penalty or params.presence_penalty)
+    return (seq.request.constraint is None and seq.request.logprobs is None
+            and not (params.frequency_penalty or params.presence_penalty))

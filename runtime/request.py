@@ -34,6 +34,8 @@ class RequestOutput:
     cached_tokens: int = 0
     prompt_logprobs: list[float] | None = None  # for positions logprob_start .. prompt_len-1
     error: str | None = None  # why a request that finished elsewhere (an API backend) failed
+    output_logprobs: list[float] | None = None  # log p of each output token (Request.logprobs set)
+    output_top_logprobs: list[list[tuple[int, float]]] | None = None  # (token id, log p), best first
 
 
 @dataclass
@@ -47,6 +49,9 @@ class Request:
     `Engine.unpin(rid)`: a hoisted prefix stays resident while its dependants run.
     `constraint_source` is what `constraint` was compiled from (`{"regex": pattern}` or
     `{"grammar": text}`), for backends that constrain at a remote endpoint.
+    `logprobs=k` (not None) asks for the log-probability of every output token under the model's
+    distribution (before temperature, penalties and masks) and its k most likely tokens at each
+    position; such a request is never jumped forward, so every output token is scored.
     `on_token(rid, token_id)` is called with each new token id as it is appended; a jump-forward
     may re-tokenize the newest, not yet computed token with the forced text, so the final ids are
     those of the RequestOutput.
@@ -59,6 +64,7 @@ class Request:
     priority: int = 0
     logprob_start: int | None = None
     pin: bool = False
+    logprobs: int | None = None
     constraint_source: dict[str, str] | None = None
     on_token: Callable[[str, int], Any] | None = None
     on_finish: Callable[[RequestOutput], Any] | None = None

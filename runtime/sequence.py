@@ -53,6 +53,8 @@ class Sequence:
     num_forced: int = 0  # tokens appended by jump-forward rather than sampled
     finish_reason: FinishReason | None = None
     prompt_logprobs: list[float] = field(default_factory=list)
+    output_logprobs: list[float] = field(default_factory=list)
+    output_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     # While waiting: the deepest cache node its prompt covered when last ordered, and its depth
     # (see `RadixCache.peek_match`); cleared on admission, since a running request's tail changes.
     match_node: TreeNode | None = None
@@ -69,6 +71,13 @@ class Sequence:
     @property
     def max_tokens(self) -> int:
         return self.request.sampling.max_tokens
+
+    def banned_tokens(self, eos_ids: frozenset[int]) -> tuple[int, ...]:
+        """Tokens the next sample may not be: those that would stop it before `min_tokens`."""
+        params = self.request.sampling
+        if len(self.token_ids) - self.prompt_len >= params.min_tokens:
+            return ()
+        return tuple(params.stop_token_ids) + (() if params.ignore_eos else tuple(sorted(eos_ids)))
 
     @property
     def remaining_tokens(self) -> int:

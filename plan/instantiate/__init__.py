@@ -42,7 +42,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
 class Instantiator:
     """Turns rows into RowPrograms for one plan (or a bare graph, in tests and passes)."""
 
-    def __init__(self, plan: Plan | Graph, roles: RoleTexts | None = None, max_loop_iterations: int | None = None) -> None:
+    def __init__(self, plan: Plan | Graph, roles: RoleTexts | None = None, max_loop_iterations: int | None = None,
+                 gen_defaults: Mapping[str, Any] | None = None) -> None:
         if isinstance(plan, Graph):
             self.graph = plan
             limit = 64
@@ -54,6 +55,7 @@ class Instantiator:
         self.roles = None if roles is None else dict(roles)
         self.max_loop_iterations = max_loop_iterations or limit
         self.params = self.graph.entry.params
+        self.gen_defaults = dict(gen_defaults or {})
 
     def bind(self, row: Mapping[str, Any], row_id: Any = None) -> dict[str, Any]:
         """The program's inputs from a row: every parameter by name, defaults filled in, simple
@@ -73,7 +75,8 @@ class Instantiator:
         return inputs
 
     def row(self, row: Mapping[str, Any], row_id: Any = None) -> RowProgram:
-        return RowProgram(self.graph, self.bind(row, row_id), row_id, self.roles, self.max_loop_iterations)
+        return RowProgram(self.graph, self.bind(row, row_id), row_id, self.roles, self.max_loop_iterations,
+                          self.gen_defaults)
 
 
 def _check_type(param: Param, value: Any, row_id: Any) -> None:

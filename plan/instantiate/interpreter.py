@@ -35,7 +35,7 @@ from lmc.plan.ir import (
     Select,
     Text,
 )
-from lmc.plan.language import gen, select
+from lmc.plan.language import SelectCall, as_select, gen, select
 
 if TYPE_CHECKING:
     from lmc.plan.instantiate.row_program import RowProgram
@@ -125,7 +125,10 @@ class Interpreter:
             state = yield from self.state_of(node.state)
             forks = yield from self.value_of(node.forks)
             children = tuple(f.id for f in forks if isinstance(f, StateHandle))
-            self.row.emit(JoinOp(self.row.next_id(), state, node_id, children))
+            concat = node.mode == "concate_and_append"
+            if concat and any(self.row.parent[c] != state for c in children):
+                raise EvalError("join(mode=\"concate_and_append\") joins forks of the state they were forked from")
+            self.row.emit(JoinOp(self.row.next_id(), state, node_id, children, concat))
         elif isinstance(node, (Loop, Dynamic)) and (isinstance(node, Loop) or node.construct == "for"):
             yield from self.loop(node_id, node.target, node.iter if isinstance(node, Loop) else node.test)
         elif isinstance(node, Dynamic) and node.construct == "while":
@@ -175,8 +178,15 @@ class Interpreter:
         args = {}
         for key, expr in node.args:
             args[key] = yield from self.value_of(expr)
+        if "choices" in args:  # SGLang decides gen(choices=...) as a select
+            try:
+                picked = as_select(gen(name, **args), args.get("temperature"), args.get("choices_method"))
+            except LanguageError as exc:
+                raise EvalError(str(exc)) from None
+            self._emit_select(node_id, state, picked, None)
+            return
         try:
-            call = gen(name, **args)
+            call = gen(name, **{**self.row.gen_defaults, **args})
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
         op = GenOp(self.row.next_id(), state, node_id, name, call, node.constraint)
@@ -187,13 +197,20 @@ class Interpreter:
         state = yield from self.state_of(node.state)
         name = yield from self.value_of(node.name)
         choices = yield from self.value_of(node.choices)
+        args = {}
+        for key, expr in node.args:
+            args[key] = yield from self.value_of(expr)
         try:
-            call = select(name, choices)
+            call = select(name, choices, **args)
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
-        op = SelectOp(self.row.next_id(), state, node_id, name, call.choices, node.choice_prefix)
+        self._emit_select(node_id, state, call, node.choice_prefix)
+
+    def _emit_select(self, node_id: str, state: int, call: SelectCall, choice_prefix: str | None) -> None:
+        op = SelectOp(self.row.next_id(), state, node_id, call.name, call.choices, choice_prefix,
+                      call.temperature, call.method)
         self.row.emit(op)
-        self.row.variables[state][name] = op.id
+        self.row.variables[state][call.name] = op.id
 
     def fork(self, node_id: str, node: Fork) -> Wait:
         parent = yield from self.state_of(node.state)

@@ -59,7 +59,8 @@ class GenOp:
 
 @dataclass(frozen=True)
 class SelectOp:
-    """Score every choice after `state`'s prompt, keep the best (length-normalized logprob)."""
+    """Score every choice after `state`'s prompt and keep one: `method` (a lmc.plan.choices
+    name) scores them, temperature 0 keeps the best."""
 
     id: int
     state: int
@@ -67,6 +68,8 @@ class SelectOp:
     name: str
     choices: tuple[str, ...]
     choice_prefix: str | None = None
+    temperature: float = 0.0
+    method: str = "token_length_normalized"
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,14 @@ class ForkOp:
 
 @dataclass(frozen=True)
 class JoinOp:
+    """`concat`: SGLang's join(mode="concate_and_append"): `state` goes on with every child's
+    prompt since the fork appended in order (a prompt op of `state`); otherwise informational."""
+
     id: int
     state: int
     node: str
     children: tuple[int, ...]
+    concat: bool = False
 
 
 Op = TextOp | RoleOp | GenOp | SelectOp | ForkOp | JoinOp

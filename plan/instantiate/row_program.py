@@ -16,7 +16,7 @@ from typing import Any
 from lmc.plan.errors import RowError
 from lmc.plan.expr import MISSING, EvalError, Expr, evaluate
 from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
-from lmc.plan.instantiate.ops import PROMPT_OPS, GenOp, Op, SelectOp, TextOp
+from lmc.plan.instantiate.ops import PROMPT_OPS, GenOp, JoinOp, Op, SelectOp, TextOp
 from lmc.plan.ir import ENTRY, Graph
 
 RoleTexts = Mapping[str, tuple[str, str]]  # role -> (text before, text after) its content
@@ -26,14 +26,16 @@ class RowProgram:
     """The ops of one row. States are ints (0 is `s`); op ids are ints unique in the row."""
 
     def __init__(self, graph: Graph, inputs: dict[str, Any], row_id: Any = None,
-                 roles: RoleTexts | None = None, max_loop_iterations: int = 64) -> None:
+                 roles: RoleTexts | None = None, max_loop_iterations: int = 64,
+                 gen_defaults: Mapping[str, Any] | None = None) -> None:
         self.graph = graph
+        self.gen_defaults = dict(gen_defaults or {})  # run-time keywords: for what a gen leaves unsaid
         self.row_id = row_id
         self.inputs = inputs
         self.roles = roles
         self.max_loop_iterations = max_loop_iterations
         self.ops: list[Op] = []
-        self.values: dict[int, str] = {}
+        self.values: dict[int, Any] = {}  # a str; a list of str for a gen with n > 1
         self.variables: dict[int, dict[str, int]] = {0: {}}
         self.own: dict[int, list[Op]] = {0: []}
         self.base: dict[int, list[Op]] = {0: []}
@@ -52,7 +54,7 @@ class RowProgram:
     def emit(self, op: Op) -> None:
         self.ops.append(op)
         self._new.append(op)
-        if isinstance(op, PROMPT_OPS):
+        if isinstance(op, PROMPT_OPS) or (isinstance(op, JoinOp) and op.concat):
             self.own[op.state].append(op)
 
     def new_state(self, parent: int) -> int:
@@ -73,7 +75,7 @@ class RowProgram:
         """Run until the end or until a dynamic region waits; the ops emitted."""
         return self._advance()
 
-    def record(self, op_id: int, value: str) -> list[Op]:
+    def record(self, op_id: int, value: Any) -> list[Op]:
         """Store a gen/select result; if the walk was waiting on it, resume. New ops returned."""
         op = self.ops[op_id]
         if not isinstance(op, (GenOp, SelectOp)):

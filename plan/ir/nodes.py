@@ -106,7 +106,8 @@ class Gen:
 
 @dataclass(frozen=True)
 class Select:
-    """`lmc.select(name, choices)`. `choice_prefix`: text every constant choice starts with."""
+    """`lmc.select(name, choices, **args)` (args: temperature, choices_method). `choice_prefix`:
+    text every constant choice starts with."""
 
     kind: ClassVar[str] = "select"
     arms: ClassVar[tuple[str, ...]] = ()
@@ -114,6 +115,7 @@ class Select:
     name: Expr
     choices: Expr
     choice_prefix: str | None = None
+    args: tuple[tuple[str, Expr], ...] = ()
     span: Span | None = None
 
 
@@ -133,13 +135,16 @@ class Fork:
 
 @dataclass(frozen=True)
 class Join:
-    """`state.join(forks)`: informational; reading a branch variable already waits for it."""
+    """`state.join(forks)`. The default mode ("gather_variable") is informational: reading a
+    branch variable already waits for it. "concate_and_append" appends every branch's text since
+    the fork to `state`, in branch order, reusing the branches' KV (see runtime/README.md)."""
 
     kind: ClassVar[str] = "join"
     arms: ClassVar[tuple[str, ...]] = ()
     state: Expr
     forks: Expr
     span: Span | None = None
+    mode: str = "gather_variable"
 
 
 @dataclass(frozen=True)
