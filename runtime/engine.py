@@ -191,6 +191,11 @@ class Engine:
     def reuses_prefixes(self) -> bool:
         return self.cache.enabled
 
+    @property
+    def concatenates_kv(self) -> bool:
+        """Whether requests may carry a ConcatKV (the branches' KV is read from the cache)."""
+        return self.cache.enabled
+
     def stats(self) -> EngineStats:
         s = self._stats
         s.cached_tokens = self.scheduler.counters.cached_tokens
@@ -441,6 +446,18 @@ class Engine:
                                       "raise kv_cache_tokens")
         if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
             raise InvalidRequest(rid, f"logprob_start must be in [1, {len(ids)}]")
+        concat = request.concat
+        if concat is not None:
+            if not self.cache.enabled or request.pin:
+                raise InvalidRequest(rid, "a concatenation needs the radix cache on, and cannot be pinned")
+            if concat.prefix < 1 or min(concat.branches, default=-1) < 0 or concat.length > len(ids):
+                raise InvalidRequest(rid, f"concatenation {concat} does not fit the {len(ids)}-token prompt")
+            for i, path in enumerate(concat.paths(ids)):
+                _, depth, partial = self.cache.peek_match(path, len(path))
+                depth += partial
+                if depth < len(path):
+                    raise InvalidRequest(rid, f"branch {i} of the concatenation is not cached "
+                                              f"({depth} of {len(path)} tokens); pin every branch first")
 
     def _kv_slots(self) -> int:
         cfg = self.config

@@ -59,6 +59,10 @@ class Sequence:
     # (see `RadixCache.peek_match`); cleared on admission, since a running request's tail changes.
     match_node: TreeNode | None = None
     match_depth: int = 0
+    # A ConcatKV request's leading slots, borrowed from the tree: the branch nodes it locks, and
+    # how many slots they give (its `node` stays the root; nothing of it is inserted).
+    borrowed_nodes: list[TreeNode] = field(default_factory=list)
+    borrowed: int = 0
 
     @property
     def output_ids(self) -> list[int]:
@@ -82,6 +86,12 @@ class Sequence:
     @property
     def remaining_tokens(self) -> int:
         return self.max_tokens - (len(self.token_ids) - self.prompt_len)
+
+    def concat_limit(self) -> int:
+        """How many leading tokens a ConcatKV request borrows: the concatenation, short of the
+        positions this request must compute itself (see `match_limit`)."""
+        concat = self.request.concat
+        return 0 if concat is None else min(concat.length, self.match_limit())
 
     def match_limit(self) -> int:
         """How many leading tokens may come from the cache: at least one token must be computed
