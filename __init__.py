@@ -23,6 +23,9 @@ _EXPORTS = {
     "system": "lmc.plan.language",
     "user": "lmc.plan.language",
     "assistant": "lmc.plan.language",
+    "token_length_normalized": "lmc.plan.choices",
+    "greedy_token_selection": "lmc.plan.choices",
+    "unconditional_likelihood_normalized": "lmc.plan.choices",
     "Plan": "lmc.plan.file",
     "CompileOptions": "lmc.plan.options",
     # runtime

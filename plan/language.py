@@ -172,6 +172,28 @@ def gen(
     )
 
 
+# SGLang's sampling keywords of `program.run(...)`/`run_batch(...)` -> the `gen` argument each
+# one is the default of (for every gen that does not give that argument itself).
+RUN_KEYWORDS = {
+    "max_new_tokens": "max_tokens", "min_new_tokens": "min_tokens", "n": "n", "stop": "stop",
+    "stop_token_ids": "stop_token_ids", "temperature": "temperature", "top_p": "top_p", "top_k": "top_k",
+    "min_p": "min_p", "frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty",
+    "ignore_eos": "ignore_eos", "return_logprob": "return_logprob", "logprob_start_len": "logprob_start_len",
+    "top_logprobs_num": "top_logprobs_num", "return_text_in_logprobs": "return_text_in_logprobs",
+}
+
+
+def run_defaults(keywords: dict[str, Any]) -> dict[str, Any]:
+    """The gen defaults of run-time sampling keywords (None values dropped, as SGLang treats
+    them), checked as `lmc.gen` checks them."""
+    unknown = sorted(set(keywords) - set(RUN_KEYWORDS))
+    if unknown:
+        raise LanguageError(f"unknown sampling keywords {unknown}; run() takes {', '.join(RUN_KEYWORDS)}")
+    defaults = {RUN_KEYWORDS[k]: v for k, v in keywords.items() if v is not None}
+    gen("run", **defaults)
+    return defaults
+
+
 def logprob_args(wanted: bool | None, start: int | None, top: int | None, text: bool | None) -> LogprobArgs | None:
     """SGLang's four logprob arguments, checked; None when `return_logprob` is not set (the
     others then do nothing, as in SGLang)."""
@@ -239,7 +261,7 @@ PRIMITIVES: dict[Callable[..., Any], str] = {
 }
 
 __all__ = [
-    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "GenCall", "LogprobArgs", "RoleCall", "SelectCall", "as_select",
+    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "RUN_KEYWORDS", "run_defaults", "GenCall", "LogprobArgs", "RoleCall", "SelectCall", "as_select",
     "assistant", "gen",
     "gen_int", "gen_string", "select", "system", "user",
 ]

@@ -15,6 +15,7 @@ from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.calls import CallLowering
 from lmc.compiler.frontend.context import MISSING, Item
 from lmc.compiler.frontend.globals import primitive_name
+from lmc.plan.choices import ChoicesMethod
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import Const, Expr
 from lmc.plan.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
@@ -118,6 +119,10 @@ class AppendLowering(CallLowering):
             target = self.static_object(node)
             if isinstance(target, type):
                 return Const(target.__name__)  # int -> "int"; others fail validation by name
+        if key == "choices_method":
+            target = self.static_object(node)
+            if isinstance(target, ChoicesMethod):
+                return Const(target.name)  # lmc.greedy_token_selection -> "greedy_token_selection"
         expr, kind = self.folded(node)
         if K.is_gen(kind) or K.has_state(kind):
             raise self.error(node, f"`{key}=` of {what} cannot depend on generated text",
@@ -141,6 +146,9 @@ class AppendLowering(CallLowering):
                 raise self.error(call, f"{ast.unparse(call.func)}(...) sets dtype itself; drop dtype=")
             args["dtype"] = Const(dtype)
         self._validate(call, gen, name, args)
+        if "choices" in args:  # SGLang decides gen(choices=...) as a select, not by constraint
+            picked = {k: v for k, v in args.items() if k in ("temperature", "choices_method")}
+            return Select(state, name, args["choices"], args=tuple(sorted(picked.items())), span=self.span(call))
         return Gen(state, name, tuple(sorted(args.items())), span=self.span(call))
 
     def _select(self, state: Expr, call: ast.Call) -> Select:
@@ -148,7 +156,8 @@ class AppendLowering(CallLowering):
         name = self._name(bound.pop("name"), "lmc.select")
         if "choices" not in bound:
             raise self.error(call, "lmc.select needs choices=[...]")
-        choices = self._arg("choices", bound["choices"], "lmc.select")
+        choices = self._arg("choices", bound.pop("choices"), "lmc.select")
+        args = {k: self._arg(k, v, "lmc.select") for k, v in bound.items()}
         if isinstance(choices, Const):
-            self._validate(call, select, name, {"choices": choices})
-        return Select(state, name, choices, span=self.span(call))
+            self._validate(call, select, name, {"choices": choices, **args})
+        return Select(state, name, choices, args=tuple(sorted(args.items())), span=self.span(call))

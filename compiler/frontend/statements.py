@@ -88,15 +88,16 @@ class StatementLowering(AppendLowering):
 
     def _fork_list_join(self, call: ast.Call) -> list[Item]:
         """`forks.join()`: SGLang's default mode gathers the branches' variables, which reading
-        `forks[i][name]` already does (an implicit join), so it adds no node."""
+        `forks[i][name]` already does (an implicit join), so it adds no node; mode
+        "concate_and_append" is a Join node on the fork list (the interpreter finds its parent)."""
         if call.args or any(kw.arg != "mode" for kw in call.keywords):
             raise self.error(call, "forks.join() takes only mode=", "write forks.join()")
         mode = next((kw.value for kw in call.keywords), None)
         if mode is None or (isinstance(mode, ast.Constant) and mode.value == "gather_variable"):
             return []
         if isinstance(mode, ast.Constant) and mode.value == "concate_and_append":
-            raise self.error(call, "join(mode=\"concate_and_append\") is not supported by lmc yet",
-                             "append the branches' text to the parent instead: for f in forks: s += ...")
+            forks, _ = self.lower_expr(call.func.value)  # the join names the forks' parent itself
+            return [Item(Join(forks, forks, self.span(call), mode="concate_and_append"))]
         raise self.error(mode, f"unknown join mode {ast.unparse(mode)}",
                          "SGLang's modes are \"gather_variable\" (the default) and \"concate_and_append\"")
 

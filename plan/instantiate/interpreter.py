@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from lmc.plan.instantiate.row_program import RowProgram
 
 Wait = Generator[frozenset[int], None, Any]
+SGLANG_TEMPERATURE = 1.0  # SGLang's default for a gen that sets none (lmc's own default is greedy)
 
 
 @dataclass(frozen=True)
@@ -122,13 +123,7 @@ class Interpreter:
         elif isinstance(node, Fork):
             yield from self.fork(node_id, node)
         elif isinstance(node, Join):
-            state = yield from self.state_of(node.state)
-            forks = yield from self.value_of(node.forks)
-            children = tuple(f.id for f in forks if isinstance(f, StateHandle))
-            concat = node.mode == "concate_and_append"
-            if concat and any(self.row.parent[c] != state for c in children):
-                raise EvalError("join(mode=\"concate_and_append\") joins forks of the state they were forked from")
-            self.row.emit(JoinOp(self.row.next_id(), state, node_id, children, concat))
+            yield from self.join(node_id, node)
         elif isinstance(node, (Loop, Dynamic)) and (isinstance(node, Loop) or node.construct == "for"):
             yield from self.loop(node_id, node.target, node.iter if isinstance(node, Loop) else node.test)
         elif isinstance(node, Dynamic) and node.construct == "while":
@@ -185,8 +180,11 @@ class Interpreter:
                 raise EvalError(str(exc)) from None
             self._emit_select(node_id, state, picked, None)
             return
+        args = {**self.row.gen_defaults, **args}
+        if args.get("n", 1) != 1 and "temperature" not in args:
+            args["temperature"] = SGLANG_TEMPERATURE  # n samples rely on SGLang's default temperature
         try:
-            call = gen(name, **{**self.row.gen_defaults, **args})
+            call = gen(name, **args)
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
         op = GenOp(self.row.next_id(), state, node_id, name, call, node.constraint)
@@ -211,6 +209,23 @@ class Interpreter:
                       call.temperature, call.method)
         self.row.emit(op)
         self.row.variables[state][call.name] = op.id
+
+    def join(self, node_id: str, node: Join) -> Wait:
+        """A concatenating join's `state` may be the fork list itself (SGLang's `forks.join(...)`):
+        it joins into the state the forks came from."""
+        forks = yield from self.value_of(node.forks)
+        children = tuple(f.id for f in forks if isinstance(f, StateHandle))
+        concat = node.mode == "concate_and_append"
+        if concat and node.state == node.forks:
+            parents = {self.row.parent[c] for c in children}
+            if len(parents) != 1 or None in parents:
+                raise EvalError("join(mode=\"concate_and_append\") joins the forks of one state")
+            state = parents.pop()
+        else:
+            state = yield from self.state_of(node.state)
+        if concat and any(self.row.parent[c] != state for c in children):
+            raise EvalError("join(mode=\"concate_and_append\") joins forks of the state they were forked from")
+        self.row.emit(JoinOp(self.row.next_id(), state, node_id, children, concat))
 
     def fork(self, node_id: str, node: Fork) -> Wait:
         parent = yield from self.state_of(node.state)

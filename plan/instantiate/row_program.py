@@ -144,9 +144,10 @@ class RowProgram:
             raise RowError(str(exc), self.row_id, node) from None
 
 
-def variables_output(row: RowProgram) -> dict[str, Any]:
+def variables_output(row: RowProgram, values: Mapping[int, Any] | None = None) -> dict[str, Any]:
     """Names stored on `s` map to their last value; names stored only on forks map to the list
-    of each fork's last value, in fork order."""
+    of each fork's last value, in fork order. `values` (by op id) default to the row's own."""
+    values = row.values if values is None else values
     last: dict[tuple[str, int], int] = {}
     for op in row.ops:
         if isinstance(op, (GenOp, SelectOp)):
@@ -155,10 +156,10 @@ def variables_output(row: RowProgram) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in names:
         if (name, 0) in last:
-            out[name] = row.values[last[(name, 0)]]
+            out[name] = values.get(last[(name, 0)])
         else:
             states = sorted(s for (m, s) in last if m == name)
-            out[name] = [row.values[last[(name, s)]] for s in states]
+            out[name] = [values.get(last[(name, s)]) for s in states]
     return out
 
 

@@ -12,19 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lmc.plan.language import GenCall
-from lmc.runtime.request import FinishReason, RequestOutput
+from lmc.runtime.request import ConcatKV, FinishReason, RequestOutput
 from lmc.runtime.tokenizer import Tokenizer
 
 
 @dataclass
 class StatePrompt:
-    """`ids` are committed (encoded runs and generated ids); `text` is appended since."""
+    """`ids` are committed (encoded runs and generated ids); `text` is appended since.
+    `concat`: the ids begin with branches joined by concate_and_append (every request made
+    from this prompt carries it)."""
 
     ids: list[int] = field(default_factory=list)
     text: str = ""
+    concat: ConcatKV | None = None
 
     def copy(self) -> StatePrompt:
-        return StatePrompt(list(self.ids), self.text)
+        return StatePrompt(list(self.ids), self.text, self.concat)
 
 
 @dataclass(frozen=True)
