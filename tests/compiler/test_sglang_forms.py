@@ -87,7 +87,6 @@ def test_unnamed_gens_and_typed_gens(program):
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    ("forks = s.fork(2)\n    forks.join(mode='concate_and_append')", "concate_and_append"),
     ("forks = s.fork(2)\n    forks.join(mode='zip')", "unknown join mode"),
     ("with s.var_scope('x'):\n        s += 'a'", "var_scope"),
     ("with s.user(), s.assistant():\n        s += 'a'", "apart from roles"),

@@ -25,10 +25,7 @@ NOT_YET = {  # (file stem, program) -> the message its compile error carries
     ("bench_tree_of_thought_deep", "tree_search"): "which is not an @lmc.program",
     ("decode_json", "decode_json"): "s.var_scope(name) is not supported",
     ("decode_json_regex", "decode_json"): "imports cannot run inside a program",
-    ("gen_min_new_tokens", "convo_1"): "no argument `min_tokens`",
     ("image_qa", "image_qa"): "has no `image`",
-    ("parallel_encoding", "parallel_encoding"): "concate_and_append",
-    ("stream_logprobs", "qa"): "no argument `return_logprob`",
     ("tool_use", "tool_use"): "s.var_scope(name) is not supported",
 }
 SPECIAL_INPUTS = {"lhs": 257, "rhs": 983, "num_branches": 2}
@@ -41,6 +38,7 @@ READS = {  # program -> the variables SGLang's script (or test) reads from its s
     "react": ("action_1",), "parallel_decoding": ("detailed_tip", "summary"), "qa": ("answer",),
     "regex_gen": ("answer",), "dtype_gen": ("str_res", "int_res", "float_res", "bool_res"),
     "gen_character_spec": ("name", "birthday", "job"), "poignancy_event": ("Rate",),
+    "parallel_encoding": ("answer",), "convo_1": ("answer",),
 }
 
 
@@ -84,7 +82,8 @@ class ShortGenEngine(Engine):
 
     def submit(self, request: Request) -> RequestHandle:
         if request.sampling.max_tokens > GEN_TOKENS:
-            request = replace(request, sampling=replace(request.sampling, max_tokens=GEN_TOKENS))
+            short = replace(request.sampling, max_tokens=GEN_TOKENS, min_tokens=min(request.sampling.min_tokens, GEN_TOKENS))
+            request = replace(request, sampling=short)
         return super().submit(request)
 
 
