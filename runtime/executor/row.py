@@ -22,6 +22,7 @@ from lmc.plan.instantiate import ForkOp, GenOp, JoinOp, Op, RoleOp, RowProgram, 
 from lmc.plan.instantiate.row_program import variables_output
 from lmc.plan.ir import Prefix
 from lmc.plan.language import GenCall, LogprobArgs
+from lmc.runtime.chat_template import render_conversation
 from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
 from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
@@ -54,7 +55,7 @@ class RowRun:
     def __init__(self, program: RowProgram, env: RowEnv) -> None:
         self.program = program
         self.env = env
-        self.prompts: dict[int, StatePrompt] = {0: StatePrompt()}
+        self.prompts: dict[int, StatePrompt] = {0: env.codec.new_prompt()}
         self.fork_points: dict[tuple[int, int], list[int]] = {}
         self.spawned: list[Coroutine] = []
         self.flags: list[dict[str, Any]] = []
@@ -135,6 +136,8 @@ class RowRun:
     def final_text(self) -> str:
         """The text of `s` (the tokenizer's start-of-text space is not part of it)."""
         prompt = self.prompts[0]
+        if prompt.conversation is not None:
+            return render_conversation(self.env.codec.tokenizer.hf, prompt.conversation.messages, None, generation=False)
         return self.env.codec.tokenizer.decode(prompt.ids) + prompt.text
 
 
@@ -166,7 +169,9 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
         elif isinstance(op, JoinOp):
             yield from at_node(row, op.node, run_concat(row, prompt, op))
         elif isinstance(op, RoleOp):
-            raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
+            if prompt.conversation is None:
+                raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
+            _on_prompt(row, op, prompt.role, op.role, op.begin)
         position += 1
         row.reached[state] = position
         row.version += 1
@@ -185,10 +190,18 @@ def at_node(row: RowRun, node: str, co: Coroutine) -> Coroutine:
         value = yield step
 
 
+def _on_prompt(row: RowRun, op: Op, change: Callable[..., None], *args: Any) -> None:
+    """Apply a change to a prompt; a conversation that cannot take it fails the row."""
+    try:
+        change(*args)
+    except ValueError as exc:
+        raise RowError(str(exc), row.program.row_id, op.node) from None
+
+
 def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None) -> Coroutine:
     while op.text is None and not row.ready(op.deps):
         yield BLOCK
-    prompt.text += row.program.text(op)
+    _on_prompt(row, op, prompt.append, row.program.text(op))
     codec = row.env.codec
     if not row.env.cache:
         return
@@ -218,7 +231,7 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
         for k in range(call.n))
     outputs: list[RequestOutput] = yield Submit(requests, op.node, "gen", modeled=row.modeled_as(op, "request"))
     results = [codec.gen_result(output, call) for output in outputs]
-    prompt.ids.extend(results[0].ids)
+    prompt.extend(results[0].ids, results[0].text)
     for output in outputs:
         row.generated_tokens += len(output.output_ids)
         if output.finish_reason is FinishReason.LENGTH:
@@ -295,7 +308,7 @@ def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
                                                 for u, ids in zip(unconditional, choices)]
         info["normalized_unconditional_prompt_logprobs"] = values
     row.meta_info[op.id] = info
-    prompt.ids.extend(choices[best])
+    prompt.extend(choices[best], op.choices[best])
     row.record(op, op.choices[best])
 
 
@@ -308,6 +321,9 @@ def run_concat(row: RowRun, prompt: StatePrompt, op: JoinOp) -> Coroutine:
     while not all(row.reached.get(c) == len(program.history(c)) for c in op.children):
         yield BLOCK
     codec = row.env.codec
+    if prompt.conversation is not None:
+        raise RowError("join(mode=\"concate_and_append\") needs a chat template lmc can cut into role texts",
+                       program.row_id, op.node)
     if prompt.concat is not None:
         raise RowError("this state was already joined with mode=\"concate_and_append\"; lmc concatenates a state once",
                        program.row_id, op.node)
