@@ -26,6 +26,7 @@ from typing import Any
 from lmc.plan.errors import RowError
 from lmc.plan.instantiate import (
     GenOp,
+    ImageOp,
     Instantiator,
     JoinOp,
     RoleOp,
@@ -180,8 +181,8 @@ def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize
                 return None
             run.append(op.text)
             continue
-        if isinstance(op, JoinOp):
-            return None  # the branches' KV, concatenated: not a prefix of anything modeled
+        if isinstance(op, (JoinOp, ImageOp)):
+            return None  # concatenated branches' KV, an image: not prompts the model predicts
         flush()
         if isinstance(op, RoleOp):
             tokens.append(ids("role", op.role, op.begin))

@@ -18,7 +18,7 @@ from lmc.plan.ir import NODE_TYPES, Entry, Graph, Node, Param, Source, Span
 from lmc.plan.ir.graph import natural_key
 
 KINDS: dict[str, type] = {cls.kind: cls for cls in NODE_TYPES}  # type: ignore[attr-defined]
-_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test"}
+_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test", "path"}
 # Fields added within format version 2: written only when they differ from their default, so a
 # plan that does not use them has the bytes it had before they existed.
 _LATER_FIELDS = {("select", "args"), ("join", "mode")}

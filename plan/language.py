@@ -252,16 +252,29 @@ def _role(role: str) -> Callable[[Any], RoleCall]:
     return wrap
 
 
+@dataclass(frozen=True)
+class ImageCall:
+    path: str
+
+
+def image(path: str) -> ImageCall:
+    """SGLang's `image(path)`: an image in the prompt. It compiles; running it needs a vision
+    model, which lmc does not load yet, so such a row fails naming the model."""
+    if not isinstance(path, str) or not path:
+        raise LanguageError(f"lmc.image needs a non-empty str path, got {path!r}")
+    return ImageCall(path)
+
+
 system = _role("system")
 user = _role("user")
 assistant = _role("assistant")
 PRIMITIVES: dict[Callable[..., Any], str] = {
-    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select",
+    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select", image: "image",
     system: "system", user: "user", assistant: "assistant",
 }
 
 __all__ = [
-    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "RUN_KEYWORDS", "run_defaults", "GenCall", "LogprobArgs", "RoleCall", "SelectCall", "as_select",
-    "assistant", "gen",
+    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "RUN_KEYWORDS", "run_defaults", "GenCall", "ImageCall", "LogprobArgs", "RoleCall", "SelectCall", "as_select",
+    "assistant", "gen", "image",
     "gen_int", "gen_string", "select", "system", "user",
 ]

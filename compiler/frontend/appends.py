@@ -17,8 +17,8 @@ from lmc.compiler.frontend.context import Context, Item
 from lmc.plan.choices import ChoicesMethod
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import Const, Expr
-from lmc.plan.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
-from lmc.plan.language import ROLES, gen, select
+from lmc.plan.ir import Gen, Image, RoleBegin, RoleEnd, Select, Text, const_name
+from lmc.plan.language import ROLES, gen, image, select
 from lmc.plan.program import Program
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class AppendLowerer:
             check_call_shape(self.ctx, rhs)
             if primitive in GEN_DTYPES:
                 return [Item(self._gen(state, rhs, GEN_DTYPES[primitive]))]
+            if primitive == "image":
+                return [Item(self._image(state, rhs))]
             if primitive == "select":
                 return [Item(self._select(state, rhs))]
             return self._role(state, rhs, primitive, role)
@@ -144,6 +146,14 @@ class AppendLowerer:
             picked = {k: v for k, v in args.items() if k in ("temperature", "choices_method")}
             return Select(state, name, args["choices"], args=tuple(sorted(picked.items())), span=self.ctx.span(call))
         return Gen(state, name, tuple(sorted(args.items())), span=self.ctx.span(call))
+
+    def _image(self, state: Expr, call: ast.Call) -> Image:
+        if len(call.args) != 1 or call.keywords:
+            raise self.ctx.error(call, "lmc.image(...) takes one argument, the image's path")
+        path = self._arg("path", call.args[0], "lmc.image")
+        if isinstance(path, Const):
+            self._validate(call, lambda _name, path: image(path), Const("x"), {"path": path})
+        return Image(state, path, span=self.ctx.span(call))
 
     def _select(self, state: Expr, call: ast.Call) -> Select:
         bound = self._bind_args(call, SELECT_ARGS, "lmc.select")

@@ -21,6 +21,7 @@ from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
     ForkOp,
     GenOp,
+    ImageOp,
     JoinOp,
     Op,
     RoleOp,
@@ -101,6 +102,6 @@ def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | N
 
 
 __all__ = [
-    "PROMPT_OPS", "ForkOp", "GenOp", "Instantiator", "JoinOp", "Op", "RoleOp", "RoleTexts",
+    "PROMPT_OPS", "ForkOp", "GenOp", "ImageOp", "Instantiator", "JoinOp", "Op", "RoleOp", "RoleTexts",
     "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate",
 ]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import MISSING, Const, EvalError, Expr, Pattern, Ref, Scope, reduce, walk
 from lmc.plan.expr.scope import bind_pattern, iterate
-from lmc.plan.instantiate.ops import ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
+from lmc.plan.instantiate.ops import ForkOp, GenOp, ImageOp, JoinOp, RoleOp, SelectOp, TextOp
 from lmc.plan.ir import (
     Assign,
     Branch,
@@ -25,6 +25,7 @@ from lmc.plan.ir import (
     Dynamic,
     Fork,
     Gen,
+    Image,
     Join,
     Loop,
     Node,
@@ -35,7 +36,7 @@ from lmc.plan.ir import (
     Select,
     Text,
 )
-from lmc.plan.language import SelectCall, as_select, gen, select
+from lmc.plan.language import SelectCall, as_select, gen, image, select
 
 if TYPE_CHECKING:
     from lmc.plan.instantiate.row_program import RowProgram
@@ -120,6 +121,14 @@ class Interpreter:
             yield from self.gen(node_id, node)
         elif isinstance(node, Select):
             yield from self.select(node_id, node)
+        elif isinstance(node, Image):
+            state = yield from self.state_of(node.state)
+            path = yield from self.value_of(node.path)
+            try:
+                call = image(path)
+            except LanguageError as exc:
+                raise EvalError(str(exc)) from None
+            self.row.emit(ImageOp(self.row.next_id(), state, node_id, call.path))
         elif isinstance(node, Fork):
             yield from self.fork(node_id, node)
         elif isinstance(node, Join):

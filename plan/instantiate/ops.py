@@ -73,6 +73,16 @@ class SelectOp:
 
 
 @dataclass(frozen=True)
+class ImageOp:
+    """An image in `state`'s prompt (`lmc.image(path)`); only a vision model can run it."""
+
+    id: int
+    state: int
+    node: str
+    path: str
+
+
+@dataclass(frozen=True)
 class ForkOp:
     """`children` start as copies of `state`'s prompt and variables at this point."""
 
@@ -95,5 +105,5 @@ class JoinOp:
     concat: bool = False
 
 
-Op = TextOp | RoleOp | GenOp | SelectOp | ForkOp | JoinOp
-PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp)
+Op = TextOp | RoleOp | GenOp | SelectOp | ImageOp | ForkOp | JoinOp
+PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp, ImageOp)

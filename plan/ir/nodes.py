@@ -120,6 +120,17 @@ class Select:
 
 
 @dataclass(frozen=True)
+class Image:
+    """`lmc.image(path)` appended to a state (compiled; running it needs a vision model)."""
+
+    kind: ClassVar[str] = "image"
+    arms: ClassVar[tuple[str, ...]] = ()
+    state: Expr
+    path: Expr
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Fork:
     """`targets[i] = state.fork(sizes[i])`: children that share the state's prompt so far.
     Several targets means merged sibling forks (one fork op). `group` names the batch group."""
@@ -227,11 +238,11 @@ class Prefix:
 
 
 Node = (
-    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | Fork | Join | Loop | Branch
+    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | Image | Fork | Join | Loop | Branch
     | Dynamic | Break | Continue | Return | Prefix
 )
 NODE_TYPES: tuple[type, ...] = (
-    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, Fork, Join, Loop, Branch, Dynamic,
+    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, Image, Fork, Join, Loop, Branch, Dynamic,
     Break, Continue, Return, Prefix,
 )
 

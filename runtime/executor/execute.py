@@ -115,8 +115,9 @@ def execute(
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids), whole_conversations=whole)
     constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     # an engine without `concatenates_kv` (an API backend, a baseline) cannot take ConcatKV requests
+    model = getattr(getattr(engine, "config", None), "model", None) or type(engine).__name__
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink,
-                 bool(getattr(engine, "concatenates_kv", False)))
+                 bool(getattr(engine, "concatenates_kv", False)), f"the model {model!r}")
     instantiator = Instantiator(plan, roles, options.max_loop_iterations, dict(options.gen_defaults))
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics)

@@ -18,7 +18,7 @@ from typing import Any
 
 from lmc.plan.choices import METHODS, decide, mean, scores
 from lmc.plan.errors import RowError
-from lmc.plan.instantiate import ForkOp, GenOp, JoinOp, Op, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.plan.instantiate import ForkOp, GenOp, ImageOp, JoinOp, Op, RoleOp, RowProgram, SelectOp, TextOp
 from lmc.plan.instantiate.row_program import variables_output
 from lmc.plan.ir import Prefix
 from lmc.plan.language import GenCall, LogprobArgs
@@ -47,6 +47,7 @@ class RowEnv:
     cache: bool = True
     token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None  # (rid, gen name, stops, token)
     concat_kv: bool = False
+    model: str = "the model"  # named by a row that needs what this model cannot do (an image)
 
 
 class RowRun:
@@ -168,6 +169,9 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
             yield from at_node(row, op.node, run_select(row, prompt, op))
         elif isinstance(op, JoinOp):
             yield from at_node(row, op.node, run_concat(row, prompt, op))
+        elif isinstance(op, ImageOp):
+            raise RowError(f"lmc.image({op.path!r}) needs a vision model, and {row.env.model} is a text model "
+                           "(lmc runs text models only)", program.row_id, op.node)
         elif isinstance(op, RoleOp):
             if prompt.conversation is None:
                 raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)

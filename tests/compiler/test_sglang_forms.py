@@ -91,7 +91,6 @@ def test_unnamed_gens_and_typed_gens(program):
     ("with s.var_scope('x'):\n        s += 'a'", "var_scope"),
     ("with s.user(), s.assistant():\n        s += 'a'", "apart from roles"),
     ("s += lmc.gen_int('n', dtype=float)", "sets dtype itself"),
-    ("s += lmc.image('cat.png')", r"the module `lmc` \(lmc\) has no `image`"),
 ])
 def test_what_is_not_supported_yet_is_a_located_error(program, body, message):
     prog = program(f"@lmc.function\ndef p(s):\n    {body}\n")
