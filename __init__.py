@@ -27,6 +27,7 @@ _EXPORTS = {
     "token_length_normalized": "lmc.plan.choices",
     "greedy_token_selection": "lmc.plan.choices",
     "unconditional_likelihood_normalized": "lmc.plan.choices",
+    **{f"{role}_{edge}": "lmc.plan.language" for role in ("system", "user", "assistant") for edge in ("begin", "end")},
     "Plan": "lmc.plan.file",
     "CompileOptions": "lmc.plan.options",
     # runtime

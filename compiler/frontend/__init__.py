@@ -5,8 +5,9 @@ parametric (resolved per row at instantiation); control flow over generated valu
 Dynamic region; anything else is a CompileError that names file:line:col and says what to write.
 
 The parts, composed (each holds the one `Context` of the compilation): `StatementLowerer` holds an
-`ExpressionLowerer` (which holds a `CallLowerer`), an `AppendLowerer`, a `ControlLowerer` and an
-`Inliner`; each dispatches on the AST node's type through an explicit table.
+`ExpressionLowerer` (which holds a `CallLowerer`), an `AppendLowerer`, a `ForkLowerer`, a
+`ListLowerer`, a `ControlLowerer` and an `Inliner`; the expression and statement lowerers
+dispatch on the AST node's type through an explicit table.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def lower_program(program: Program) -> Graph:
     body, ret = split_return(ctx, fdef)
     items = statements.lower_block(body)
     if ret is not None and ret.value is not None:
-        value, _ = statements.exprs.folded(ret.value)
-        items.append(Item(Return(value, ctx.span(ret))))
+        calls, (value, _) = ctx.collect_calls(lambda: statements.exprs.folded(ret.value))
+        items += [*calls, Item(Return(value, ctx.span(ret)))]
     _check_reads(ctx)
     entry = Entry(program.name, state, tuple(params), ret is not None and ret.value is not None,
                   ctx.span(fdef))

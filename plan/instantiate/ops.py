@@ -83,6 +83,22 @@ class ImageOp:
 
 
 @dataclass(frozen=True)
+class CallOp:
+    """Call the host function `function` (`module:qualname`, `source` as on the HostCall node)
+    once the ops `deps` have values; `args`/`kwargs` are residuals whose only unknowns are those
+    values (`RowProgram.call_arguments`). The result is the op's value, read through `Ref(id)`
+    like a generated one. It belongs to no state: it adds nothing to any prompt."""
+
+    id: int
+    node: str
+    function: str
+    source: int | None
+    args: tuple[Expr, ...]
+    kwargs: tuple[tuple[str, Expr], ...]
+    deps: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class ForkOp:
     """`children` start as copies of `state`'s prompt and variables at this point."""
 
@@ -105,5 +121,6 @@ class JoinOp:
     concat: bool = False
 
 
-Op = TextOp | RoleOp | GenOp | SelectOp | ImageOp | ForkOp | JoinOp
+Op = TextOp | RoleOp | GenOp | SelectOp | ImageOp | CallOp | ForkOp | JoinOp
 PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp, ImageOp)
+VALUE_OPS = (GenOp, SelectOp, CallOp)  # ops whose value the row records

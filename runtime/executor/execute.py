@@ -22,6 +22,7 @@ from lmc.plan.order import order_programs
 from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.driver import Driver
 from lmc.runtime.executor.engine_like import EngineLike
+from lmc.runtime.executor.host_calls import HostFunctions
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.prompt import TokenCodec
@@ -114,11 +115,12 @@ def execute(
                     roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids), whole_conversations=whole)
     constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
-    # an engine without `concatenates_kv` (an API backend, a baseline) cannot take ConcatKV requests
+    instantiator = Instantiator(plan, roles, options.max_loop_iterations, dict(options.gen_defaults))  # checks the sources first
+    host = HostFunctions.for_graph(plan.graph) if plan.has_host_calls else None
     model = getattr(getattr(engine, "config", None), "model", None) or type(engine).__name__
-    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink,
+    # an engine without `concatenates_kv` (an API backend, a baseline) cannot take ConcatKV requests
+    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host,
                  bool(getattr(engine, "concatenates_kv", False)), f"the model {model!r}")
-    instantiator = Instantiator(plan, roles, options.max_loop_iterations, dict(options.gen_defaults))
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics)
     ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)

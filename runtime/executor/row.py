@@ -6,7 +6,9 @@ are sibling coroutines whose prompts start as a copy of the parent's at the fork
 ids, so the engine's radix cache shares the parent's KV without being told). Reading a branch's
 value is an implicit join: the text that reads it waits until it is recorded. When a recorded
 value lets a dynamic region go on, the RowProgram emits more ops and the coroutines of the states
-concerned walk on; new forks start new coroutines.
+concerned walk on; new forks start new coroutines. A host call runs (`host_calls.py`) as soon as
+the values it reads are recorded: at `begin` for calls on inputs and constants, else inside the
+`record` that completes its arguments; its result is recorded like a gen's.
 """
 
 from __future__ import annotations
@@ -18,13 +20,25 @@ from typing import Any
 
 from lmc.plan.choices import METHODS, decide, mean, scores
 from lmc.plan.errors import RowError
-from lmc.plan.instantiate import ForkOp, GenOp, ImageOp, JoinOp, Op, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.plan.instantiate import (
+    CallOp,
+    ForkOp,
+    GenOp,
+    ImageOp,
+    JoinOp,
+    Op,
+    RoleOp,
+    RowProgram,
+    SelectOp,
+    TextOp,
+)
 from lmc.plan.instantiate.row_program import variables_output
 from lmc.plan.ir import Prefix
 from lmc.plan.language import GenCall, LogprobArgs
 from lmc.runtime.chat_template import render_conversation
 from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
 from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
+from lmc.runtime.executor.host_calls import HostFunctions
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
 from lmc.runtime.request import ConcatKV, FinishReason, Request, RequestOutput, SamplingParams
 
@@ -46,6 +60,7 @@ class RowEnv:
     roles_error: str | None = None  # why the model has no role texts, if it has none
     cache: bool = True
     token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None  # (rid, gen name, stops, token)
+    host: HostFunctions | None = None  # the plan's host functions (None: it has no calls)
     concat_kv: bool = False
     model: str = "the model"  # named by a row that needs what this model cannot do (an image)
 
@@ -67,6 +82,7 @@ class RowRun:
         self.reached: dict[int, int] = {}  # how far each state's coroutine has walked its history
         self.meta_info: dict[int, Any] = {}  # gen/select op id -> what s.get_meta_info(name) reads
         self.held: list[str] = []  # pinned branch KV of concatenations, released when the row ends
+        self.calls: list[CallOp] = []  # host calls waiting for their arguments
 
     def begin(self) -> None:
         """Start the walk; the coroutines to run are in `spawned`.
@@ -83,9 +99,11 @@ class RowRun:
                 if not any(isinstance(o, TextOp) and o.text is None for o in before):
                     self.modeled.add(op.id)
         self._accept(ops)
+        self._run_calls()
 
     def record(self, op: GenOp | SelectOp, value: str) -> None:
         self._accept(self.program.record(op.id, value))
+        self._run_calls()
         self.version += 1
 
     def _accept(self, ops: list[Op]) -> None:
@@ -95,7 +113,20 @@ class RowRun:
                     at = len(self.program.base[child])
                     self.fork_points.setdefault((op.state, at), []).append(child)
                     self.spawned.append(state_coroutine(self, child))
+            elif isinstance(op, CallOp):
+                self.calls.append(op)
         self.version += 1
+
+    def _run_calls(self) -> None:
+        """Run, in op order, every waiting call whose arguments exist; a result may resume the
+        walk, which may emit more calls."""
+        while (call := next((c for c in self.calls if self.ready(c.deps)), None)) is not None:
+            self.calls.remove(call)
+            self.node = call.node
+            if self.env.host is None:
+                raise RowError("this plan has host calls, but the executor was given no host functions",
+                               self.program.row_id, call.node)
+            self._accept(self.program.record(call.id, self.env.host.call(self.program, call)))
 
     def modeled_as(self, op: Op, role: str) -> str | None:
         return role if op.id in self.modeled else None
