@@ -83,7 +83,7 @@ def test_tree_of_thought_port_with_roles_matches_transformers(engine, hf):
     try:
         program.compile()
     except CompileError as exc:
-        pytest.skip(f"the port does not compile yet (helpers that take the state, issue 11): {exc}")
+        pytest.skip(f"the port does not compile yet (issue 11): {exc}")
     roles, error = role_texts(engine.tokenizer)
     assert roles is not None, error
     question = "What is 12 + 30?"
