@@ -69,7 +69,9 @@ def bench_run_cmd(
 ) -> None:
     """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`.
 
-    Asked for more rows than a data file has, its rows repeat under new ids."""
+    Beside lmc: "engine alone", lmc's recorded request stream replayed straight into the engine
+    (lmc's `overhead` is its wall time over that). Asked for more rows than a data file has, its
+    rows repeat under new ids."""
     from lmc.benchmarks.run import bench_run
 
     sizes = {}

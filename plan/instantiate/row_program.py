@@ -41,6 +41,7 @@ class RowProgram:
         self.waiting_for: frozenset[int] = frozenset()
         self.finished = False
         self._new: list[Op] = []
+        self._started = False
         self._interpreter = Interpreter(self, {graph.entry.state: StateHandle(0), **inputs})
         self._walk = self._interpreter.block(ENTRY, "body")
 
@@ -70,7 +71,14 @@ class RowProgram:
 
     # -- used by the executor ------------------------------------------------------------------
     def start(self) -> list[Op]:
-        """Run until the end or until a dynamic region waits; the ops emitted."""
+        """Run until the end or until a dynamic region waits; the ops emitted. Called again
+        before any value is recorded, it returns the same ops (a row started to compute the row
+        order is then run as it is)."""
+        if self._started:
+            if self.values:
+                raise ValueError("start() after a value was recorded")
+            return list(self.ops)
+        self._started = True
         return self._advance()
 
     def record(self, op_id: int, value: str) -> list[Op]:
