@@ -175,7 +175,7 @@ class Engine:
         """Convenience: run prompts (text gets BOS) to completion, results in input order."""
         handles = []
         for prompt in prompts:
-            ids = self.tokenizer.encode(prompt, add_bos=True) if isinstance(prompt, str) else prompt
+            ids = self.tokenizer.encode_run(prompt, at_start=True) if isinstance(prompt, str) else prompt
             handles.append(self.submit(Request(ids, sampling or SamplingParams())))
         self.run_until_done()
         return [h.output for h in handles]
