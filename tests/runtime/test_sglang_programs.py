@@ -118,5 +118,5 @@ def test_bench_run_gains_the_ported_benchmarks(small_model_dir):
               "sglang/bench_generative_agents", "sglang/bench_llm_judge"}
     assert ported <= set(workloads())
     table = bench_workload("sglang/bench_hellaswag", load_model(str(small_model_dir)), rows=2, transformers=False)
-    assert [r["system"] for r in table] == ["lmc", "lmc to a file", "passes off", "cache off", "both off"]
+    assert [r["system"] for r in table] == ["lmc", "engine alone", "lmc to a file", "passes off", "cache off", "both off"]
     assert all(r["same"] for r in table)  # greedy outputs agree across every system
