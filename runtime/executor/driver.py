@@ -153,8 +153,9 @@ class Driver:
             return
         meta = {"flags": row.flags, "generated_tokens": row.generated_tokens}
         text = row.final_text() if self.keep_text else None
+        info = row.meta_infos() if self.keep_text else None
         self._close(live)
-        self._emit(RowResult(live.job.index, live.job.id, outputs, meta, text=text))
+        self._emit(RowResult(live.job.index, live.job.id, outputs, meta, text=text, meta_info=info))
 
     def _fail(self, live: _Live, exc: BaseException) -> None:
         live.failed = True
@@ -166,6 +167,9 @@ class Driver:
     def _close(self, live: _Live) -> None:
         self._active.pop(live.job.index, None)
         self.pins.release(live.job.index, live.pins)
+        for rid in live.row.held:
+            self.engine.unpin(rid)
+        live.row.held.clear()
 
     def _emit(self, result: RowResult) -> None:
         m = self.metrics
