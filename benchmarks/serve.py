@@ -76,13 +76,15 @@ async def _level(url: str, model: str, batch: list[list[int]], clients: int, new
             "ttft_p99_ms": round(1e3 * _percentile(ttfts, 0.99), 1)}
 
 
-def _start(args: list[str], port: int) -> subprocess.Popen:
+def _start(args: list[str], port: int, log: Path) -> subprocess.Popen:
+    """The server, its stderr in `log` (a pipe nobody reads would stall it once full)."""
     command = [sys.executable, "-m", "lmc", "serve", "--port", str(port), "--served-model-name", "bench", *args]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink, text=True)
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"lmc serve exited: {process.stderr.read()}")
+            raise RuntimeError(f"lmc serve exited: {log.read_text()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return process
@@ -132,7 +134,8 @@ def bench_serve(model: str, device: str, load_format: str, levels: tuple[int, ..
     serve_args = ["--model", model, "--device", device, "--load-format", load_format, "--max-queue", "100000",
                   *serve_options]
     batches = {c: prompts(max(c * requests_per_client, min_requests), prefix_tokens, own_tokens, seed=c) for c in levels}
-    process = _start(serve_args, port)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    process = _start(serve_args, port, Path(out_dir) / f"{name}.server.log")
     url = f"http://127.0.0.1:{port}/v1"
     try:
         asyncio.run(_level(url, "bench", prompts(2, 8, 4, seed=99), 1, 2))  # warm-up, untimed
