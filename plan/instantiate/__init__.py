@@ -27,6 +27,7 @@ from lmc.plan.instantiate.ops import (
     SelectOp,
     TextOp,
 )
+from lmc.plan.instantiate.messages import messages
 from lmc.plan.instantiate.row_program import RoleTexts, RowProgram
 from lmc.plan.ir import Dynamic, Graph, Param
 
@@ -98,5 +99,5 @@ def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | N
 
 __all__ = [
     "PROMPT_OPS", "ForkOp", "GenOp", "Instantiator", "JoinOp", "Op", "RoleOp", "RoleTexts",
-    "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate",
+    "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate", "messages",
 ]

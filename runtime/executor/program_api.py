@@ -71,6 +71,13 @@ class ProgramState:
             raise RowFailed(self.error)
         return self._result.text or ""
 
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages of `s`, as SGLang's `state.messages()`: [{"role", "content"}, ...],
+        one per role block, the content without the chat template's texts."""
+        if self._result.error is not None:
+            raise RowFailed(self.error)
+        return [dict(m) for m in self._result.messages or []]
+
     def __repr__(self) -> str:
         body = f"error={self.error!r}" if not self.ok else f"outputs={self._result.outputs!r}"
         return f"ProgramState(id={self.id!r}, {body})"

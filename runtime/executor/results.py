@@ -18,8 +18,8 @@ class RowFailure:
 class RowResult:
     """One row, finished. `index` is its position in the input; `id` its "id" field or line
     number. `meta` holds only deterministic facts (flags, generated tokens), so a rerun or a
-    resumed run writes the same bytes. `text` is the final prompt of `s` (kept for the Python
-    API only)."""
+    resumed run writes the same bytes. `text` is the final prompt of `s` and `messages` its chat
+    messages (both kept for the Python API only)."""
 
     index: int
     id: Any
@@ -27,6 +27,7 @@ class RowResult:
     meta: dict[str, Any] = field(default_factory=dict)
     error: RowFailure | None = None
     text: str | None = None
+    messages: list[dict[str, str]] | None = None
 
     @property
     def ok(self) -> bool:

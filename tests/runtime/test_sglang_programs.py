@@ -96,6 +96,7 @@ READS = {  # program -> the variables SGLang's script (or test) reads from its s
     "regular_expression_gen": ("answer",), "multi_turn_chat": ("answer_1", "answer_2"),
     "expand": ("detailed_tip",),
 }
+MESSAGES = {"multi_turn_question", "answer_mt_bench", "gen_character_normal", "multi_turn_chat", "short_answer"}
 PER_FORK = {  # program -> {variable: the input that says how many forks set it}: lists, one per fork
     "parallel_sample": {"reasoning": "n", "tool": "n", "answer": "n"},
 }
@@ -198,6 +199,10 @@ def test_ported_program_runs_end_to_end(engine, path, name):
         assert result.text  # state.text(), which most scripts print
         for wanted in READS.get(name, ()):
             assert wanted in result.outputs, (wanted, result.outputs)
+        if name in MESSAGES:  # the scripts print state.messages(): the role blocks, each gen in one
+            assert {m["role"] for m in result.messages} <= {"system", "user", "assistant"}, result.messages
+            for wanted in READS[name]:
+                assert any(result.outputs[wanted].strip() in m["content"] for m in result.messages)
         for wanted, count in PER_FORK.get(name, {}).items():
             value = result.outputs[wanted]
             assert isinstance(value, list) and len(value) == jobs[result.index].fields[count], (wanted, value)
