@@ -58,6 +58,12 @@ class ProgramState:
             raise KeyError(f"this row has no output {name!r} (it has: {known})")
         return outputs[name]
 
+    @property
+    def ret_value(self) -> Any:
+        """What the program returned, as SGLang's `state.ret_value` (None without a return)."""
+        outputs = self.outputs
+        return outputs.get("ret_value") if "ret_value" in outputs else None
+
     def get(self, name: str, default: Any = None) -> Any:
         return self.outputs.get(name, default)
 

@@ -123,6 +123,22 @@ def test_return_dict_and_json_values(program):
     assert row.outputs() == {"name": "Ada", "raw": '{"name": "Ada"}'}
 
 
+def test_a_returned_list_is_ret_value_beside_the_variables(program):
+    prog = program(
+        """
+        @lmc.program
+        def pair(s, text: str):
+            s += text + lmc.gen("a", max_tokens=1) + lmc.gen("b", max_tokens=1)
+            return [s["a"], s["b"]]
+        """
+    )
+    row = instantiate(lower_program(prog), {"text": "t"})
+    gen_a, gen_b = row.pending()
+    row.record(gen_a.id, "x")
+    row.record(gen_b.id, "y")
+    assert row.outputs() == {"a": "x", "b": "y", "ret_value": ["x", "y"]}
+
+
 def test_inputs_are_bound_and_checked(program):
     graph = lower_program(program(
         """

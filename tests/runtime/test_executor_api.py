@@ -59,6 +59,18 @@ def test_messages_are_the_role_blocks_as_sglang_gives_them(runtime):
     assert greet.run(name="Ada").messages() == []
 
 
+@lmc.program
+def listed(s, name: str):
+    s += name + lmc.gen("a", max_tokens=2, ignore_eos=True)
+    return [s["a"], name]
+
+
+def test_ret_value_is_what_the_program_returned(runtime):
+    state = listed.run(name="Ada")
+    assert state.ret_value == [state["a"], "Ada"]
+    assert greet.run(name="Ada").ret_value is None
+
+
 def test_run_batch_keeps_input_order_and_isolates_failures(runtime):
     states = greet.run_batch([{"name": "Ada"}, {"name": 7}, {"name": "Bob"}], progress=False)
     assert [s.ok for s in states] == [True, False, True]
