@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lmc.cli.log_level import LogLevel
 from lmc.plan.options import PASS_NAMES
 
 
@@ -24,6 +25,7 @@ def compile_cmd(
     disable_pass: Annotated[list[str] | None, typer.Option(
         "--disable-pass", help=f"Turn a pass off (repeatable): {', '.join(PASS_NAMES)}.",
     )] = None,
+    log_level: LogLevel = None,
 ) -> None:
     """Compile the programs in PATH to plan.json files and print what the compiler found.
     A program the compiler cannot analyse gets its line, a caret and what to write instead
@@ -117,6 +119,7 @@ def _print(rows: list[dict[str, Any]], load_seconds: float | None) -> None:
 def bench_compile_cmd(
     repeats: Annotated[int, typer.Option(help="Compiles per program (the first pays for cold caches).")] = 5,
     out_dir: Annotated[str, typer.Option(help="Folder for the JSON results (benchmarks/results holds the committed ones).")] = "lmc-bench",
+    log_level: LogLevel = None,
 ) -> None:
     """Compile time of every example program (target: under 0.5 s each)."""
     from lmc.benchmarks.compile import bench_compile

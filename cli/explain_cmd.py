@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from lmc.cli.log_level import LogLevel
+
 if TYPE_CHECKING:
     from lmc.plan.cache_model import Prediction
     from lmc.plan.ir import Graph
@@ -30,6 +32,7 @@ def explain_cmd(
     model: Annotated[str, typer.Option(
         "--model", metavar="NAME|DIR", help="Whose tokenizer counts tokens and whose chat template "
         "the pictures show: tiny, a preset, a HF directory, or none (word pieces, <role> markers).")] = "tiny",
+    log_level: LogLevel = None,
 ) -> None:
     """Show a plan: its graph (shared prefixes, forks, gens, constraints, dynamic regions) and,
     with --inputs, the predicted cache reuse over all rows; with --metrics, what a run measured."""

@@ -10,6 +10,7 @@ import lmc
 from lmc import log
 from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
+from lmc.cli.log_level import LogLevel
 from lmc.cli.run_cmd import run_cmd
 from lmc.cli.serve_cmd import serve_cmd
 
@@ -62,6 +63,7 @@ def bench_run_cmd(
     system: Annotated[list[str] | None, typer.Option("--system", help="Only these systems (repeatable; both off always runs).")] = None,
     rows_for: Annotated[list[str] | None, typer.Option("--rows-for", help="WORKLOAD=N: rows for one workload (repeatable).")] = None,
     name: Annotated[str | None, typer.Option(help="Results file name (default run_<device>).")] = None,
+    log_level: LogLevel = None,
 ) -> None:
     """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`.
 
@@ -86,6 +88,7 @@ def bench_engine_cmd(
     own_tokens: int = typer.Option(32, help="Tokens of each row's own text."),
     new_tokens: int = typer.Option(8, help="Tokens generated per row."),
     out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
+    log_level: LogLevel = None,
 ) -> None:
     """Few-shot shape on the engine: lmc, lmc without radix cache, transformers `generate`."""
     from lmc.benchmarks.engine import FewShotShape, bench_engine
@@ -102,6 +105,7 @@ def bench_gpu_cmd(
     out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
     transformers: bool = typer.Option(True, help="Also time transformers on the same shapes."),
     name: str = typer.Option("gpu", help="Results file name (without .json)."),
+    log_level: LogLevel = None,
 ) -> None:
     """Few-shot, decode, prefill and decode-step shapes on a CUDA device, beside transformers."""
     from lmc.benchmarks.gpu import bench_gpu
@@ -115,6 +119,7 @@ def bench_constrained_cmd(
     out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
     repeats: int = typer.Option(3, help="Cold compiles per case (the median is reported)."),
     decode_rows: int = typer.Option(32, help="Rows of the JSON-extraction decode run (0 skips it)."),
+    log_level: LogLevel = None,
 ) -> None:
     """Constraint compile and mask time against outlines-core and xgrammar, then JSON decoding on
     the tiny model with the compressed FSM's jump-forward on and off."""
@@ -140,6 +145,7 @@ def bench_serve_cmd(
     port: int = typer.Option(30123, help="Port of the benchmarked server (loopback)."),
     out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results."),
     name: str = typer.Option("serve_cpu", help="Results file name (without .json)."),
+    log_level: LogLevel = None,
 ) -> None:
     """`lmc serve` under concurrent streaming clients (throughput, p50/p99 time to first token),
     beside the in-process engine on the same requests (the server's overhead as a ratio)."""

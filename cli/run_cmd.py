@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from lmc.cli.engine_options import engine_options
+from lmc.cli.log_level import LogLevel
 from lmc.runtime.config import EngineConfig
 
 
@@ -34,6 +35,7 @@ def run_cmd(
     num_api_spec_tokens: Annotated[int, typer.Option("--num-api-spec-tokens", min=0, metavar="N", help="--backend openai: speculative execution, at least this many tokens per greedy gen call (0: off).")] = 0,
     data_parallel: Annotated[int, typer.Option("--data-parallel", min=1, metavar="N", help="Engine worker processes (one per GPU; CPU cores split evenly); rows placed by the plan's prefix tree.")] = 1,
     placement: Annotated[str, typer.Option(metavar="planned|round-robin", help="With --data-parallel: shared prefixes together and balanced, or round-robin.")] = "planned",
+    log_level: LogLevel = None,
     *,
     engine: EngineConfig,
 ) -> None:
@@ -46,14 +48,12 @@ def run_cmd(
     --resume finishes the rest, even after a kill."""
     from lmc.plan.errors import PlanError
     from lmc.plan.file import Plan
-    from lmc.runtime.engine import Engine
     from lmc.runtime.executor.execute import RunOptions
     from lmc.runtime.executor.file_run import open_output, run_rows
     from lmc.runtime.executor.output_lock import OutputLocked
-    from lmc.runtime.executor.progress import phase, summary_table
+    from lmc.runtime.executor.progress import summary_table
     from lmc.runtime.executor.run_output import OutputRefused
     from lmc.runtime.openai_backend import OpenAI
-    from lmc.runtime.parallel.data_parallel import DataParallel
     from lmc.runtime.parallel.placement import POLICIES
 
     console = Console(stderr=True)
@@ -81,9 +81,7 @@ def run_cmd(
             runner = OpenAI(engine.model, base_url, api_key_env=api_key_env, tokenizer=tokenizer,
                             concurrency=concurrency, num_api_spec_tokens=num_api_spec_tokens).engine
         else:
-            with phase(console, f"starting the engine: loading {engine.model} on {engine.device}, "
-                                "building kernels and the KV cache", progress):
-                runner = Engine(engine) if data_parallel == 1 else DataParallel(engine, data_parallel, placement)
+            runner = _start_engine(engine, data_parallel, placement, console, progress)
     except (OSError, ValueError) as exc:
         out.close()
         typer.echo(f"error: {exc}", err=True)
@@ -111,3 +109,20 @@ def run_cmd(
         more = ", ..." if summary.failed > 5 else ""
         typer.echo(f"{summary.failed} of {summary.total} rows failed ({shown}{more}); see {output}", err=True)
         raise typer.Exit(1)
+
+
+def _start_engine(config: EngineConfig, workers: int, placement: str, console: Console, progress: bool) -> Any:
+    """The local engine (or data-parallel pool), each start-up phase on its own line."""
+    from lmc.runtime.engine import Engine
+    from lmc.runtime.executor.progress import phase
+    from lmc.runtime.model_loader import load_model
+    from lmc.runtime.parallel.data_parallel import DataParallel
+
+    if workers > 1:
+        with phase(console, f"starting {workers} engine workers: loading {config.model} on {config.device}, "
+                            "building kernels and the KV cache", progress):
+            return DataParallel(config, workers, placement)
+    with phase(console, f"loading {config.model} on {config.device}", progress):
+        loaded = load_model(config.model, config.load_format, config.dtype, config.device, config.seed)
+    with phase(console, "building kernels (attention backend, graphs) and the KV cache", progress):
+        return Engine(config, loaded)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lmc.cli.engine_options import engine_options
+from lmc.cli.log_level import LogLevel
 from lmc.runtime.config import EngineConfig
 
 
@@ -16,6 +17,7 @@ def serve_cmd(
     port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 30000,
     served_model_name: Annotated[str | None, typer.Option("--served-model-name", metavar="NAME", help="The model id clients send (default: --model).")] = None,
     max_queue: Annotated[int, typer.Option("--max-queue", min=1, metavar="N", help="Requests in flight before new ones get 429.")] = 1024,
+    log_level: LogLevel = None,
     *,
     engine: EngineConfig,
 ) -> None:

@@ -4,8 +4,8 @@ The IR keeps what the passes need (one node per appended piece, role markers, lo
 the picture shows what the program does. Consecutive text and role pieces of one state become
 one prompt step, role markers show the model's template text when its roles are known, steps
 are numbered 1, 2, 3 in program order, and a loop over the branches of a fork is drawn as
-parallel branch lanes (the first branch, then one lane for the rest) that join where the
-parent state goes on. Other loops, conditionals and dynamic regions are regions around their
+parallel branch lanes that join where the parent state goes on: one lane per branch when the
+fork's size is a constant up to MAX_LANES, else the first branch and one lane for the rest. Other loops, conditionals and dynamic regions are regions around their
 steps.
 """
 
@@ -22,6 +22,7 @@ from lmc.plan.ir import ENTRY, Fork, Graph, Loop, Prefix, RoleBegin, RoleEnd, Te
 
 RoleTexts = Mapping[str, tuple[str, str]]
 TEXT_LIMIT = 160
+MAX_LANES = 4  # more lanes side by side than this no longer fit a page
 
 
 @dataclass
@@ -148,14 +149,15 @@ class Picture:
     def _lanes(self, loop_id: str, fork: Fork) -> Lanes:
         size = fork.sizes[0] if len(fork.sizes) == 1 else None
         known = size.value if isinstance(size, Const) and isinstance(size.value, int) else None
-        count = unparse(size) if size is not None else "n"
-        rest = "branch 2" if known == 2 else f"branches 2 to {known or count}, alike"
-        titles = ["branch 1"] if known == 1 else ["branch 1", rest]
+        if known is not None and known <= MAX_LANES:
+            titles = [f"branch {i}" for i in range(1, known + 1)]
+        else:
+            titles = ["branch 1", f"branches 2 to {known or (unparse(size) if size is not None else 'n')}, alike"]
         lanes = []
         start = next(self._numbers)
         after = start
-        for letter, title in zip("ab", titles):
-            self._numbers = itertools.count(start)  # both lanes number the same steps alike
+        for letter, title in zip("abcdefghijklmnopqrstuvwxyz", titles):
+            self._numbers = itertools.count(start)  # every lane numbers the same steps alike
             items = self._block(loop_id, "body")
             _letter(items, letter)
             lanes.append(Region(f"{start}{letter}", title, "lane", items))

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import ast
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmc.compiler.frontend import kinds as K
-from lmc.compiler.frontend.calls import CallLowering
-from lmc.compiler.frontend.context import MISSING, Item
-from lmc.compiler.frontend.globals import primitive_name
+from lmc.compiler.frontend.calls import check_call_shape
+from lmc.compiler.frontend.context import Context, Item
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import Const, Expr
 from lmc.plan.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
 from lmc.plan.language import ROLES, gen, select
 from lmc.plan.program import Program
+
+if TYPE_CHECKING:
+    from lmc.compiler.frontend.expressions import ExpressionLowerer
 
 GEN_ARGS = tuple(inspect.signature(gen).parameters)
 GEN_DTYPES = {"gen": None, "gen_int": "int", "gen_string": "str"}  # SGLang's typed gens
@@ -32,96 +34,88 @@ def unnamed(call: ast.Call) -> str:
     return f"gen_{call.lineno}_{call.col_offset}"
 
 
-class AppendLowering(CallLowering):
-    def primitive_of(self, node: ast.expr) -> str | None:
-        if isinstance(node, ast.Call):
-            target = self.static_object(node.func)
-            if target is not MISSING:
-                return primitive_name(target)
-        return None
+class AppendLowerer:
+    """`s += rhs` for one state: the nodes it appends, in order."""
 
-    def find_primitive(self, node: ast.expr) -> ast.Call | None:
-        """The first primitive call anywhere inside `node` (for 'only with +' errors)."""
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Call) and self.primitive_of(sub):
-                return sub
-        return None
+    def __init__(self, ctx: Context, exprs: ExpressionLowerer) -> None:
+        self.ctx = ctx
+        self.exprs = exprs
 
-    def lower_append(self, state: Expr, rhs: ast.expr, role: str | None = None) -> list[Item]:
-        if isinstance(rhs, ast.BinOp) and isinstance(rhs.op, ast.Add) and self.find_primitive(rhs):
-            return self.lower_append(state, rhs.left, role) + self.lower_append(state, rhs.right, role)
-        primitive = self.primitive_of(rhs)
+    def lower(self, state: Expr, rhs: ast.expr, role: str | None = None) -> list[Item]:
+        if isinstance(rhs, ast.BinOp) and isinstance(rhs.op, ast.Add) and self.ctx.find_primitive(rhs):
+            return self.lower(state, rhs.left, role) + self.lower(state, rhs.right, role)
+        primitive = self.ctx.primitive_of(rhs)
         if primitive is not None:
             assert isinstance(rhs, ast.Call)
-            self._check_call_shape(rhs)
+            check_call_shape(self.ctx, rhs)
             if primitive in GEN_DTYPES:
                 return [Item(self._gen(state, rhs, GEN_DTYPES[primitive]))]
             if primitive == "select":
                 return [Item(self._select(state, rhs))]
             return self._role(state, rhs, primitive, role)
-        if isinstance(rhs, ast.Call) and isinstance(self.static_object(rhs.func), Program):
-            raise self.error(rhs, "a program call cannot be appended",
-                             f"call it as a statement on the state: {ast.unparse(rhs.func)}(s, ...)")
-        nested = self.find_primitive(rhs)
+        if isinstance(rhs, ast.Call) and isinstance(self.ctx.static_object(rhs.func), Program):
+            raise self.ctx.error(rhs, "a program call cannot be appended",
+                                 f"call it as a statement on the state: {ast.unparse(rhs.func)}(s, ...)")
+        nested = self.ctx.find_primitive(rhs)
         if nested is not None:
-            raise self.error(nested, f"`{ast.unparse(nested.func)}(...)` can only be combined with `+`",
-                             "write s += \"text\" + lmc.gen(...) (not inside an f-string or a call)")
-        expr, kind = self.folded(rhs)
+            raise self.ctx.error(nested, f"`{ast.unparse(nested.func)}(...)` can only be combined with `+`",
+                                 "write s += \"text\" + lmc.gen(...) (not inside an f-string or a call)")
+        expr, kind = self.exprs.folded(rhs)
         if isinstance(expr, Const) and not isinstance(expr.value, str):
-            raise self.error(rhs, f"only text can be appended, not {type(expr.value).__name__} {expr.value!r}",
-                             "wrap it: s += str(...)")
+            raise self.ctx.error(rhs, f"only text can be appended, not {type(expr.value).__name__} {expr.value!r}",
+                                 "wrap it: s += str(...)")
         if K.has_state(kind):
-            raise self.error(rhs, "a state cannot be appended to a state",
-                             "append its variables instead: s += f[\"name\"]")
-        return [Item(Text(state, expr, span=self.span(rhs)))]
+            raise self.ctx.error(rhs, "a state cannot be appended to a state",
+                                 "append its variables instead: s += f[\"name\"]")
+        return [Item(Text(state, expr, span=self.ctx.span(rhs)))]
 
     def _role(self, state: Expr, call: ast.Call, role: str, outer: str | None) -> list[Item]:
         if outer is not None:
-            raise self.error(call, f"lmc.{role}(...) is inside lmc.{outer}(...); roles do not nest",
-                             "append each role separately: s += lmc.user(...); s += lmc.assistant(...)")
+            raise self.ctx.error(call, f"lmc.{role}(...) is inside lmc.{outer}(...); roles do not nest",
+                                 "append each role separately: s += lmc.user(...); s += lmc.assistant(...)")
         if len(call.args) != 1 or call.keywords:
-            raise self.error(call, f"lmc.{role}(...) takes exactly one argument (text, gens, or a + of them)")
+            raise self.ctx.error(call, f"lmc.{role}(...) takes exactly one argument (text, gens, or a + of them)")
         assert role in ROLES
-        span = self.span(call)
-        inner = self.lower_append(state, call.args[0], role)
+        span = self.ctx.span(call)
+        inner = self.lower(state, call.args[0], role)
         return [Item(RoleBegin(state, role, span)), *inner, Item(RoleEnd(state, role, span))]
 
     def _bind_args(self, call: ast.Call, names: tuple[str, ...], what: str) -> dict[str, ast.expr]:
         if len(call.args) > len(names):
-            raise self.error(call, f"{what} takes at most {len(names)} positional arguments")
+            raise self.ctx.error(call, f"{what} takes at most {len(names)} positional arguments")
         bound = dict(zip(names, call.args))
         for kw in call.keywords:
             assert kw.arg is not None
             if kw.arg not in names:
-                raise self.error(kw.value, f"{what} has no argument `{kw.arg}`", f"its arguments are: {', '.join(names)}")
+                raise self.ctx.error(kw.value, f"{what} has no argument `{kw.arg}`", f"its arguments are: {', '.join(names)}")
             if kw.arg in bound:
-                raise self.error(kw.value, f"{what} got `{kw.arg}` twice")
+                raise self.ctx.error(kw.value, f"{what} got `{kw.arg}` twice")
             bound[kw.arg] = kw.value
         if "name" not in bound or (isinstance(bound["name"], ast.Constant) and bound["name"].value is None):
             bound["name"] = ast.Constant(unnamed(call))
         return bound
 
     def _name(self, node: ast.expr, what: str) -> Expr:
-        expr, kind = self.folded(node)
+        expr, kind = self.exprs.folded(node)
         if K.is_gen(kind) or K.has_state(kind):
-            raise self.error(node, f"the name of {what} must be known before the run",
-                             "use a literal or an f-string over inputs and loop variables")
+            raise self.ctx.error(node, f"the name of {what} must be known before the run",
+                                 "use a literal or an f-string over inputs and loop variables")
         literal = const_name(expr)
         if literal is not None:
-            self.session.generated.setdefault(literal, self.frame.source.location(node))
+            self.ctx.generated.setdefault(literal, self.ctx.frame.source.location(node))
         else:
-            self.session.computed_names = True
+            self.ctx.computed_names = True
         return expr
 
     def _arg(self, key: str, node: ast.expr, what: str) -> Expr:
         if key == "dtype":
-            target = self.static_object(node)
+            target = self.ctx.static_object(node)
             if isinstance(target, type):
                 return Const(target.__name__)  # int -> "int"; others fail validation by name
-        expr, kind = self.folded(node)
+        expr, kind = self.exprs.folded(node)
         if K.is_gen(kind) or K.has_state(kind):
-            raise self.error(node, f"`{key}=` of {what} cannot depend on generated text",
-                             "use constants or inputs for gen arguments")
+            raise self.ctx.error(node, f"`{key}=` of {what} cannot depend on generated text",
+                                 "use constants or inputs for gen arguments")
         return expr
 
     def _validate(self, call: ast.Call, fn: Any, name: Expr, args: dict[str, Expr]) -> None:
@@ -130,7 +124,7 @@ class AppendLowering(CallLowering):
         try:
             fn(const_name(name) or "x", **known)
         except LanguageError as exc:
-            raise self.error(call, str(exc)) from None
+            raise self.ctx.error(call, str(exc)) from None
 
     def _gen(self, state: Expr, call: ast.Call, dtype: str | None) -> Gen:
         bound = self._bind_args(call, GEN_ARGS, "lmc.gen")
@@ -138,17 +132,17 @@ class AppendLowering(CallLowering):
         args = {k: self._arg(k, v, "lmc.gen") for k, v in bound.items()}
         if dtype is not None:
             if "dtype" in args:
-                raise self.error(call, f"{ast.unparse(call.func)}(...) sets dtype itself; drop dtype=")
+                raise self.ctx.error(call, f"{ast.unparse(call.func)}(...) sets dtype itself; drop dtype=")
             args["dtype"] = Const(dtype)
         self._validate(call, gen, name, args)
-        return Gen(state, name, tuple(sorted(args.items())), span=self.span(call))
+        return Gen(state, name, tuple(sorted(args.items())), span=self.ctx.span(call))
 
     def _select(self, state: Expr, call: ast.Call) -> Select:
         bound = self._bind_args(call, SELECT_ARGS, "lmc.select")
         name = self._name(bound.pop("name"), "lmc.select")
         if "choices" not in bound:
-            raise self.error(call, "lmc.select needs choices=[...]")
+            raise self.ctx.error(call, "lmc.select needs choices=[...]")
         choices = self._arg("choices", bound["choices"], "lmc.select")
         if isinstance(choices, Const):
             self._validate(call, select, name, {"choices": choices})
-        return Select(state, name, choices, span=self.span(call))
+        return Select(state, name, choices, span=self.ctx.span(call))

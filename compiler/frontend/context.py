@@ -1,18 +1,22 @@
-"""The lowering's bookkeeping: per-function frames (scopes, renaming) and the shared session."""
+"""The lowering's shared state, in one object every part holds: the frame being lowered (its
+scope and renaming), what the whole compilation has seen (sources, generated names, reads to
+check, the inlining stack), and the questions all parts ask of a name (what does it denote,
+where is it, bind it here)."""
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lmc.compiler.frontend import kinds as K
+from lmc.compiler.frontend.globals import is_module, primitive_name
 from lmc.compiler.frontend.kinds import Kind
 from lmc.compiler.frontend.source import SourceCache, SourceFile
 from lmc.plan.errors import CompileError, Location
+from lmc.plan.expr import Pattern
 from lmc.plan.ir import Node, Source, Span
-
-if TYPE_CHECKING:
-    from lmc.plan.program import Program
+from lmc.plan.program import Program
 
 
 @dataclass
@@ -59,10 +63,11 @@ MISSING: Any = object()
 
 
 @dataclass
-class Session:
-    """State shared by every frame of one compilation."""
+class Context:
+    """What every part of one compilation shares; `frame` is swapped while a call is inlined."""
 
-    sources: SourceCache = field(default_factory=SourceCache)
+    frame: Frame
+    sources: SourceCache
     files: list[Source] = field(default_factory=list)
     stack: list[Program] = field(default_factory=list)
     inline_counts: dict[str, int] = field(default_factory=dict)
@@ -71,12 +76,103 @@ class Session:
     loop_names: list[set[str]] = field(default_factory=list)
     pending_reads: dict[tuple[str, str], tuple[str, Location]] = field(default_factory=dict)
 
+    @classmethod
+    def for_program(cls, program: Program) -> tuple[Context, ast.FunctionDef]:
+        """A context whose frame is `program`'s body (nothing bound yet), and its `def`."""
+        sources = SourceCache()
+        source, fdef = sources.function(program.fn)
+        ctx = cls(Frame(program, source, 0, "", local_names(fdef)), sources)
+        ctx.frame.source_index = ctx.source_index(source)
+        ctx.stack.append(program)
+        return ctx, fdef
+
     def source_index(self, source: SourceFile) -> int:
         for i, s in enumerate(self.files):
             if s.path == source.path:
                 return i
         self.files.append(Source(source.path, source.sha256))
         return len(self.files) - 1
+
+    # -- locations -----------------------------------------------------------------------------
+    def error(self, node: ast.AST, message: str, hint: str = "") -> CompileError:
+        return CompileError(message, self.frame.source.location(node), hint)
+
+    def span(self, node: ast.AST) -> Span:
+        return Span(
+            self.frame.source_index, node.lineno, node.col_offset,  # type: ignore[attr-defined]
+            node.end_lineno or node.lineno, node.end_col_offset or 0,  # type: ignore[attr-defined]
+        )
+
+    # -- what a name denotes -------------------------------------------------------------------
+    def static_object(self, node: ast.expr) -> Any:
+        """The Python object a global name or module attribute chain denotes, or MISSING."""
+        if isinstance(node, ast.Name):
+            if node.id in self.frame.bindings or node.id in self.frame.local_names:
+                return MISSING
+            return self.frame.resolve_global(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.static_object(node.value)
+            if base is not MISSING and is_module(base):
+                if not hasattr(base, node.attr):
+                    raise self.error(node, f"the module `{ast.unparse(node.value)}` ({base.__name__}) has no `{node.attr}`",
+                                     "lmc offers gen, gen_int, gen_string, select, system, user, assistant"
+                                     if base.__name__ == "lmc" else "")
+                return getattr(base, node.attr)
+        return MISSING
+
+    def primitive_of(self, node: ast.expr) -> str | None:
+        """`gen`, `select`, a role... if `node` calls that lmc primitive."""
+        if isinstance(node, ast.Call):
+            target = self.static_object(node.func)
+            if target is not MISSING:
+                return primitive_name(target)
+        return None
+
+    def find_primitive(self, node: ast.expr) -> ast.Call | None:
+        """The first primitive call anywhere inside `node` (for 'only with +' errors)."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and self.primitive_of(sub):
+                return sub
+        return None
+
+    def program_callee(self, value: ast.expr) -> Program | None:
+        if isinstance(value, ast.Call):
+            target = self.static_object(value.func)
+            if isinstance(target, Program):
+                return target
+        return None
+
+    # -- binding locals ------------------------------------------------------------------------
+    def bind(self, name: str, kind: Kind, node: ast.AST) -> str:
+        """Bind a local of the current frame (renamed by its prefix); a rebinding merges kinds."""
+        binding = self.frame.bindings.get(name)
+        if binding is None:
+            binding = Binding(self.frame.prefix + name, kind)
+            self.frame.bindings[name] = binding
+            return binding.ir
+        merged = K.merge(binding.kind, kind)
+        if merged is None:
+            raise self.error(node, f"`{name}` holds a {binding.kind} and cannot be rebound to a {kind}",
+                             "use a different name for the new value")
+        binding.kind = merged
+        return binding.ir
+
+    def bind_target(self, target: ast.expr, kind: Kind) -> Pattern:
+        if isinstance(target, ast.Name):
+            return self.bind(target.id, kind, target)
+        if isinstance(target, (ast.Tuple, ast.List)):
+            parts = K.unpack(kind, len(target.elts))
+            if parts is None:
+                raise self.error(target, f"cannot unpack a {kind} into {len(target.elts)} names")
+            return tuple(self.bind_target(t, k) for t, k in zip(target.elts, parts))
+        raise self.error(target, "this assignment target is not supported", "assign to a name")
+
+    def note_read(self, name: str, node: ast.AST) -> None:
+        """Remember `s[name]` until the end, unless a gen already (or in this loop) stores it."""
+        if name in self.generated or any(name in names for names in self.loop_names):
+            return
+        loc = self.frame.source.location(node)
+        self.pending_reads[(name, str(loc))] = (name, loc)
 
 
 def local_names(fdef: ast.FunctionDef) -> set[str]:
@@ -93,20 +189,3 @@ def local_names(fdef: ast.FunctionDef) -> set[str]:
             continue
         stack.extend(ast.iter_child_nodes(node))
     return names
-
-
-class Lowering:
-    """Base of the lowering mixins: the current frame, errors with locations, spans."""
-
-    def __init__(self, session: Session, frame: Frame) -> None:
-        self.session = session
-        self.frame = frame
-
-    def error(self, node: ast.AST, message: str, hint: str = "") -> CompileError:
-        return CompileError(message, self.frame.source.location(node), hint)
-
-    def span(self, node: ast.AST) -> Span:
-        return Span(
-            self.frame.source_index, node.lineno, node.col_offset,  # type: ignore[attr-defined]
-            node.end_lineno or node.lineno, node.end_col_offset or 0,  # type: ignore[attr-defined]
-        )

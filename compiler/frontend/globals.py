@@ -20,6 +20,10 @@ IO_FUNCTIONS = frozenset({"print", "open", "input", "eval", "exec", "compile", "
                           "setattr", "delattr", "getattr"})
 MUTATING_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "sort", "reverse",
                               "clear", "update", "setdefault", "popitem", "add", "discard"})
+ALLOWED_HINT = ("allowed: len, range, str, int, float, bool, list, tuple, dict, zip, enumerate, "
+                "sorted, reversed, min, max, sum, abs, round, any, all, json.dumps, json.loads, "
+                "str/list/dict methods that return a new value, and other @lmc.program functions")
+STATE_METHODS_HINT = "a state offers s += ..., s[name], s.json(name), forks = s.fork(n), s.join(forks)"
 
 
 def builtin_name(obj: Any) -> str | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from lmc.plan.errors import RowError
-from lmc.plan.language import GenCall
+from lmc.plan.language import GenCall, gen
 
 if TYPE_CHECKING:
     from lmc.grammars.constraint import Constraint
@@ -44,6 +45,12 @@ class ConstraintCompiler:
             )
         return self._built[key]
 
+    def build_planned(self, table: dict[str, dict[str, Any]]) -> None:
+        """Build now, before any row runs, the token tables of the plan's constant constraints
+        (the table of its precompile_constraints pass), so the first rows do not wait for them."""
+        for entry in table.values():
+            value = json.loads(entry["source"]) if entry["kind"] == "choices" else entry["source"]
+            self.get(gen("x", **{entry["kind"]: value}))
 
     def source(self, call: GenCall) -> dict[str, str] | None:
         """What `get(call)` compiles, as one regex (or a lark grammar's text): what an API

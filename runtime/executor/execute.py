@@ -61,6 +61,12 @@ def predicted_reuse(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> Pre
     return predict(plan.graph, rows, tokenizer.encode_run, roles, "model tokenizer")
 
 
+def constraint_compiler(engine: EngineLike) -> ConstraintCompiler:
+    """The constraint compiler `execute` would make for this engine's tokenizer."""
+    tokenizer = engine.tokenizer
+    return ConstraintCompiler(tokenizer.token_bytes(), tokenizer.eos_token_id, engine.vocab_size)
+
+
 def execute(
     engine: EngineLike,
     plan: Plan,
@@ -69,17 +75,19 @@ def execute(
     options: RunOptions = RunOptions(),
     on_step: Callable[[], None] | None = None,
     metrics: RunMetrics | None = None,
+    constraints: ConstraintCompiler | None = None,
 ) -> RunMetrics:
     """Run `jobs` through `plan` on `engine` (an lmc Engine or one that acts like it); each
     row's result goes to `on_result` as soon as it finishes. `metrics` (filled as it runs) stays
-    readable when the run is interrupted."""
+    readable when the run is interrupted; `constraints` is a compiler built ahead for this engine
+    (`constraint_compiler`), else one is made here."""
     tokenizer = engine.tokenizer
     roles, roles_error = role_texts(tokenizer)
     if roles_error is not None:
         log.warning("the model's chat template cannot be cut into role texts, so rows that use "
                     "system/user/assistant will fail: %s", roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
-    constraints = ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
+    constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink)
     instantiator = Instantiator(plan, roles, options.max_loop_iterations)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,

@@ -11,6 +11,7 @@ the first unfinished row, and report `interrupted` with the signal.
 from __future__ import annotations
 
 import hashlib
+import logging
 import signal
 import time
 from dataclasses import dataclass, field
@@ -20,9 +21,11 @@ from typing import Any
 
 from rich.console import Console
 
+from lmc.plan.errors import RowError
 from lmc.plan.file import Plan
+from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.engine_like import EngineLike
-from lmc.runtime.executor.execute import RunOptions, execute, predicted_reuse
+from lmc.runtime.executor.execute import RunOptions, constraint_compiler, execute, predicted_reuse
 from lmc.runtime.executor.inputs import RowJob, read_jsonl
 from lmc.runtime.executor.interrupts import Interrupted, signals_interrupt
 from lmc.runtime.executor.journal import RunStamp
@@ -31,6 +34,9 @@ from lmc.runtime.executor.progress import RunProgress, phase
 from lmc.runtime.executor.results import RowResult
 from lmc.runtime.executor.run_output import RunOutput
 from lmc.runtime.executor.stats import since, snapshot
+from lmc.words import plural
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -132,6 +138,8 @@ def run_rows(engine: EngineLike, plan: Plan, out: RunOutput, *, options: RunOpti
     if predict:
         with phase(console, f"predicting cache reuse of {len(todo):,} rows", show_progress):
             prediction = _prediction(plan, todo, engine)
+    run = getattr(engine, "run_rows", None) or partial(
+        execute, engine, constraints=_planned_constraints(plan, engine, console, show_progress))
     metrics = RunMetrics()
     failed: list[Any] = []
     start_stats = snapshot(engine)
@@ -147,7 +155,6 @@ def run_rows(engine: EngineLike, plan: Plan, out: RunOutput, *, options: RunOpti
                 progress.row(result)
 
             try:
-                run = getattr(engine, "run_rows", None) or partial(execute, engine)
                 run(plan, todo, on_result, options or RunOptions(), progress.step, metrics)
             except Interrupted as exc:
                 stopped = exc
@@ -160,6 +167,23 @@ def run_rows(engine: EngineLike, plan: Plan, out: RunOutput, *, options: RunOpti
     parallel = engine.report() if hasattr(engine, "run_rows") else None
     return RunSummary(plan.name, total, total - len(todo), metrics, engine_stats, time.perf_counter() - started,
                       stopped is not None, prediction, failed, stopped.signum if stopped else None, parallel)
+
+
+def _planned_constraints(plan: Plan, engine: EngineLike, console: Console,
+                         show_progress: bool) -> ConstraintCompiler | None:
+    """The plan's constant constraints built for the engine's tokenizer, under a phase line; None
+    when the plan has none or they cannot be built here (the rows that use them then say why)."""
+    table = plan.graph.meta.get("constraints", {})
+    if not table:
+        return None
+    constraints = constraint_compiler(engine)
+    try:
+        with phase(console, f"building {plural(len(table), 'constraint')} for the model's tokenizer",
+                   show_progress):
+            constraints.build_planned(table)
+    except (RowError, ValueError) as exc:
+        log.warning("the plan's constraints were not built ahead: %s", exc)
+    return constraints
 
 
 def plan_sha256(plan: Plan) -> str:

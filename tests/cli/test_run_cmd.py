@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,20 @@ def test_explain_and_run_predict_on_the_same_tokens(plan, data, small_model_dir,
     assert without_bos.hit_rate != measured
 
 
+def test_a_plan_with_constraints_builds_them_in_a_phase_before_the_rows(data, small_model_dir, tmp_path):
+    (tmp_path / "p.py").write_text(PROGRAM.replace('max_tokens=4, stop="\\n"', 'max_tokens=4, regex="[0-9]+"'))
+    assert runner.invoke(app, ["compile", str(tmp_path / "p.py"), "-o", str(tmp_path / "p.json")]).exit_code == 0
+    args = ["run", str(tmp_path / "p.json"), "--inputs", str(data), "-o", str(tmp_path / "out.jsonl"), "--model",
+            str(small_model_dir), "--max-rows", "2"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    built = next(i for i, line in enumerate(lines) if "✓ building 1 constraint for the model's tokenizer" in line)
+    assert built < next(i for i, line in enumerate(lines) if line.startswith("rows "))
+    answers = [json.loads(line)["outputs"]["answer"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert all(re.fullmatch("[0-9]+", a) for a in answers), answers
+
+
 def test_progress_phases_and_summary_labels(plan, data, small_model_dir, tmp_path):
     """With progress on: a phase line for each start-up step; the summary calls the cache model's
     figure predicted (never measured) and explains the rows flagged for hitting max_tokens."""
@@ -164,7 +179,9 @@ def test_progress_phases_and_summary_labels(plan, data, small_model_dir, tmp_pat
             str(small_model_dir), "--metrics", str(tmp_path / "m.json")]
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "✓ starting the engine: loading" in result.output
+    assert f"✓ loading {small_model_dir} on cpu" in result.output
+    assert "✓ building kernels (attention backend, graphs) and the KV cache" in result.output
+    assert "constraint" not in result.output  # this plan has none
     assert f"✓ predicting cache reuse of {len(QUESTIONS)} rows" in result.output
     metrics = json.loads((tmp_path / "m.json").read_text())
     measured = next(line for line in result.output.splitlines() if "cache hit rate" in line)

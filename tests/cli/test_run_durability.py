@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from lmc.cli.main import app
 
-ROWS = 120
+ROWS = 300
 PROGRAM = '''
 import lmc
 
@@ -119,17 +119,30 @@ def test_the_uninterrupted_run_is_in_input_order(setup):
     assert [json.loads(line)["id"] for line in reference.splitlines()] == [f"r{i}" for i in range(ROWS)]
 
 
-def test_sigkill_at_20_points_loses_nothing_and_recomputes_only_unfinished_rows(setup, tmp_path):
-    """20 seeded kill points in one chain: each run resumes the one killed before it and is
-    killed in turn; the last resume finishes the file."""
+def test_sigkill_at_20_points_then_resume_loses_nothing_and_recomputes_only_unfinished_rows(setup, tmp_path):
+    """20 separate runs, each killed at its own seeded point and then resumed to the end."""
     zygote, plan, data, reference, _ = setup
-    out = tmp_path / "out.jsonl"
-    before: list[int] = []
     for k in sorted(random.Random(12).sample(range(ROWS), 20)):
-        result = zygote.run(plan, data, out, "--resume", signal=signal.SIGKILL, at_rows=k)
+        out = tmp_path / f"kill-{k}" / "out.jsonl"
+        out.parent.mkdir()
+        result = zygote.run(plan, data, out, signal=signal.SIGKILL, at_rows=k)
         assert result["exit"] == -signal.SIGKILL, (k, result)
         written = out.read_bytes() if out.exists() else b""  # an early kill may come before out.jsonl exists
         assert reference.startswith(written)  # the in-order file is a prefix of the final one
+        assert len(_journal_rows(out)) >= k
+        _resume_and_check(zygote, plan, data, out, reference)
+
+
+def test_a_chain_of_killed_resumes_keeps_every_journaled_row(setup, tmp_path):
+    """Five kills in one chain: each run resumes the one killed before it and is killed in turn."""
+    zygote, plan, data, reference, _ = setup
+    out = tmp_path / "out.jsonl"
+    before: list[int] = []
+    for k in sorted(random.Random(5).sample(range(ROWS), 5)):
+        result = zygote.run(plan, data, out, "--resume", signal=signal.SIGKILL, at_rows=k)
+        assert result["exit"] == -signal.SIGKILL, (k, result)
+        written = out.read_bytes() if out.exists() else b""
+        assert reference.startswith(written)
         journaled = _journal_rows(out)
         assert journaled[: len(before)] == before and not set(journaled[len(before):]) & set(before)
         before = journaled

@@ -60,3 +60,35 @@ def test_judge_picture_numbers_merges_and_joins():
     for key in last:  # the branches join: the step after the fork follows the last step of each lane
         assert f"s{key} -> s{after.key} [" in dot
     assert "cluster_legend" in dot and "[group" not in dot
+
+
+@pytest.mark.parametrize("name, lanes", [("tree_of_thought", [3, 2, 2, 2]), ("skeleton_of_thought", [3])])
+def test_forks_of_a_known_size_draw_every_branch_and_each_lane_joins(name, lanes):
+    graph = _plan(name).graph
+    picture = Picture(graph, ROLES)
+
+    def forks(items):
+        for item in items:
+            if isinstance(item, Lanes):
+                yield item
+                for lane in item.lanes:
+                    yield from forks(lane.items)
+            elif hasattr(item, "items"):
+                yield from forks(item.items)
+
+    found = list(forks(picture.items))
+    assert [len(f.lanes) for f in found] == lanes
+    outer = found[0]
+    assert [lane.title for lane in outer.lanes] == [f"branch {i}" for i in range(1, lanes[0] + 1)]
+    assert len({len(list(_steps_of(lane))) for lane in outer.lanes}) == 1  # the branches run the same steps
+    dot = to_dot(graph, ROLES)
+    after = picture.items[picture.items.index(outer) + 1]
+    assert isinstance(after, Step)
+    for lane in outer.lanes:  # every branch joins: the next step follows each lane's last step
+        assert f"s{list(_steps_of(lane))[-1].key} -> s{after.key} [" in dot
+
+
+def _steps_of(region):
+    from lmc.compiler.explain.picture import _steps
+
+    return _steps(region.items)

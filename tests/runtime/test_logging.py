@@ -86,3 +86,26 @@ def test_attention_fallbacks_are_warnings(monkeypatch, caplog):
     assert warned[0].startswith("attention backend flashinfer is unavailable")
     assert warned[1].startswith("attention backend triton is unavailable")
     assert "reference torch backend" in warned[2]
+
+
+def test_every_command_takes_log_level_and_it_wins_over_the_global_one(tmp_path, monkeypatch):
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from lmc.cli.main import app
+
+    monkeypatch.delenv(log.ENV, raising=False)
+    group = get_command(app)
+    commands = [(name,) for name in group.commands if name != "bench"]
+    commands += [("bench", name) for name in group.commands["bench"].commands]
+    runner = CliRunner()
+    for path in commands:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert "--log-level" in result.output, path
+    (tmp_path / "p.py").write_text("import lmc\n\n@lmc.program\ndef p(s, q: str):\n    s += q + lmc.gen('a', max_tokens=2)\n")
+    args = ["compile", str(tmp_path / "p.py"), "-o", str(tmp_path / "p.json")]
+    result = runner.invoke(app, ["--log-level", "error", *args, "--log-level", "debug"])
+    assert result.exit_code == 0, result.output
+    assert logging.getLogger("lmc").level == logging.DEBUG
+    result = runner.invoke(app, [*args, "--log-level", "loud"])
+    assert result.exit_code == 2 and "'loud' is not one of debug, info, warning, error" in result.output
