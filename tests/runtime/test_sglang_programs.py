@@ -74,8 +74,6 @@ NOT_YET = {  # "file:program" -> (the message its compile error carries, what it
         "has no `video`", "sgl.video; running needs a video model"),
     "frontend_language/usage/local_example_llava_next:image_qa": (
         "has no `image`", "sgl.image (issue 11); running needs a vision model"),
-    "frontend_language/usage/rag_using_parea/trace_and_evaluate_rag_using_parea:generation_sglang": (
-        "a program cannot take *args", "a program taking *args"),
     "frontend_language/usage/sgl_gen_min_tokens:long_answer": ("no argument `min_tokens`",
                                                                "gen(min_tokens=) (issue 11)"),
 }
