@@ -1,13 +1,15 @@
 """`lmc bench serve`: `lmc serve` under 1, 8, 32, 128 concurrent streaming clients, beside the
-in-process engine on the same requests.
+in-process engine on the same requests at the same concurrency.
 
 Each level sends `requests_per_client x clients` (at least `min_requests`) completions: a shared
 prefix plus tokens of their own (the few-shot shape), `new_tokens` generated each with EOS
-ignored, streamed. Time to first token is from sending a request to the first chunk carrying a
-token (lmc's `token_ids`; a dummy model's ids past the tokenizer have no text);
-throughput is generated tokens over the level's wall time. The in-process engine then runs the
-largest level's requests submitted at once (after the server has stopped, so the two never share
-a device); the overhead ratio is in-process throughput over the server's at that level.
+ignored, streamed. Each client sends its next request when the last one ends (a closed loop), so
+at most `clients` requests are in flight. Time to first token is from sending a request to the
+first chunk carrying a token (lmc's `token_ids`; a dummy model's ids past the tokenizer have no
+text); throughput is generated tokens over the level's wall time. The in-process engine then
+runs every level's requests the same way, `clients` in flight and the next submitted as one
+finishes (after the server has stopped, so the two never share a device). A level's overhead is
+in-process tokens/s over the server's.
 """
 
 from __future__ import annotations
@@ -90,43 +92,66 @@ def _start(args: list[str], port: int) -> subprocess.Popen:
     raise RuntimeError("lmc serve did not start")
 
 
-def _in_process(engine_args: dict, batch: list[list[int]], new_tokens: int) -> dict:
-    from lmc.runtime.config import EngineConfig
-    from lmc.runtime.engine import Engine
+def _in_process(engine: object, batch: list[list[int]], clients: int, new_tokens: int) -> dict:
+    """The level's requests on the engine itself, `clients` in flight: what the server adds to."""
     from lmc.runtime.request import Request, SamplingParams
 
-    engine = Engine(EngineConfig(**engine_args))
     params = SamplingParams(max_tokens=new_tokens, ignore_eos=True)
-    engine.generate([batch[0][:8]], SamplingParams(max_tokens=2))  # warm-up, untimed
+    pending = list(reversed(batch))
+    sent: dict[str, float] = {}
+    ttfts: dict[str, float] = {}
+
+    def first_token(rid: str, _: int) -> None:
+        ttfts.setdefault(rid, time.perf_counter() - sent[rid])
+
+    def submit() -> None:
+        rid = f"bench-{len(sent)}"
+        sent[rid] = time.perf_counter()
+        engine.submit(Request(list(pending.pop()), params, rid=rid, on_token=first_token))
+
     start = time.perf_counter()
-    for ids in batch:
-        engine.submit(Request(list(ids), params))
-    engine.run_until_done()
+    for _ in range(min(clients, len(pending))):
+        submit()
+    while engine.has_work():
+        for _ in engine.step():
+            if pending:
+                submit()
     wall = time.perf_counter() - start
-    return {"clients": "in-process", "requests": len(batch), "wall_s": round(wall, 3),
-            "tokens_per_s": round(len(batch) * new_tokens / wall, 1)}
+    return {"tokens_per_s": round(len(batch) * new_tokens / wall, 1),
+            "ttft_p50_ms": round(1e3 * statistics.median(ttfts.values()), 1),
+            "ttft_p99_ms": round(1e3 * _percentile(list(ttfts.values()), 0.99), 1)}
 
 
 def bench_serve(model: str, device: str, load_format: str, levels: tuple[int, ...], requests_per_client: int,
                 min_requests: int, prefix_tokens: int, own_tokens: int, new_tokens: int, port: int,
                 out_dir: str, name: str) -> Path:
-    engine_args = {"model": model, "device": device, "load_format": load_format}
+    from lmc.runtime.config import EngineConfig
+    from lmc.runtime.engine import Engine
+    from lmc.runtime.request import SamplingParams
+
     serve_args = ["--model", model, "--device", device, "--load-format", load_format, "--max-queue", "100000"]
     batches = {c: prompts(max(c * requests_per_client, min_requests), prefix_tokens, own_tokens, seed=c) for c in levels}
     process = _start(serve_args, port)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         asyncio.run(_level(url, "bench", prompts(2, 8, 4, seed=99), 1, 2))  # warm-up, untimed
-        rows = [asyncio.run(_level(url, "bench", batches[c], c, new_tokens)) for c in levels]
+        served = {c: asyncio.run(_level(url, "bench", batches[c], c, new_tokens)) for c in levels}
     finally:
         process.terminate()
         process.wait(timeout=60)
-    top = max(levels)
-    local = _in_process(engine_args, batches[top], new_tokens)
-    server_top = next(r for r in rows if r["clients"] == top)
-    overhead = round(local["tokens_per_s"] / server_top["tokens_per_s"], 3)
+    engine = Engine(EngineConfig(model=model, device=device, load_format=load_format))
+    engine.generate([prompts(2, 8, 4, seed=99)[0]], SamplingParams(max_tokens=2))  # warm-up, untimed
+    rows = []
+    for c in levels:
+        local = _in_process(engine, batches[c], c, new_tokens)
+        server = served[c]
+        rows.append({"clients": c, "requests": server["requests"], "server_tokens_per_s": server["tokens_per_s"],
+                     "engine_tokens_per_s": local["tokens_per_s"],
+                     "overhead": round(local["tokens_per_s"] / server["tokens_per_s"], 3),
+                     "server_ttft_p50_ms": server["ttft_p50_ms"], "server_ttft_p99_ms": server["ttft_p99_ms"],
+                     "engine_ttft_p50_ms": local["ttft_p50_ms"], "engine_ttft_p99_ms": local["ttft_p99_ms"]})
     shape = {"prefix_tokens": prefix_tokens, "own_tokens": own_tokens, "new_tokens": new_tokens,
              "model": model, "device": device, "load_format": load_format}
-    return write_report(name, [*rows, local], out_dir,
-                        {"shape": shape, "overhead_ratio_at_top_level": overhead,
-                         "overhead_note": f"in-process tokens/s / server tokens/s at {top} clients"})
+    return write_report(name, rows, out_dir,
+                        {"shape": shape, "overhead_note": "overhead = in-process tokens/s / server tokens/s, "
+                                                          "both with `clients` requests in flight"})

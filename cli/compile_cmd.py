@@ -92,7 +92,7 @@ def _summary(plan: Any, target: Path) -> dict[str, Any]:
 
 
 def _preload_grammars() -> float | None:
-    """Import lmc.grammars (it loads torch) before timing, so the table shows compile time."""
+    """Import lmc.grammars (numpy, lark; not torch) before timing, so the table shows compile time."""
     start = time.perf_counter()
     try:
         import lmc.grammars  # noqa: F401

@@ -38,7 +38,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def engine_config(
-    model: Annotated[str, _option(metavar="NAME|DIR", help="'tiny', a preset (with --load-format dummy) or a local HF directory.")] = _DEFAULT.model,
+    model: Annotated[str, _option(metavar="NAME|DIR", help="smollm2-135m (default, fetched on first use), 'tiny' (offline, random weights), a preset (with --load-format dummy), a HF directory or a .gguf file.")] = _DEFAULT.model,
     device: Annotated[str, _option(metavar="cpu|cuda", help="cpu or cuda.")] = _DEFAULT.device,
     load_format: Annotated[str, _option(
         "--load-format", help="auto (safetensors) or dummy (random weights).",
@@ -70,6 +70,12 @@ def engine_config(
         "--radix-cache/--no-radix-cache", help="Reuse KV across requests.")] = _DEFAULT.enable_radix_cache,
     cuda_graph: Annotated[bool, _option(
         "--cuda-graph/--no-cuda-graph", help="Replay decode steps as CUDA graphs.")] = _DEFAULT.enable_cuda_graph,
+    host_kv_cache_gb: Annotated[float, _option(
+        "--host-kv-cache-gb", min=0.0, metavar="GB",
+        help="Keep evicted KV in host memory up to this size; 0: off.")] = _DEFAULT.host_kv_cache_gb,
+    tensor_parallel: Annotated[int, _option(
+        "--tensor-parallel", min=1, metavar="N",
+        help="Processes (one per GPU) sharing every layer's heads and MLP.")] = _DEFAULT.tensor_parallel,
 ) -> EngineConfig:
     """The EngineConfig these option values describe."""
     return EngineConfig(
@@ -78,7 +84,7 @@ def engine_config(
         kv_cache_fraction=kv_cache_fraction, max_model_len=max_model_len,
         max_running_requests=max_running_requests, max_batch_tokens=max_batch_tokens,
         chunk_size=chunk_size, schedule_policy=schedule_policy, enable_radix_cache=radix_cache,
-        enable_cuda_graph=cuda_graph,
+        enable_cuda_graph=cuda_graph, tensor_parallel=tensor_parallel, host_kv_cache_gb=host_kv_cache_gb,
     )
 
 

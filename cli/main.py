@@ -11,6 +11,7 @@ from lmc import log
 from lmc.cli.compile_cmd import bench_compile_cmd, compile_cmd
 from lmc.cli.explain_cmd import explain_cmd
 from lmc.cli.log_level import LogLevel
+from lmc.cli.models_cmd import models_app
 from lmc.cli.run_cmd import run_cmd
 from lmc.cli.serve_cmd import serve_cmd
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(rich_markup_mode=None, help="Benchmarks: write results as JSON and print a table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(models_app, name="models")
 app.command("compile")(compile_cmd)
 app.command("explain")(explain_cmd)
 bench_app.command("compile")(bench_compile_cmd)
@@ -67,7 +69,9 @@ def bench_run_cmd(
 ) -> None:
     """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`.
 
-    Asked for more rows than a data file has, its rows repeat under new ids."""
+    Beside lmc: "engine alone", lmc's recorded request stream replayed straight into the engine
+    (lmc's `overhead` is its wall time over that). Asked for more rows than a data file has, its
+    rows repeat under new ids."""
     from lmc.benchmarks.run import bench_run
 
     sizes = {}

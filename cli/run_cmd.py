@@ -35,6 +35,8 @@ def run_cmd(
     num_api_spec_tokens: Annotated[int, typer.Option("--num-api-spec-tokens", min=0, metavar="N", help="--backend openai: speculative execution, at least this many tokens per greedy gen call (0: off).")] = 0,
     data_parallel: Annotated[int, typer.Option("--data-parallel", min=1, metavar="N", help="Engine worker processes (one per GPU; CPU cores split evenly); rows placed by the plan's prefix tree.")] = 1,
     placement: Annotated[str, typer.Option(metavar="planned|round-robin", help="With --data-parallel: shared prefixes together and balanced, or round-robin.")] = "planned",
+    ray: Annotated[bool, typer.Option("--ray", help="Run the --data-parallel workers as Ray actors (pip install 'lmc[ray]').")] = False,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", metavar="ADDR", help="With --ray: the cluster to join (default: a local one).")] = None,
     log_level: LogLevel = None,
     *,
     engine: EngineConfig,
@@ -71,6 +73,13 @@ def run_cmd(
             raise ValueError(f"--placement must be one of {', '.join(POLICIES)}, got {placement!r}")
         if backend == "openai" and data_parallel > 1:
             raise ValueError("--data-parallel runs lmc's own engines; it does not apply to --backend openai")
+        if ray_address is not None and not ray:
+            raise ValueError("--ray-address needs --ray")
+        if backend == "openai" and ray:
+            raise ValueError("--ray runs lmc's own engines; it does not apply to --backend openai")
+        if engine.tensor_parallel > 1 and (backend == "openai" or data_parallel > 1 or ray):
+            raise ValueError("--tensor-parallel runs one lmc engine over several processes; it does not combine "
+                             "with --backend openai, --data-parallel or --ray yet")
         out = open_output(plan, inputs, output, model=engine.model, seed=engine.seed, resume=resume, force=force,
                           max_rows=max_rows)
     except (PlanError, OSError, ValueError, OutputRefused, OutputLocked) as exc:
@@ -81,7 +90,7 @@ def run_cmd(
             runner = OpenAI(engine.model, base_url, api_key_env=api_key_env, tokenizer=tokenizer,
                             concurrency=concurrency, num_api_spec_tokens=num_api_spec_tokens).engine
         else:
-            runner = _start_engine(engine, data_parallel, placement, console, progress)
+            runner = _start_engine(engine, data_parallel, placement, console, progress, ray, ray_address)
     except (OSError, ValueError) as exc:
         out.close()
         typer.echo(f"error: {exc}", err=True)
@@ -92,6 +101,8 @@ def run_cmd(
     options = RunOptions(max_active_rows=max_active_rows, seed=engine.seed, max_loop_iterations=max_loop_iterations)
     summary = run_rows(runner, plan, out, options=options, show_progress=progress, predict=metrics is not None)
     report = summary.to_json()
+    if backend == "local" and data_parallel == 1 and not ray:
+        runner.close()  # tensor-parallel ranks stop
     if backend == "openai":
         runner.close()
         report["api"] = asdict(runner.api)
@@ -111,17 +122,27 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-def _start_engine(config: EngineConfig, workers: int, placement: str, console: Console, progress: bool) -> Any:
+def _start_engine(config: EngineConfig, workers: int, placement: str, console: Console, progress: bool,
+                  ray: bool = False, ray_address: str | None = None) -> Any:
     """The local engine (or data-parallel pool), each start-up phase on its own line."""
     from lmc.runtime.engine import Engine
     from lmc.runtime.executor.progress import phase
     from lmc.runtime.model_loader import load_model
     from lmc.runtime.parallel.data_parallel import DataParallel
 
+    if ray:
+        from lmc.runtime.parallel.ray_workers import RayActors
+
+        with phase(console, f"joining Ray ({ray_address or 'local'}) for {workers} engine actors", progress):
+            return DataParallel(config, workers, placement, launcher=RayActors(ray_address))
     if workers > 1:
         with phase(console, f"starting {workers} engine workers: loading {config.model} on {config.device}, "
                             "building kernels and the KV cache", progress):
             return DataParallel(config, workers, placement)
+    if config.tensor_parallel > 1:  # every rank loads its copy at once
+        with phase(console, f"starting {config.tensor_parallel} tensor-parallel ranks: loading {config.model} on "
+                            f"{config.device}, building kernels and the KV cache", progress):
+            return Engine(config)
     with phase(console, f"loading {config.model} on {config.device}", progress):
         loaded = load_model(config.model, config.load_format, config.dtype, config.device, config.seed)
     with phase(console, "building kernels (attention backend, graphs) and the KV cache", progress):

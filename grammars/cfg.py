@@ -17,16 +17,19 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lark
 import numpy as np
-import torch
 
 from lmc.grammars.cfg_lexer import Lexer, build_lexer, grammar_terminals
 from lmc.grammars.cfg_masks import LexemeWalk, cross_boundary, lexeme_walk
 from lmc.grammars.errors import GrammarError
 from lmc.grammars.lalr import LalrTable, Stack
 from lmc.grammars.vocab import Vocabulary
+
+if TYPE_CHECKING:  # torch loads where masks are built, so compiling DFAs (`lmc compile`) never imports it
+    import torch
 
 State = tuple[Stack, int]
 DONE: State = ((), -2)
@@ -145,12 +148,14 @@ class GrammarConstraint:
         return after
 
     def allowed_tokens(self, state: State) -> torch.Tensor:
+        import torch
         return torch.from_numpy(self._mask(state))
 
     def allowed_token_ids(self, state: State) -> np.ndarray:
         return np.flatnonzero(self._mask(state))
 
     def fill_mask(self, states: Sequence[State], out: torch.Tensor) -> torch.Tensor:
+        import torch
         rows = np.stack([self._mask(s) for s in states])
         if out.device.type == "cpu":
             np.copyto(out.numpy(), rows)

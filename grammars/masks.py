@@ -4,16 +4,19 @@ expansion of packed bitmasks on whatever device the logits live."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-
-import torch
+from typing import TYPE_CHECKING
 
 from lmc.grammars.constraint import Constraint
+
+if TYPE_CHECKING:  # torch loads where masks are built, so compiling DFAs (`lmc compile`) never imports it
+    import torch
 
 
 def fill_masks(pairs: Sequence[tuple[Constraint | None, Hashable]], out: torch.Tensor) -> torch.Tensor:
     """Row i of `out` (bool `[B, vocab]`) becomes the mask of `pairs[i] = (constraint, state)`;
     rows without a constraint allow everything. Rows sharing a constraint are filled together,
     through its `fill_mask`."""
+    import torch
     groups: dict[int, tuple[Constraint, list[int]]] = {}
     for i, (constraint, _) in enumerate(pairs):
         if constraint is None:
@@ -34,6 +37,7 @@ def fill_masks(pairs: Sequence[tuple[Constraint | None, Hashable]], out: torch.T
 def unpack_bitmask(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """Bool `[B, vocab_size]` from an int32 bitmask `[B, ceil(vocab_size / 32)]` (as written by
     `TokenFSM.fill_bitmask`), on the bitmask's device: ship 32x fewer bytes, expand there."""
+    import torch
     as_bytes = bitmask.contiguous().view(torch.uint8)
     shifts = torch.arange(8, device=bitmask.device, dtype=torch.uint8)
     bits = (as_bytes.unsqueeze(-1) >> shifts) & 1

@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lmc.grammars.byte_dfa import ByteDFA
 from lmc.grammars.compress import ForcedRuns, forced_runs
 from lmc.grammars.errors import ConstraintError
 from lmc.grammars.token_table import build_masks
 from lmc.grammars.vocab import Vocabulary
+
+if TYPE_CHECKING:  # torch loads where masks are built, so compiling DFAs (`lmc compile`) never imports it
+    import torch
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +51,7 @@ class TokenFSM:
         return 0
 
     def allowed_tokens(self, state: int) -> torch.Tensor:
+        import torch
         bits = np.unpackbits(self.packed[state], count=self.vocab_size, bitorder="little")
         return torch.from_numpy(bits).view(torch.bool)
 
@@ -58,6 +62,7 @@ class TokenFSM:
     def fill_mask(self, states: Sequence[int], out: torch.Tensor) -> torch.Tensor:
         """Write the masks of `states` into rows of `out` (bool `[len(states), vocab_size]`, any
         device); one numpy gather + unpack and one copy for the whole batch."""
+        import torch
         rows = self.packed[np.asarray(states, dtype=np.int64)]
         bits = np.unpackbits(rows, axis=1, count=self.vocab_size, bitorder="little").view(np.bool_)
         if out.device.type == "cpu":
@@ -70,6 +75,7 @@ class TokenFSM:
         """Write packed masks into `out` (int32 `[len(states), ceil(vocab_size / 32)]`, any
         device): bit `t % 32` of word `t // 32` is token t, the layout of xgrammar's bitmasks.
         A row gather, no unpacking: expand on the device with `unpack_bitmask`."""
+        import torch
         index = torch.as_tensor(states, dtype=torch.int64)
         if out.device.type == "cpu":
             return torch.index_select(self._words, 0, index, out=out)
@@ -78,6 +84,7 @@ class TokenFSM:
 
     @cached_property
     def _words(self) -> torch.Tensor:
+        import torch
         words = np.zeros((self.packed.shape[0], (self.vocab_size + 31) // 32), dtype=np.int32)
         words.view(np.uint8)[:, : self.packed.shape[1]] = self.packed
         return torch.from_numpy(words)

@@ -4,7 +4,8 @@
     lmc.set_default_backend(lmc.OpenAI("tiny", base_url="http://127.0.0.1:30000/v1"))  # an endpoint
     state = my_program.run(question="...")
 
-Without a default, the first `run`/`run_batch` starts `Runtime()` (the embedded tiny model on CPU).
+Without a default, the first `run`/`run_batch` starts `Runtime()` (the default model,
+SmolLM2-135M-Instruct, on CPU; fetched on first use).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from lmc.runtime.config import EngineConfig
+from lmc.runtime.config import DEFAULT_MODEL, EngineConfig
 from lmc.runtime.engine import Engine
 
 
 class Runtime:
     """An engine for programs run from Python; `engine_options` are EngineConfig fields."""
 
-    def __init__(self, model: str = "tiny", device: str = "cpu", **engine_options: Any) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", **engine_options: Any) -> None:
         known = {f.name for f in fields(EngineConfig)} - {"model", "device"}
         unknown = sorted(set(engine_options) - known)
         if unknown:
@@ -45,7 +46,7 @@ def set_default_backend(runtime: Any) -> None:
 
 
 def default_backend() -> Any:
-    """The runtime programs run on, started with the tiny model on first use if none was set."""
+    """The runtime programs run on, started with the default model on first use if none was set."""
     global _default
     if _default is None:
         _default = Runtime()

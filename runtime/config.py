@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_MODEL = "smollm2-135m"  # a real instruct model, fetched on first use; `tiny` is the offline test model
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -18,9 +20,13 @@ class EngineConfig:
     step, then reads that prefix from the cache instead of computing it a second time.
     `overlap_schedule` lets the host schedule and launch step N+1 before it reads step N's
     tokens (see `Engine.step`); on the CPU there is nothing to overlap, so it is off by default.
+    `tensor_parallel` ranks (processes) share each layer's heads and MLP columns
+    (`runtime/parallel/tensor_parallel.py`). `host_kv_cache_gb` > 0 keeps KV that the radix
+    cache evicts in (pinned) host memory, up to that many GiB, to load back on a later hit
+    (`runtime/kv_tier.py`).
     """
 
-    model: str = "tiny"
+    model: str = DEFAULT_MODEL
     load_format: str = "auto"  # "auto" (safetensors) or "dummy" (seeded random weights)
     dtype: str = "auto"  # "auto": float32 on CPU, bfloat16 on CUDA
     device: str = "cpu"
@@ -42,3 +48,5 @@ class EngineConfig:
     cuda_graph_batch_sizes: tuple[int, ...] = ()  # empty: 1, 2, 4, 8, 16, ... max_running_requests
     enable_jump_forward: bool = True
     overlap_schedule: bool | None = None  # None: on for CUDA (host work hides behind the GPU)
+    tensor_parallel: int = 1
+    host_kv_cache_gb: float = 0.0

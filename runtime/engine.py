@@ -20,9 +20,11 @@ from lmc.kernels.attention import create_backend
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.cuda_graph import capture_decode_graphs
 from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.kv_tier import HostTier
 from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.model_loader import LoadedModel, load_model
 from lmc.runtime.model_runner import ForwardOutput, ModelRunner
+from lmc.runtime.parallel.tensor_parallel import TensorParallel, TensorParallelRunner
 from lmc.runtime.radix_cache import RadixCache
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
 from lmc.runtime.sampler import sample, select_rows, token_logprobs
@@ -60,6 +62,8 @@ class EngineStats:
     preemptions: int = 0
     steps: int = 0
     overlapped_steps: int = 0  # steps read only after the next one was launched
+    host_stored_tokens: int = 0  # evicted KV written to the host tier
+    host_loaded_tokens: int = 0  # cached tokens that came back from the host tier
     forward_seconds: float = 0.0
 
     @property
@@ -86,6 +90,7 @@ class Engine:
 
     def __init__(self, config: EngineConfig | None = None, loaded: LoadedModel | None = None):
         self.config = config = config or EngineConfig()
+        self.tensor_parallel = TensorParallel.start(config) if config.tensor_parallel > 1 else None
         self.loaded = loaded or load_model(
             config.model, config.load_format, config.dtype, config.device, config.seed
         )
@@ -104,25 +109,39 @@ class Engine:
         self.eos_ids = frozenset(
             i for i in [*eos_list, self.tokenizer.eos_token_id] if i is not None
         )
+        if self.tensor_parallel is not None:
+            self.tensor_parallel.connect(self.model)  # the model keeps this rank's heads only
+        slots = kv_cache_slots(config, self.model, self.loaded.dtype, self.device)
+        if self.tensor_parallel is not None:
+            slots = self.tensor_parallel.agree_on_slots(slots)
         self.pool = KVPool(
-            self._kv_slots(),
+            slots,
             self.model.num_layers,
             self.model.num_kv_heads,
             self.model.head_dim,
             self.loaded.dtype,
             self.device,
         )
-        self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache)
+        tier = None
+        if config.host_kv_cache_gb > 0 and config.enable_radix_cache:
+            if self.tensor_parallel is not None:
+                raise ValueError("the host KV tier does not work with tensor parallelism yet")
+            tier = HostTier(self.pool, int(config.host_kv_cache_gb * 2**30))
+        self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache, tier=tier)
         self.scheduler = Scheduler(config, self.pool, self.cache)
         attn = create_backend(config.attention_backend, self.device)
-        graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
-        self.runner = ModelRunner(self.model, self.pool, attn, graphs)
+        if self.tensor_parallel is None:
+            graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
+            self.runner = ModelRunner(self.model, self.pool, attn, graphs)
+        else:
+            self.runner = TensorParallelRunner(self.model, self.pool, attn, self.tensor_parallel)
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self._ids = itertools.count()
         self._handles: dict[str, RequestHandle] = {}  # requests in flight
         self._pins: dict[str, object] = {}
         self._stats = EngineStats()
         self._overlap = config.overlap_schedule if config.overlap_schedule is not None else self.device.type == "cuda"
+        self._overlap = self._overlap and self.tensor_parallel is None
         self._launched: LaunchedStep | None = None  # a deferred step, read by the next step()
         log.info("engine ready: %s on %s (%s), attention %s, %d KV slots, radix cache %s, overlap %s",
                  config.model, self.device, self.loaded.dtype, type(attn).__name__, self.pool.capacity,
@@ -187,6 +206,11 @@ class Engine:
         if node is not None:
             self.cache.unlock(node)
 
+    def close(self) -> None:
+        """Stop the tensor-parallel ranks; an engine in one process holds nothing to release."""
+        if self.tensor_parallel is not None:
+            self.tensor_parallel.close()
+
     @property
     def reuses_prefixes(self) -> bool:
         return self.cache.enabled
@@ -195,7 +219,10 @@ class Engine:
         s = self._stats
         s.cached_tokens = self.scheduler.counters.cached_tokens
         s.preemptions = self.scheduler.counters.preemptions
-        s.evicted_tokens = self.scheduler.counters.evicted_tokens
+        s.evicted_tokens = self.scheduler.counters.evicted_tokens + self.cache.stats.evicted_for_host_loads
+        if self.cache.tier is not None:
+            s.host_stored_tokens = self.cache.tier.stats.stored_tokens
+            s.host_loaded_tokens = self.cache.tier.stats.loaded_tokens
         return s
 
     # ----------------------------------------------------------------- one step
@@ -307,11 +334,15 @@ class Engine:
         if not pairs:
             return
         rows, next_ids = zip(*pairs)
-        values = token_logprobs(logits, list(rows), list(next_ids))
+        top = max((s.request.top_logprobs for s, r in zip(seqs, logprob_rows) if r), default=0)
+        values, tops = token_logprobs(logits, list(rows), list(next_ids), top)
         start = 0
         for seq, seq_rows in zip(seqs, logprob_rows):
-            seq.prompt_logprobs.extend(values[start : start + len(seq_rows)])
-            start += len(seq_rows)
+            end = start + len(seq_rows)
+            seq.prompt_logprobs.extend(values[start:end])
+            if seq.request.top_logprobs:
+                seq.prompt_top_logprobs.extend(t[: seq.request.top_logprobs] for t in tops[start:end])
+            start = end
 
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor:
         """One token per sequence, left on the device; masks and penalties may change `logits`
@@ -396,6 +427,7 @@ class Engine:
             finish_reason=reason,
             cached_tokens=seq.prompt_cached_tokens,
             prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,
+            prompt_top_logprobs=seq.prompt_top_logprobs if seq.request.top_logprobs else None,
         )
         self._handles.pop(seq.rid).output = output  # the caller's handle keeps it; the engine does not
         self._stats.finished += 1
@@ -408,34 +440,41 @@ class Engine:
     def validate(self, request: Request, rid: str = "") -> None:
         """Raise ValueError for a request that could never run (also safe from another thread:
         it reads only fixed sizes)."""
-        ids = request.input_ids
-        if not ids:
-            raise InvalidRequest(rid, "the prompt is empty")
-        bad = [t for t in ids if not 0 <= t < self.vocab_size]
-        if bad:
-            raise InvalidRequest(rid, f"token ids {bad[:5]} are outside the vocabulary (size {self.vocab_size})")
-        total = len(ids) + request.sampling.max_tokens
-        if total > self.max_model_len:
-            raise InvalidRequest(rid, f"prompt ({len(ids)} tokens) + max_tokens ({request.sampling.max_tokens}) "
-                                      f"= {total} exceeds the model's context length {self.max_model_len}")
-        if total > self.pool.capacity:
-            raise InvalidRequest(rid, f"needs {total} KV slots but the cache holds {self.pool.capacity}; "
-                                      "raise kv_cache_tokens")
-        if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
-            raise InvalidRequest(rid, f"logprob_start must be in [1, {len(ids)}]")
+        check_request(request, rid, self.vocab_size, self.max_model_len, self.pool.capacity)
 
-    def _kv_slots(self) -> int:
-        cfg = self.config
-        if cfg.kv_cache_tokens is not None:
-            return cfg.kv_cache_tokens
-        per_token = KVPool.bytes_per_token(
-            self.model.num_layers, self.model.num_kv_heads, self.model.head_dim, self.loaded.dtype
-        )
-        if self.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self.device)
-            return int(free * cfg.kv_cache_fraction) // per_token
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return min(int(free * cfg.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)
+
+
+def kv_cache_slots(config: EngineConfig, model: torch.nn.Module, dtype: torch.dtype, device: torch.device) -> int:
+    """KV slots for `model` (this rank's heads under tensor parallelism) on `device`."""
+    if config.kv_cache_tokens is not None:
+        return config.kv_cache_tokens
+    per_token = KVPool.bytes_per_token(model.num_layers, model.num_kv_heads, model.head_dim, dtype)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * config.kv_cache_fraction) // per_token
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return min(int(free * config.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)
+
+
+def check_request(request: Request, rid: str, vocab_size: int, max_model_len: int, kv_slots: int) -> None:
+    """Raise InvalidRequest for a request that no engine of these sizes could run; a server
+    checks it before the request reaches an engine in another process."""
+    ids = request.input_ids
+    if not ids:
+        raise InvalidRequest(rid, "the prompt is empty")
+    if min(ids) < 0 or max(ids) >= vocab_size:  # C loops: a prompt has thousands of ids
+        bad = [t for t in ids if not 0 <= t < vocab_size]
+        raise InvalidRequest(rid, f"token ids {bad[:5]} are outside the vocabulary (size {vocab_size})")
+    total = len(ids) + request.sampling.max_tokens
+    if total > max_model_len:
+        raise InvalidRequest(rid, f"prompt ({len(ids)} tokens) + max_tokens ({request.sampling.max_tokens}) "
+                                  f"= {total} exceeds the model's context length {max_model_len}")
+    if total > kv_slots:
+        raise InvalidRequest(rid, f"needs {total} KV slots but the cache holds {kv_slots}; raise kv_cache_tokens")
+    if request.logprob_start is not None and not 0 < request.logprob_start <= len(ids):
+        raise InvalidRequest(rid, f"logprob_start must be in [1, {len(ids)}]")
+    if request.top_logprobs and (request.logprob_start is None or request.top_logprobs < 0):
+        raise InvalidRequest(rid, "top_logprobs needs logprob_start (it ranks scored prompt positions)")
 
 
 def _decides_on_device(seq: Sequence) -> bool:

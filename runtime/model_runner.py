@@ -12,7 +12,7 @@ from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.scheduler import ScheduledBatch
 from lmc.runtime.step_buffer import StepLayout, StepSizes, host_buffer, to_device
-from lmc.runtime.step_inputs import fill, metadata, plan_rows
+from lmc.runtime.step_inputs import StepRows, fill, metadata, plan_rows
 
 
 @dataclass
@@ -61,13 +61,20 @@ class ModelRunner:
             logits = self._eager(rows, previous)
         return ForwardOutput(logits, rows.sample_rows, rows.logprob_rows)
 
-    def _eager(self, rows, previous: LaunchedStep | None) -> torch.Tensor:
+    def _eager(self, rows: StepRows, previous: LaunchedStep | None) -> torch.Tensor:
         """All index arrays in one host buffer and one asynchronous copy, then the model."""
         batch = len(rows.seq_lens)
         sizes = StepSizes(len(rows.input_ids), batch, len(rows.logits_rows), rows.kv_entries)
         layout = StepLayout.for_sizes(sizes)
         host = host_buffer(layout.nbytes, self.device)
         fill(layout.views(host), rows, pad_to=batch)
+        return self.run_buffer(layout, host, rows, previous)
+
+    def run_buffer(
+        self, layout: StepLayout, host: torch.Tensor, rows: StepRows, previous: LaunchedStep | None = None
+    ) -> torch.Tensor:
+        """The model over a filled step buffer (what a tensor-parallel rank receives)."""
+        batch = layout.sizes.seqs
         views = layout.views(to_device(host, self.device))
         if previous is not None:
             previous.copy_into(views["input_ids"], rows)

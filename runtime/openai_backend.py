@@ -5,7 +5,8 @@ as token ids of a local copy of the model's tokenizer (exact, so the endpoint's 
 the same tokens lmc's own engine would), generated ids come back in lmc serve's `token_ids` (or
 are re-encoded from the text elsewhere). A gen is one call; a `select` scores each choice with
 `echo` + `logprobs` (an endpoint without prompt logprobs gets a clear error); a regular constraint
-is sent as `regex` (lmc serve and SGLang take it). Calls run on `concurrency` threads; a 429, a 5xx
+is sent as `regex` (lmc serve and SGLang take it), a lark grammar as `guided_grammar` (lmc serve
+and vLLM). Calls run on `concurrency` threads; a 429, a 5xx
 or a dropped connection is retried with exponential backoff, and the request fails (its row only)
 after the last retry.
 
@@ -170,10 +171,9 @@ class OpenAIEngine(FinishesElsewhere):
             body["stop_token_ids"] = list(params.stop_token_ids)
         if params.stop and not speculate:
             body["stop"] = list(params.stop)
-        if request.constraint_source is not None:
-            if "regex" not in request.constraint_source:
-                raise APIBackendError("grammar= constraints cannot be sent to an API endpoint; use regex= or json_schema=")
-            body["regex"] = request.constraint_source["regex"]
+        source = request.constraint_source
+        if source is not None:  # vLLM's name for a lark grammar; lmc serve takes it too
+            body.update({"regex": source["regex"]} if "regex" in source else {"guided_grammar": source["grammar"]})
         choice = self._call(body, request.on_token if not speculate else None, request.rid)
         ids = self._output_ids(choice)
         if speculate:

@@ -2,7 +2,9 @@
 
 Requests that share a prompt prefix reuse its KV instead of recomputing it. Ownership rule: every
 allocated slot is held either by the tree or by exactly one running request; a node with
-lock_ref > 0 is never evicted, because a running request reads its slots.
+lock_ref > 0 is never evicted, because a running request reads its slots. With a host tier
+(`kv_tier.py`), an evicted leaf's KV is copied to host memory before its slots are freed, and a
+match that ends where a stored leaf begins loads it back into fresh slots.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from lmc.runtime.kv_pool import KVPool
+from lmc.runtime.kv_tier import HostTier
 from lmc.runtime.radix_node import RadixStats, TreeNode, format_tree
 
 _EMPTY = torch.empty(0, dtype=torch.int64)
@@ -39,9 +42,10 @@ class RadixCache:
     node gained children, was locked, touched again, or evicted) are skipped when popped.
     """
 
-    def __init__(self, pool: KVPool, enabled: bool = True) -> None:
+    def __init__(self, pool: KVPool, enabled: bool = True, tier: HostTier | None = None) -> None:
         self.pool = pool
         self.enabled = enabled
+        self.tier = tier
         self.stats = RadixStats()
         self._clear()
 
@@ -61,6 +65,8 @@ class RadixCache:
         if not self.enabled:
             return _EMPTY, self.root
         slots, node = self._match(tokens)
+        if self.tier is not None:
+            slots, node = self._load_from_host(tokens, slots, node)
         self.stats.match_calls += 1
         self.stats.matched_tokens += slots.numel()
         return slots, node
@@ -187,6 +193,8 @@ class RadixCache:
             stamp, _, node = heapq.heappop(self._heap)
             if not self._is_evictable_leaf(node) or stamp != node.last_access:
                 continue
+            if self.tier is not None:
+                self.tier.store(tuple(self._path(node)), node.key, node.slots)
             freed.append(node.slots)
             count += len(node.key)
             self._evictable -= len(node.key)
@@ -264,6 +272,35 @@ class RadixCache:
             self._heap = [(n.last_access, next(self._seq), n) for n in leaves]
             heapq.heapify(self._heap)
         heapq.heappush(self._heap, (node.last_access, next(self._seq), node))
+
+    def _load_from_host(
+        self, tokens: Sequence[int], slots: torch.Tensor, node: TreeNode
+    ) -> tuple[torch.Tensor, TreeNode]:
+        """Extend a match with the host tier's entries, while one continues it and device slots
+        can be found (evicting other leaves; the match so far is locked meanwhile)."""
+        while (entry := self.tier.take(tokens, slots.numel())) is not None:
+            n = entry.matched(tokens, slots.numel())
+            self.lock(node)
+            new = self.pool.alloc(n)
+            if new is None:
+                self.stats.evicted_for_host_loads += self.evict(n - self.pool.num_free)
+                new = self.pool.alloc(n)
+            self.unlock(node)
+            if new is None:
+                self.tier.give_back(entry)
+                break
+            self.tier.load(entry, n, new)
+            end = slots.numel() + n
+            self.insert(tokens[:end], torch.cat([slots, new]))
+            slots, node = self._match(tokens)
+        return slots, node
+
+    def _path(self, node: TreeNode) -> list[int]:
+        """The tokens before `node`'s edge."""
+        parts = []
+        while (node := node.parent) is not self.root:
+            parts.append(node.key)
+        return [t for key in reversed(parts) for t in key]
 
     def _depth(self, node: TreeNode) -> int:
         depth = 0

@@ -30,6 +30,7 @@ class RadixStats:
     matched_tokens: int = 0
     inserted_tokens: int = 0
     evicted_tokens: int = 0
+    evicted_for_host_loads: int = 0  # of those, evicted to make room for KV coming back from the host
 
 
 def format_tree(

@@ -33,6 +33,7 @@ class RequestOutput:
     finish_reason: FinishReason
     cached_tokens: int = 0
     prompt_logprobs: list[float] | None = None  # for positions logprob_start .. prompt_len-1
+    prompt_top_logprobs: list[list[tuple[int, float]]] | None = None  # (id, logprob), best first, same positions
     error: str | None = None  # why a request that finished elsewhere (an API backend) failed
 
 
@@ -43,7 +44,7 @@ class Request:
     `priority` is the plan's order hint: lower runs earlier among requests of equal cache hit.
     `logprob_start=k` asks for the log-probability of every prompt token at positions >= k given
     the tokens before it (used to score `select` choices); positions >= k-1 are then computed even
-    when cached. `pin=True` keeps the request's KV locked in the cache after it finishes, until
+    when cached; `top_logprobs=n` adds each scored position's n likeliest tokens. `pin=True` keeps the request's KV locked in the cache after it finishes, until
     `Engine.unpin(rid)`: a hoisted prefix stays resident while its dependants run.
     `constraint_source` is what `constraint` was compiled from (`{"regex": pattern}` or
     `{"grammar": text}`), for backends that constrain at a remote endpoint.
@@ -58,6 +59,7 @@ class Request:
     constraint: Constraint | None = None
     priority: int = 0
     logprob_start: int | None = None
+    top_logprobs: int = 0
     pin: bool = False
     constraint_source: dict[str, str] | None = None
     on_token: Callable[[str, int], Any] | None = None

@@ -98,10 +98,15 @@ def sample(
     return chosen
 
 
-def token_logprobs(logits: torch.Tensor, rows: list[int], token_ids: list[int]) -> list[float]:
-    """log p(token | prefix) for each (logits row, following token) pair."""
+def token_logprobs(logits: torch.Tensor, rows: list[int], token_ids: list[int],
+                   top: int = 0) -> tuple[list[float], list[list[tuple[int, float]]]]:
+    """log p(token | prefix) for each (logits row, following token) pair and, when `top` > 0,
+    each row's `top` most likely (token id, log p), most likely first."""
     if not rows:
-        return []
+        return [], []
     logp = torch.log_softmax(select_rows(logits, rows), dim=-1)
     picked = logp.gather(1, _on_device(token_ids, torch.int64, logits.device)[:, None])
-    return picked[:, 0].tolist()
+    if top <= 0:
+        return picked[:, 0].tolist(), []
+    values, ids = logp.topk(min(top, logp.shape[-1]), dim=-1)
+    return picked[:, 0].tolist(), [list(zip(i, v)) for i, v in zip(ids.tolist(), values.tolist())]

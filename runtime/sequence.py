@@ -53,6 +53,7 @@ class Sequence:
     num_forced: int = 0  # tokens appended by jump-forward rather than sampled
     finish_reason: FinishReason | None = None
     prompt_logprobs: list[float] = field(default_factory=list)
+    prompt_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     # While waiting: the deepest cache node its prompt covered when last ordered, and its depth
     # (see `RadixCache.peek_match`); cleared on admission, since a running request's tail changes.
     match_node: TreeNode | None = None

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer as FastTokenizer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from lmc.plan.instantiate import RoleTexts
-from lmc.runtime.chat_template import RoleTemplate
+from lmc.runtime.chat_template import role_texts_of
 
 _METASPACE = "\u2581"  # '▁', SentencePiece's visible space
 MEMO_RUNS = 4096  # texts whose ids are remembered (compactly): more than a run's rows have
@@ -77,7 +77,8 @@ class Tokenizer:
         self._plain.no_truncation()
         self._plain.no_padding()
         self._special_ids = set(hf.all_special_ids)
-        self._special_texts = [t for t in hf.all_special_tokens if t]
+        added = hf.backend_tokenizer.get_added_tokens_decoder().values()
+        self._special_texts = sorted({t for t in hf.all_special_tokens if t} | {a.content for a in added if a.special})
         self._memo: OrderedDict[str, array] = OrderedDict()
 
     @classmethod
@@ -134,12 +135,22 @@ class Tokenizer:
         """Token ids of `text` that follows earlier text of the same prompt: no BOS, no dummy prefix."""
         return self._encode_plain(text)
 
+    @cached_property
+    def adds_bos(self) -> bool:
+        """Whether the tokenizer itself puts BOS before a text (`add_bos_token`, or a post-processor
+        that does): Llama and Mistral do; SmolLM2 and Qwen2 do not, though they name a BOS token."""
+        bos = self.bos_token_id
+        return bos is not None and self.hf("a").input_ids[:1] == [bos] != self.hf("a", add_special_tokens=False).input_ids[:1]
+
     def encode_run(self, text: str, at_start: bool) -> list[int]:
-        """A run of prompt text as the executor sends it: BOS (when the model has one) and the
-        start-of-text rules at the start of a prompt, a continuation after it. This is the
+        """A run of prompt text as the executor sends it: at the start of a prompt, BOS where the
+        tokenizer adds one and the start-of-text rules; a continuation after it. A prompt that
+        starts with a special token is chat template text, which carries its own BOS text where
+        the model wants one (what `apply_chat_template` sends), so it gets none added. This is the
         `Tokenize` the caller hands the cache model, so predictions count the tokens a run sends."""
         if at_start:
-            return self.encode(text, add_bos=self.bos_token_id is not None)
+            starts_special = any(text.startswith(s) for s in self._special_texts)
+            return self.encode(text, add_bos=self.adds_bos and not starts_special)
         return self.encode_continuation(text)
 
     @cached_property
@@ -189,18 +200,21 @@ class Tokenizer:
         return text
 
     @cached_property
-    def roles(self) -> RoleTemplate:
+    def roles(self) -> RoleTexts:
         """Text around each role's content, from this tokenizer's chat template."""
-        return RoleTemplate.from_tokenizer(self.hf)
+        return role_texts_of(self.hf)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.hf, "chat_template", None))
 
 
 def role_texts(tokenizer: Tokenizer) -> tuple[RoleTexts | None, str | None]:
     """The model's text before/after each role's content, or None and the reason it has none."""
     try:
-        roles = tokenizer.roles
+        return tokenizer.roles, None
     except ValueError as exc:
         return None, str(exc)
-    return {role: (p.prefix, p.suffix) for role, p in roles.pieces.items()}, None
 
 
 @functools.lru_cache(maxsize=8)

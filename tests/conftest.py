@@ -22,15 +22,21 @@ SMALL_MODEL_CONFIG = {
 
 @pytest.fixture(scope="session", autouse=True)
 def lmc_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point LMC_HOME at a fresh directory so no test reads or writes the user's ~/.cache/lmc."""
+    """Point LMC_HOME at a fresh directory so no test reads or writes the user's ~/.cache/lmc,
+    and keep pip off every index (in this process and its children), so a test that forgets
+    `model="tiny"` fails on the default model's pull instead of downloading it."""
     home = tmp_path_factory.mktemp("lmc_home")
-    previous = os.environ.get("LMC_HOME")
-    os.environ["LMC_HOME"] = str(home)
+    no_wheels = tmp_path_factory.mktemp("no_wheels")
+    settings = {"LMC_HOME": str(home), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(no_wheels),
+                "PIP_CONFIG_FILE": os.devnull}
+    previous = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
     yield home
-    if previous is None:
-        del os.environ["LMC_HOME"]
-    else:
-        os.environ["LMC_HOME"] = previous
+    for key, value in previous.items():
+        if value is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

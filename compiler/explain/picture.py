@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from lmc.compiler.explain.describe import Label, describe
 from lmc.plan.expr import Const, unparse
 from lmc.plan.expr.render import render_pattern
+from lmc.plan.instantiate.role_texts import RoleTexts as ChatRoleTexts
 from lmc.plan.ir import ENTRY, Fork, Graph, Loop, Prefix, RoleBegin, RoleEnd, Text
 
-RoleTexts = Mapping[str, tuple[str, str]]
+RoleTexts = ChatRoleTexts | Mapping[str, tuple[str, str]]
 TEXT_LIMIT = 160
 MAX_LANES = 4  # more lanes side by side than this no longer fit a page
 
@@ -64,8 +65,9 @@ def piece_text(node: Text | RoleBegin | RoleEnd | Prefix, roles: RoleTexts | Non
     if isinstance(node, Text):
         return node.value.value if isinstance(node.value, Const) else "{" + unparse(node.value) + "}"
     begin = isinstance(node, RoleBegin)
-    if roles is not None and node.role in roles:
-        return roles[node.role][0 if begin else 1]
+    texts = None if roles is None else ChatRoleTexts.of(roles)
+    if texts is not None and node.role in texts.before:  # the text of a message mid-conversation
+        return texts.before[node.role] if begin else texts.after[node.role]
     return f"<{node.role}>" if begin else f"</{node.role}>"
 
 

@@ -27,8 +27,13 @@ from lmc.plan.instantiate.ops import (
     SelectOp,
     TextOp,
 )
+<<<<<<< HEAD
 from lmc.plan.instantiate.messages import messages
 from lmc.plan.instantiate.row_program import RoleTexts, RowProgram
+=======
+from lmc.plan.instantiate.role_texts import RoleTexts
+from lmc.plan.instantiate.row_program import RowProgram
+>>>>>>> main
 from lmc.plan.ir import Dynamic, Graph, Param
 
 if TYPE_CHECKING:
@@ -43,7 +48,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 class Instantiator:
     """Turns rows into RowPrograms for one plan (or a bare graph, in tests and passes)."""
 
-    def __init__(self, plan: Plan | Graph, roles: RoleTexts | None = None, max_loop_iterations: int | None = None) -> None:
+    def __init__(self, plan: Plan | Graph, roles: RoleTexts | Mapping[str, tuple[str, str]] | None = None, max_loop_iterations: int | None = None) -> None:
         if isinstance(plan, Graph):
             self.graph = plan
             limit = 64
@@ -52,7 +57,7 @@ class Instantiator:
             limit = plan.options.max_loop_iterations
             if self.graph.nodes_of(Dynamic):
                 plan.check_sources()
-        self.roles = None if roles is None else dict(roles)
+        self.roles = None if roles is None else RoleTexts.of(roles)
         self.max_loop_iterations = max_loop_iterations or limit
         self.params = self.graph.entry.params
 

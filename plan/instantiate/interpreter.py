@@ -158,8 +158,13 @@ class Interpreter:
         if row.roles is None:
             row.emit(RoleOp(row.next_id(), state, node_id, node.role, begin, prefix))
             return
-        before, after = row.roles.get(node.role, ("", ""))
-        row.emit(TextOp(row.next_id(), state, node_id, before if begin else after, prefix=prefix, role=node.role))
+        try:
+            text = row.roles.open(node.role, row.last_role[state]) if begin else row.roles.close(node.role)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
+        if not begin:
+            row.last_role[state] = node.role
+        row.emit(TextOp(row.next_id(), state, node_id, text, prefix=prefix, role=node.role))
 
     def assign(self, node: Assign) -> Wait:
         value = reduce(node.value, self.scope)

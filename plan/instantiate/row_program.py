@@ -10,16 +10,14 @@ The executor's loop over a RowProgram:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from lmc.plan.errors import RowError
 from lmc.plan.expr import MISSING, EvalError, Expr, evaluate
 from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
 from lmc.plan.instantiate.ops import PROMPT_OPS, GenOp, Op, SelectOp, TextOp
+from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.ir import ENTRY, Graph
-
-RoleTexts = Mapping[str, tuple[str, str]]  # role -> (text before, text after) its content
 
 
 class RowProgram:
@@ -31,6 +29,7 @@ class RowProgram:
         self.row_id = row_id
         self.inputs = inputs
         self.roles = roles
+        self.last_role: dict[int, str | None] = {0: None}  # the role of each state's latest message
         self.max_loop_iterations = max_loop_iterations
         self.ops: list[Op] = []
         self.values: dict[int, str] = {}
@@ -42,6 +41,7 @@ class RowProgram:
         self.waiting_for: frozenset[int] = frozenset()
         self.finished = False
         self._new: list[Op] = []
+        self._started = False
         self._interpreter = Interpreter(self, {graph.entry.state: StateHandle(0), **inputs})
         self._walk = self._interpreter.block(ENTRY, "body")
 
@@ -61,6 +61,7 @@ class RowProgram:
         self.base[state] = self.history(parent)
         self.parent[state] = parent
         self.variables[state] = dict(self.variables[parent])
+        self.last_role[state] = self.last_role[parent]
         return state
 
     def read_ref(self, op: int, as_json: bool) -> Any:
@@ -70,7 +71,14 @@ class RowProgram:
 
     # -- used by the executor ------------------------------------------------------------------
     def start(self) -> list[Op]:
-        """Run until the end or until a dynamic region waits; the ops emitted."""
+        """Run until the end or until a dynamic region waits; the ops emitted. Called again
+        before any value is recorded, it returns the same ops (a row started to compute the row
+        order is then run as it is)."""
+        if self._started:
+            if self.values:
+                raise ValueError("start() after a value was recorded")
+            return list(self.ops)
+        self._started = True
         return self._advance()
 
     def record(self, op_id: int, value: str) -> list[Op]:

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from lmc.plan.errors import RowError
-from lmc.plan.instantiate import Instantiator, messages
+from lmc.plan.instantiate import Instantiator, RowProgram, messages
 from lmc.runtime.engine import InvalidRequest
 from lmc.runtime.executor.awaits import Block, Pin, Submit
 from lmc.runtime.executor.engine_like import EngineLike
@@ -89,9 +89,12 @@ class Driver:
         self._active: dict[int, _Live] = {}
         self._rids = itertools.count()
         self._run_id = f"x{id(self):x}"
+        self._started: dict[int, RowProgram] = {}
 
-    def run(self, jobs: Iterable[RowJob]) -> RunMetrics:
-        """Run every job (in the given order) to a result."""
+    def run(self, jobs: Iterable[RowJob], started: dict[int, RowProgram] | None = None) -> RunMetrics:
+        """Run every job (in the given order) to a result; `started` holds programs already
+        started for some jobs (by index), which are run instead of instantiating those rows."""
+        self._started = started or {}
         pending = iter(jobs)
         priority = itertools.count()
         exhausted = False
@@ -125,7 +128,8 @@ class Driver:
             self._emit(RowResult(job.index, job.id, error=job.error))
             return
         try:
-            row = RowRun(self.instantiator.row(job.fields or {}, job.id), self.env)
+            program = self._started.pop(job.index, None) or self.instantiator.row(job.fields or {}, job.id)
+            row = RowRun(program, self.env)
             live = _Live(job, row, priority)
             row.begin()
         except Exception as exc:

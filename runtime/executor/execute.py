@@ -3,7 +3,9 @@
 It builds what every row shares (tokenizer codec, constraint compiler, the model's role texts),
 puts the rows in cache-friendly order when the plan asks for it (its `order` pass ran: a
 depth-first walk of the rows' prefix tree, `lmc.plan.order`, computed here for the rows given,
-with the model's tokenizer), and drives them.
+with the model's tokenizer), and drives them. Ordering starts every row's program; the first
+`KEEP_STARTED` in run order are handed to the driver as they are, so a row is interpreted once
+(memory stays bounded on long inputs: later rows are started again when their turn comes).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import dataclass
 
 from lmc.plan.cache_model import Prediction, predict
 from lmc.plan.file import Plan
-from lmc.plan.instantiate import Instantiator
-from lmc.plan.order import row_order
+from lmc.plan.instantiate import Instantiator, RowProgram
+from lmc.plan.order import order_programs
 from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.driver import Driver
 from lmc.runtime.executor.engine_like import EngineLike
@@ -27,6 +29,7 @@ from lmc.runtime.executor.row import RowEnv
 from lmc.runtime.tokenizer import Tokenizer, role_texts
 
 log = logging.getLogger(__name__)
+KEEP_STARTED = 4096
 
 
 @dataclass(frozen=True)
@@ -43,15 +46,30 @@ class RunOptions:
     max_loop_iterations: int | None = None
 
 
-def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> list[RowJob]:
-    """The jobs in cache-friendly order (`lmc.plan.order`, on these rows with this tokenizer)
-    when the plan asks for it (its `order` pass ran), else as given."""
+def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer,
+                  instantiator: Instantiator) -> tuple[list[RowJob], dict[int, RowProgram]]:
+    """The jobs in cache-friendly order (`lmc.plan.order`, on these rows with this tokenizer and
+    the model's role texts) when the plan asks for it (its `order` pass ran), else as given; and
+    the programs started for it, by job index (the first KEEP_STARTED in that order)."""
     if "order" not in plan.graph.meta.get("passes", []):
-        return list(jobs)
+        return list(jobs), {}
     runnable = [j for j in jobs if j.fields is not None]
     rest = [j for j in jobs if j.fields is None]
-    order = row_order(plan.graph, [j.fields for j in runnable], tokenizer.encode_run)
-    return rest + [runnable[i] for i in order]
+    programs = [_started(instantiator, j) for j in runnable]
+    order = order_programs(programs, tokenizer.encode_run)
+    ordered = [runnable[i] for i in order]
+    keep = {runnable[i].index: p for i in order[:KEEP_STARTED] if (p := programs[i]) is not None}
+    return rest + ordered, keep
+
+
+def _started(instantiator: Instantiator, job: RowJob) -> RowProgram | None:
+    """The row's program after `start()`, or None where that fails (the driver reports why)."""
+    try:
+        program = instantiator.row(job.fields or {}, job.id)
+        program.start()
+    except Exception:  # noqa: BLE001 - the driver instantiates it again and reports the error
+        return None
+    return program
 
 
 def predicted_reuse(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer) -> Prediction:
@@ -83,13 +101,18 @@ def execute(
     (`constraint_compiler`), else one is made here."""
     tokenizer = engine.tokenizer
     roles, roles_error = role_texts(tokenizer)
-    if roles_error is not None:
-        log.warning("the model's chat template cannot be cut into role texts, so rows that use "
-                    "system/user/assistant will fail: %s", roles_error)
-    codec = TokenCodec(tokenizer, frozenset(engine.eos_ids))
+    whole = roles_error is not None and tokenizer.has_chat_template
+    if whole:
+        log.warning("the model's chat template cannot be cut into role texts (%s), so each call renders its "
+                    "whole conversation with the template: correct, with less prefix sharing", roles_error)
+    elif roles_error is not None:
+        log.warning("the model has no chat template, so rows that use system/user/assistant will fail: %s",
+                    roles_error)
+    codec = TokenCodec(tokenizer, frozenset(engine.eos_ids), whole_conversations=whole)
     constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink)
     instantiator = Instantiator(plan, roles, options.max_loop_iterations)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics)
-    return driver.run(in_plan_order(plan, jobs, tokenizer))
+    ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)
+    return driver.run(ordered, started)

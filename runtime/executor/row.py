@@ -20,6 +20,7 @@ from lmc.plan.errors import RowError
 from lmc.plan.instantiate import ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
 from lmc.plan.ir import Prefix
 from lmc.plan.language import GenCall
+from lmc.runtime.chat_template import render_conversation
 from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
 from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
@@ -49,7 +50,7 @@ class RowRun:
     def __init__(self, program: RowProgram, env: RowEnv) -> None:
         self.program = program
         self.env = env
-        self.prompts: dict[int, StatePrompt] = {0: StatePrompt()}
+        self.prompts: dict[int, StatePrompt] = {0: env.codec.new_prompt()}
         self.fork_points: dict[tuple[int, int], list[int]] = {}
         self.spawned: list[Coroutine] = []
         self.flags: list[dict[str, Any]] = []
@@ -117,6 +118,8 @@ class RowRun:
     def final_text(self) -> str:
         """The text of `s` (the tokenizer's start-of-text space is not part of it)."""
         prompt = self.prompts[0]
+        if prompt.conversation is not None:
+            return render_conversation(self.env.codec.tokenizer.hf, prompt.conversation.messages, None, generation=False)
         return self.env.codec.tokenizer.decode(prompt.ids) + prompt.text
 
 
@@ -145,7 +148,9 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
         elif isinstance(op, SelectOp):
             yield from at_node(row, op.node, run_select(row, prompt, op))
         elif isinstance(op, RoleOp):
-            raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
+            if prompt.conversation is None:
+                raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
+            _on_prompt(row, op, prompt.role, op.role, op.begin)
         position += 1
         row.version += 1
 
@@ -163,10 +168,18 @@ def at_node(row: RowRun, node: str, co: Coroutine) -> Coroutine:
         value = yield step
 
 
+def _on_prompt(row: RowRun, op: Op, change: Callable[..., None], *args: Any) -> None:
+    """Apply a change to a prompt; a conversation that cannot take it fails the row."""
+    try:
+        change(*args)
+    except ValueError as exc:
+        raise RowError(str(exc), row.program.row_id, op.node) from None
+
+
 def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None) -> Coroutine:
     while op.text is None and not row.ready(op.deps):
         yield BLOCK
-    prompt.text += row.program.text(op)
+    _on_prompt(row, op, prompt.append, row.program.text(op))
     codec = row.env.codec
     if not row.env.cache:
         return
@@ -187,7 +200,7 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
                       constraint_source=source, on_token=on_token)
     (output,) = yield Submit((request,), op.node, "gen", modeled=row.modeled_as(op, "request"))
     result = codec.gen_result(output, op.call)
-    prompt.ids.extend(result.ids)
+    prompt.extend(result.ids, result.text)
     row.generated_tokens += len(output.output_ids)
     if output.finish_reason is FinishReason.LENGTH:
         satisfied = constraint is None or accepts(constraint, output.output_ids)
@@ -215,7 +228,7 @@ def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
     outputs: list[RequestOutput] = yield Submit(requests, op.node, "select", modeled=row.modeled_as(op, "request"))
     scores = [sum(o.prompt_logprobs or [0.0]) / max(1, len(o.prompt_logprobs or [])) for o in outputs]
     best = max(range(len(scores)), key=scores.__getitem__)
-    prompt.ids.extend(choices[best])
+    prompt.extend(choices[best], op.choices[best])
     row.record(op, op.choices[best])
 
 

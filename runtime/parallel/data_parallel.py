@@ -7,7 +7,9 @@ them) and `run_rows`, which places the rows (`placement.py`), starts one process
 on the CPU each gets an equal slice of the cores), runs each shard through the ordinary
 executor there and hands every finished row to the caller's `on_result` as it arrives, so rows
 from all workers reach one in-order writer. A worker that fails or dies stops the run with its
-traceback or exit code; Ctrl-C stops every worker.
+traceback or exit code; Ctrl-C stops every worker. Where the workers run is the launcher's
+business: `Processes` spawns them on this machine, `ray_workers.RayActors` runs them as Ray
+actors anywhere in a Ray cluster; both hand back rows through a queue the driver reads.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import queue
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from lmc.plan.file import Plan
 from lmc.runtime.config import EngineConfig
@@ -40,7 +42,7 @@ class WorkerFailed(RuntimeError):
 
 
 @dataclass(frozen=True)
-class _Shard:
+class Shard:
     """What one worker process is given (pickled to it)."""
 
     rank: int
@@ -55,12 +57,14 @@ class _Shard:
 class DataParallel:
     """`workers` engines, each in its own process, over rows placed by `policy`."""
 
-    def __init__(self, config: EngineConfig, workers: int, policy: str = "planned") -> None:
+    def __init__(self, config: EngineConfig, workers: int, policy: str = "planned",
+                 launcher: Launcher | None = None) -> None:
         if workers < 1:
             raise ValueError(f"--data-parallel needs at least one worker, got {workers}")
         self.config = config
         self.workers = workers
         self.policy = policy
+        self.launcher = launcher or Processes()
         self.tokenizer = load_tokenizer(config.model)
         self.placement: Placement | None = None
         self.worker_stats = [EngineStats() for _ in range(workers)]
@@ -92,26 +96,21 @@ class DataParallel:
         metrics = metrics if metrics is not None else RunMetrics()
         roles, _ = role_texts(self.tokenizer)
         self.placement = place(plan, jobs, self.workers, self.tokenizer.encode_run, roles, self.policy)
-        context = multiprocessing.get_context("spawn")
-        messages = context.Queue()
         plan_text = plan.dumps()
-        devices = self._devices()
+        devices = self._devices() if self.launcher.places_devices else []
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        processes = []
-        for rank, shard in enumerate(self.placement.shards):
-            device = devices[rank % len(devices)] if devices else None
-            task = _Shard(rank, self.config, plan_text, shard, options, threads, device)
-            processes.append(context.Process(target=_work, args=(task, messages), name=f"lmc-dp-{rank}", daemon=True))
+        tasks = [Shard(rank, self.config, plan_text, shard, options, threads,
+                        devices[rank % len(devices)] if devices else None)
+                 for rank, shard in enumerate(self.placement.shards)]
         latest: dict[int, RunMetrics] = {}
         try:
-            for process in processes:
-                process.start()
+            messages = self.launcher.start(tasks)
             running = set(range(self.workers))
             while running:
                 try:
                     kind, rank, *body = messages.get(timeout=POLL_S)
                 except queue.Empty:
-                    _check_alive(processes, running)
+                    self.launcher.check(running)
                     continue
                 if kind == "error":
                     raise WorkerFailed(f"data-parallel worker {rank} failed:\n{body[0]}")
@@ -123,34 +122,73 @@ class DataParallel:
                 else:
                     running.discard(rank)
         finally:
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-                process.join()
+            self.launcher.stop()
             for part in latest.values():
                 metrics.add(part)
         return metrics
 
     def _devices(self) -> list[str]:
-        """The GPU ids workers are spread over (empty on the CPU)."""
-        if not self.config.device.startswith("cuda"):
-            return []
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if visible:
-            return [d.strip() for d in visible.split(",") if d.strip()]
-        import torch
-
-        return [str(i) for i in range(max(1, torch.cuda.device_count()))]
+        return worker_devices(self.config)
 
 
-def _check_alive(processes: list[Any], running: set[int]) -> None:
-    for rank in running:
-        code = processes[rank].exitcode
-        if code is not None:
-            raise WorkerFailed(f"data-parallel worker {rank} exited with code {code} before finishing its rows")
+def worker_devices(config: EngineConfig) -> list[str]:
+    """The GPU ids workers are spread over, worker r on id r mod their count (empty on the CPU)."""
+    if not config.device.startswith("cuda"):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        return [d.strip() for d in visible.split(",") if d.strip()]
+    import torch
+
+    return [str(i) for i in range(max(1, torch.cuda.device_count()))]
 
 
-def _work(shard: _Shard, messages: Any) -> None:
+class Launcher(Protocol):
+    """Runs each shard's `work` somewhere and hands back the queue its messages arrive on."""
+
+    places_devices: bool  # whether the driver picks each worker's GPU (else the launcher does)
+
+    def start(self, tasks: list[Shard]) -> Any:
+        """Start one worker per task; returns a queue with `get(timeout=...)`."""
+
+    def check(self, running: set[int]) -> None:
+        """Raise WorkerFailed if a worker still listed in `running` died."""
+
+    def stop(self) -> None:
+        """End every worker (done or not) and release what start took."""
+
+
+class Processes:
+    """Each worker a spawned process on this machine."""
+
+    places_devices = True
+
+    def __init__(self) -> None:
+        self.processes: list[Any] = []
+
+    def start(self, tasks: list[Shard]) -> Any:
+        context = multiprocessing.get_context("spawn")
+        messages = context.Queue()
+        self.processes = [context.Process(target=work, args=(task, messages), name=f"lmc-dp-{task.rank}", daemon=True)
+                          for task in tasks]
+        for process in self.processes:
+            process.start()
+        return messages
+
+    def check(self, running: set[int]) -> None:
+        for rank in running:
+            code = self.processes[rank].exitcode
+            if code is not None:
+                raise WorkerFailed(f"data-parallel worker {rank} exited with code {code} before finishing its rows")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def work(shard: Shard, messages: Any) -> None:
     """One worker process: its own engine, the ordinary executor over its rows."""
     if shard.visible_device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = shard.visible_device  # read when CUDA first starts

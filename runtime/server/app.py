@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from lmc.runtime.engine import Engine
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
+from lmc.runtime.server.data_parallel import ModelFacts, RoutedWorkers
 from lmc.runtime.server.metrics import ServerMetrics
 from lmc.runtime.server.plans import run_plan_stream
 from lmc.runtime.server.protocol import (
@@ -35,20 +36,22 @@ from lmc.runtime.server.protocol import (
     constraint_source,
     read_generation,
 )
-from lmc.runtime.server.worker import EngineWorker, Overloaded
+from lmc.runtime.server.worker import EngineWorker, Overloaded, Unavailable
 from lmc.runtime.text_stream import TextStream
 
 DISCONNECT_POLL_S = 0.25
 
 
 class Server:
-    """One engine, its worker thread and the routes; `app` is the ASGI application."""
+    """One engine and its worker thread (or data-parallel workers), and the routes; `app` is
+    the ASGI application."""
 
-    def __init__(self, engine: Engine, model_name: str, max_queue: int = 1024) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine | ModelFacts, model_name: str, max_queue: int = 1024,
+                 worker: EngineWorker | RoutedWorkers | None = None) -> None:
+        self.engine = engine  # the model's tokenizer and sizes: the engine, or data-parallel facts
         self.model_name = model_name
-        self.worker = EngineWorker(engine, max_queue)
-        self.metrics = ServerMetrics(engine, self.worker)
+        self.worker = worker or EngineWorker(engine, max_queue)
+        self.metrics = ServerMetrics(self.worker)
         self.created = int(time.time())
         routes = [
             Route("/health", self.health, methods=["GET"]),
@@ -75,6 +78,8 @@ class Server:
     # ----------------------------------------------------------------- small routes
 
     async def health(self, _: HTTPRequest) -> Response:
+        if not self.worker.alive:  # load balancers take a 503 to mean: send elsewhere
+            return JSONResponse({"status": "unavailable", "inflight": self.worker.inflight}, status_code=503)
         return JSONResponse({"status": "ok", "inflight": self.worker.inflight})
 
     async def prometheus(self, _: HTTPRequest) -> Response:
@@ -110,7 +115,7 @@ class Server:
             source = constraint_source(body)
             if source is not None:
                 constraint = await asyncio.to_thread(compile_source, source, self.engine)
-                gen = replace(gen, constraint=constraint)
+                gen = replace(gen, constraint=constraint, constraint_source=source)
             if gen.stream and gen.logprobs:
                 raise APIError(400, "logprobs are returned for non-streamed requests only", "logprobs")
             calls = _Calls(self, request, gen)
@@ -141,8 +146,10 @@ class Server:
 
     # ----------------------------------------------------------------- the engine thread's side
 
-    def submit(self, request: Request, loop: asyncio.AbstractEventLoop, events: asyncio.Queue, tag: Any) -> str:
-        """Submit `request`; its tokens and output arrive on `events` as (tag, kind, value)."""
+    def submit(self, request: Request, loop: asyncio.AbstractEventLoop, events: asyncio.Queue, tag: Any,
+               tokens: bool = False) -> str:
+        """Submit `request`; its output (and with `tokens`, each token) arrives on `events` as
+        (tag, kind, value)."""
 
         def on_token(_: str, token: int) -> None:
             loop.call_soon_threadsafe(events.put_nowait, (tag, "token", token))
@@ -151,10 +158,12 @@ class Server:
             loop.call_soon_threadsafe(events.put_nowait, (tag, "done", output))
 
         try:
-            return self.worker.submit(replace(request, on_token=on_token, on_finish=on_finish))
+            return self.worker.submit(replace(request, on_token=on_token if tokens else None, on_finish=on_finish))
         except Overloaded as exc:
             raise APIError(429, f"the server is busy: {exc}; retry later", code="rate_limit_exceeded",
                            kind="rate_limit_error") from None
+        except Unavailable as exc:
+            raise APIError(503, str(exc), kind="server_error") from None
         except ValueError as exc:
             code = "context_length_exceeded" if "context length" in str(exc) or "KV slots" in str(exc) else None
             raise APIError(400, str(exc), "messages" if "messages" in str(exc) else "prompt", code) from None
@@ -172,13 +181,14 @@ class _Calls:
         self.rids: dict[int, str] = {}
         self.outputs: dict[int, RequestOutput] = {}
         self.id = f"cmpl-{uuid.uuid4().hex[:24]}"
+        self._next_check = self.loop.time() + DISCONNECT_POLL_S
 
     def submit_all(self) -> None:
         index = 0
         try:
             for prompt in self.gen.prompts:
                 for request in self.gen.requests(prompt):
-                    self.rids[index] = self.server.submit(request, self.loop, self.events, index)
+                    self.rids[index] = self.server.submit(request, self.loop, self.events, index, self.gen.stream)
                     index += 1
         except APIError:
             self.abort()
@@ -190,14 +200,22 @@ class _Calls:
                 self.server.worker.abort(rid)
 
     async def _next(self) -> tuple[int, str, Any] | None:
-        """The next event, or None once the client has disconnected (its requests aborted)."""
+        """The next event, or None once the client has disconnected (its requests aborted).
+        The connection is checked every DISCONNECT_POLL_S however fast events come."""
         while True:
-            try:
-                return await asyncio.wait_for(self.events.get(), DISCONNECT_POLL_S)
-            except asyncio.TimeoutError:
+            wait = self._next_check - self.loop.time()
+            if wait <= 0:
                 if await self.http.is_disconnected():
                     self.abort()
                     return None
+                self._next_check = self.loop.time() + DISCONNECT_POLL_S
+                continue
+            if not self.events.empty():
+                return self.events.get_nowait()
+            try:
+                return await asyncio.wait_for(self.events.get(), wait)
+            except asyncio.TimeoutError:
+                continue
 
     def _record(self, index: int, output: RequestOutput) -> None:
         if output.error is not None:
@@ -284,37 +302,57 @@ class _Calls:
                 "choices": choices, "usage": usage}
 
     async def _logprobs(self, prompt: list[int], output: RequestOutput, chat: bool) -> dict[str, Any]:
-        """The chosen tokens' log-probabilities: the prompt's (echo) come with the output; the
-        generated ones are scored by one more prefill over prompt + output (the prompt cached)."""
+        """The chosen tokens' log-probabilities (and each position's `top_logprobs` likeliest
+        tokens): the prompt's (echo) come with the output; the generated ones are scored by one
+        more prefill over prompt + output (the prompt cached)."""
         table = self.server.engine.tokenizer.token_bytes()
+        top = self.gen.top_logprobs
         if self.gen.echo:
             start = self.gen.logprob_start or 1
             ids = prompt
             values: list[float | None] = [None] * start + list(output.prompt_logprobs or [])
+            alternatives: list[Any] = [None] * start + list(output.prompt_top_logprobs or [])
         else:
             ids = output.output_ids
-            values = list(await self._score(prompt, ids)) if ids else []
-        tokens = [table[i].decode("utf-8", errors="replace") if i < len(table) else "" for i in ids]
+            values, alternatives = await self._score(prompt, ids) if ids else ([], [])
+        tokens = [_token_text(table, i) for i in ids]
         if chat:
-            content = [{"token": t, "logprob": v, "bytes": list(table[i]), "top_logprobs": []}
-                       for t, v, i in zip(tokens, values, ids)]
+            content = [{"token": t, "logprob": v, "bytes": list(table[i]),
+                        "top_logprobs": [{"token": _token_text(table, a), "logprob": lp, "bytes": list(table[a])}
+                                         for a, lp in (alts or [])]}
+                       for t, v, i, alts in zip(tokens, values, ids, alternatives or [None] * len(ids))]
             return {"content": content}
         offsets, at = [], 0
         for t in tokens:
             offsets.append(at)
             at += len(t)
-        return {"tokens": tokens, "token_logprobs": values, "top_logprobs": None, "text_offset": offsets}
+        tops = [None if alts is None else _by_text(table, alts) for alts in alternatives] if top else None
+        return {"tokens": tokens, "token_logprobs": values, "top_logprobs": tops, "text_offset": offsets}
 
-    async def _score(self, prompt: list[int], ids: list[int]) -> list[float]:
+    async def _score(self, prompt: list[int], ids: list[int]) -> tuple[list[float], list[Any]]:
         events: asyncio.Queue = asyncio.Queue()
-        request = Request(prompt + ids, SamplingParams(max_tokens=0), logprob_start=len(prompt))
+        request = Request(prompt + ids, SamplingParams(max_tokens=0), logprob_start=len(prompt),
+                          top_logprobs=self.gen.top_logprobs)
         self.server.submit(request, self.loop, events, "score")
         while True:
             _, kind, value = await events.get()
             if kind == "done":
                 if value.error is not None:
                     raise APIError(503, f"scoring failed in the engine: {value.error}", kind="server_error")
-                return value.prompt_logprobs or []
+                return value.prompt_logprobs or [], value.prompt_top_logprobs or [None] * len(ids)
+
+
+def _token_text(table: list[bytes], token: int) -> str:
+    return table[token].decode("utf-8", errors="replace") if token < len(table) else ""
+
+
+def _by_text(table: list[bytes], alternatives: list[tuple[int, float]]) -> dict[str, float]:
+    """OpenAI's completions shape, {token text: logprob} likeliest first; two ids with one text
+    (partial UTF-8) keep the likelier."""
+    out: dict[str, float] = {}
+    for token, logprob in alternatives:
+        out.setdefault(_token_text(table, token), logprob)
+    return out
 
 
 def _finish_reason(output: RequestOutput) -> str:

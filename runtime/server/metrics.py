@@ -7,25 +7,48 @@ pinned): it returns to 0 when the server is idle, which is how a leak would show
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from lmc.runtime.engine import Engine
-from lmc.runtime.server.worker import EngineWorker
+DOCS = {
+    "lmc_queue_length": "Requests waiting for admission",
+    "lmc_running_requests": "Requests in the running batch",
+    "lmc_inflight_requests": "Requests submitted and not finished",
+    "lmc_cache_hit_rate": "Cached / (cached + computed) prompt tokens",
+    "lmc_cached_tokens": "Prompt tokens read from the radix cache",
+    "lmc_prefill_tokens": "Prompt positions the engine computed",
+    "lmc_decode_tokens": "Positions the engine computed after prompts",
+    "lmc_kv_tokens_capacity": "KV slots in the pool",
+    "lmc_kv_tokens_free": "KV slots free",
+    "lmc_kv_tokens_evictable": "KV slots cached and evictable",
+    "lmc_kv_tokens_in_use": "KV slots held by requests in flight or pins",
+    "lmc_engine_step_errors": "Engine steps that raised",
+    "lmc_worker_routed_requests": "Requests the router sent to each data-parallel worker",
+    "lmc_worker_inflight_requests": "Requests in flight on each data-parallel worker",
+    "lmc_worker_cached_tokens": "Prompt tokens each worker read from its radix cache",
+    "lmc_worker_prefill_tokens": "Prompt positions each worker computed",
+}
+
+
+class Gauges(Protocol):
+    """What a worker (one engine, or routed data-parallel workers) shows at scrape time."""
+
+    def gauges(self) -> dict[str, float]: ...
+
+    def per_worker(self) -> list[dict[str, float]]: ...
 
 
 class ServerMetrics:
-    def __init__(self, engine: Engine, worker: EngineWorker) -> None:
-        self.engine = engine
-        self.worker = worker
+    def __init__(self, worker: Gauges) -> None:
         self.registry = CollectorRegistry()
         self._requests = Counter("lmc_requests", "HTTP generation requests by endpoint and status",
                                  ["endpoint", "status"], registry=self.registry)
         self._prompt = Counter("lmc_prompt_tokens", "Prompt tokens of finished requests", registry=self.registry)
         self._generated = Counter("lmc_generation_tokens", "Tokens generated", registry=self.registry)
-        self.registry.register(_EngineState(engine, worker))
+        self.registry.register(_State(worker))
 
     def request(self, endpoint: str, status: int) -> None:
         self._requests.labels(endpoint, str(status)).inc()
@@ -38,30 +61,21 @@ class ServerMetrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-class _EngineState:
-    """Gauges read from the engine when scraped (plain counters; no lock with its thread)."""
+class _State:
+    """Gauges read from the worker when scraped; data-parallel ones also per worker."""
 
-    def __init__(self, engine: Engine, worker: EngineWorker) -> None:
-        self.engine = engine
+    def __init__(self, worker: Gauges) -> None:
         self.worker = worker
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        engine = self.engine
-        stats = engine.stats()
-        pool, cache = engine.pool, engine.cache
-        values = {
-            "lmc_queue_length": ("Requests waiting for admission", len(engine.scheduler.waiting)),
-            "lmc_running_requests": ("Requests in the running batch", len(engine.scheduler.running)),
-            "lmc_inflight_requests": ("Requests submitted and not finished", self.worker.inflight),
-            "lmc_cache_hit_rate": ("Cached / (cached + computed) prompt tokens", stats.hit_rate),
-            "lmc_cached_tokens": ("Prompt tokens read from the radix cache", stats.cached_tokens),
-            "lmc_decode_tokens": ("Positions the engine computed after prompts", stats.decode_tokens),
-            "lmc_kv_tokens_capacity": ("KV slots in the pool", pool.capacity),
-            "lmc_kv_tokens_free": ("KV slots free", pool.num_free),
-            "lmc_kv_tokens_evictable": ("KV slots cached and evictable", cache.evictable_size),
-            "lmc_kv_tokens_in_use": ("KV slots held by requests in flight or pins",
-                                     pool.capacity - pool.num_free - cache.evictable_size),
-            "lmc_engine_step_errors": ("Engine steps that raised", self.worker.step_errors),
-        }
-        for name, (doc, value) in values.items():
-            yield GaugeMetricFamily(name, doc, value=value)
+        values = self.worker.gauges()
+        total = values["lmc_cached_tokens"] + values["lmc_prefill_tokens"]
+        values["lmc_cache_hit_rate"] = values["lmc_cached_tokens"] / total if total else 0.0
+        for name, value in values.items():
+            yield GaugeMetricFamily(name, DOCS[name], value=value)
+        workers = self.worker.per_worker()
+        for name in workers[0] if workers else ():
+            family = GaugeMetricFamily(name, DOCS[name], labels=["worker"])
+            for rank, row in enumerate(workers):
+                family.add_metric([str(rank)], row[name])
+            yield family

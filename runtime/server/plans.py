@@ -22,19 +22,19 @@ from lmc.runtime.elsewhere import FinishesElsewhere
 from lmc.runtime.engine import EngineStats
 from lmc.runtime.request import Request
 from lmc.runtime.server.protocol import APIError
-from lmc.runtime.server.worker import EngineWorker, Overloaded
+from lmc.runtime.server.worker import EngineWorker, Overloaded, Unavailable
 
 if TYPE_CHECKING:
     from lmc.runtime.server.app import Server
 
 
 class WorkerEngine(FinishesElsewhere):
-    """The server's engine as one plan run sees it: requests go through the worker thread."""
+    """The server's engine as one plan run sees it: requests go through the worker (`engine` is
+    what the server knows of the model: an Engine, or data-parallel workers' `ModelFacts`)."""
 
-    def __init__(self, worker: EngineWorker) -> None:
+    def __init__(self, engine: Any, worker: EngineWorker) -> None:
         super().__init__()
         self.worker = worker
-        engine = worker.engine
         self.tokenizer = engine.tokenizer
         self.eos_ids = engine.eos_ids
         self.vocab_size = engine.vocab_size
@@ -57,13 +57,13 @@ class WorkerEngine(FinishesElsewhere):
             self._pinned.add(rid)
         try:
             self.worker.submit(replace(request, on_finish=lambda output: self._done(rid, output)))
-        except Overloaded as exc:
-            raise ValueError(f"the server is busy: {exc}") from None
+        except (Overloaded, Unavailable) as exc:
+            raise ValueError(f"the server cannot take it: {exc}") from None
 
     def unpin(self, rid: str) -> None:
         if rid in self._pinned:
             self._pinned.discard(rid)
-            self.worker.call(lambda engine: engine.unpin(rid))
+            self.worker.unpin(rid)
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -103,7 +103,7 @@ async def _stream(server: Server, plan: Any, jobs: list[Any], options: Any, http
 
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue = asyncio.Queue()
-    engine = WorkerEngine(server.worker)
+    engine = WorkerEngine(server.engine, server.worker)
 
     def on_result(result: Any) -> None:
         line = json.dumps({"index": result.index, **result.record()}) + "\n"

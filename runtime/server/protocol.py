@@ -6,6 +6,7 @@ body the official clients parse; nothing here raises anything else for bad input
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from lmc.runtime.engine import Engine
 from lmc.runtime.request import Request, SamplingParams
 
 MAX_STOP_STRINGS = 4
+MAX_TOP_LOGPROBS = 20  # OpenAI's limit for chat's top_logprobs
 CHAT_DEFAULT_MAX_TOKENS = 256
 COMPLETION_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 
@@ -42,12 +44,15 @@ class Generation:
     constraint: Any
     stream: bool
     logprobs: bool
+    top_logprobs: int  # how many alternatives per position beside the chosen token's logprob
     echo: bool
     logprob_start: int | None  # lmc extension: score prompt positions >= this (max_tokens 0)
+    constraint_source: dict[str, Any] | None = None  # what `constraint` was compiled from
 
     def requests(self, prompt: list[int]) -> list[Request]:
-        return [Request(list(prompt), s, constraint=self.constraint,
-                        logprob_start=self.logprob_start) for s in self.sampling]
+        top = self.top_logprobs if self.logprob_start is not None else 0
+        return [Request(list(prompt), s, constraint=self.constraint, logprob_start=self.logprob_start,
+                        top_logprobs=top, constraint_source=self.constraint_source) for s in self.sampling]
 
 
 def _get(body: dict[str, Any], name: str, kinds: tuple[type, ...], default: Any = None) -> Any:
@@ -154,49 +159,59 @@ def read_generation(body: dict[str, Any], prompts: list[list[int]], engine: Engi
         ]
     except ValueError as exc:
         raise APIError(400, str(exc)) from None
-    logprobs, echo = _logprob_options(body, chat)
+    logprobs, top, echo = _logprob_options(body, chat)
     start = _get(body, "logprob_start", (int,), None)
     if start is not None and (max_tokens != 0 or not echo):
         raise APIError(400, "'logprob_start' (an lmc extension) needs echo=true and max_tokens=0", "logprob_start")
     if echo and start is None:
         start = 1
-    return Generation(prompts, sampling, None, bool(_get(body, "stream", (bool,), False)), logprobs, echo, start)
+    stream = bool(_get(body, "stream", (bool,), False))
+    return Generation(prompts, sampling, None, stream, logprobs, top, echo, start)
 
 
-def _logprob_options(body: dict[str, Any], chat: bool) -> tuple[bool, bool]:
-    """lmc returns the chosen token's log-probability only: wider top-k lists are refused."""
+def _logprob_options(body: dict[str, Any], chat: bool) -> tuple[bool, int, bool]:
+    """(logprobs wanted, alternatives per position, echo): chat's `logprobs` + `top_logprobs`,
+    or completions' `logprobs: k` (k alternatives; 0 for the chosen token's alone)."""
     if chat:
         wanted = bool(_get(body, "logprobs", (bool,), False))
         top = _get(body, "top_logprobs", (int,), 0)
-        if top > 1:
-            raise APIError(400, "lmc returns the chosen token's logprob only: top_logprobs must be 0 or 1", "top_logprobs")
-        return wanted, False
+        if not 0 <= top <= MAX_TOP_LOGPROBS:
+            raise APIError(400, f"'top_logprobs' must be between 0 and {MAX_TOP_LOGPROBS}", "top_logprobs")
+        if top and not wanted:
+            raise APIError(400, "'top_logprobs' needs 'logprobs': true", "top_logprobs")
+        return wanted, top, False
     top = _get(body, "logprobs", (int,), None)
-    if top is not None and top > 1:
-        raise APIError(400, "lmc returns the chosen token's logprob only: logprobs must be 0 or 1", "logprobs")
+    if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise APIError(400, f"'logprobs' must be between 0 and {MAX_TOP_LOGPROBS}", "logprobs")
     echo = bool(_get(body, "echo", (bool,), False))
     if echo and top is None:
         raise APIError(400, "echo=true needs logprobs (lmc echoes prompts to score them)", "echo")
     if echo and _get(body, "max_tokens", (int,), COMPLETION_DEFAULT_MAX_TOKENS) != 0:
         raise APIError(400, "echo=true is supported with max_tokens=0 (scoring a prompt)", "echo")
-    return top is not None, echo
+    return top is not None, top or 0, echo
+
+
+# Constraint extensions by the names SGLang and vLLM give them: body key -> compile_constraint's.
+CONSTRAINT_KEYS = {"regex": "regex", "guided_regex": "regex", "ebnf": "grammar", "guided_grammar": "grammar",
+                   "grammar": "grammar", "guided_choice": "choices", "choices": "choices", "guided_json": "json_schema"}
 
 
 def constraint_source(body: dict[str, Any]) -> dict[str, Any] | None:
     """The constraint a body asks for, as compile_constraint arguments: response_format
-    json_schema / json_object, or lmc's `regex` extension (top level or as a response_format)."""
-    regex = body.get("regex")
+    json_schema / json_object / regex, or one extension of CONSTRAINT_KEYS (a lark grammar,
+    choices, a regex, a JSON schema)."""
     fmt = body.get("response_format")
     if fmt is not None and not isinstance(fmt, dict):
         raise APIError(400, "'response_format' must be an object", "response_format")
     kind = (fmt or {}).get("type", "text")
-    if regex is not None and kind != "text":
-        raise APIError(400, "give either 'regex' or a 'response_format', not both", "regex")
-    if regex is not None or kind == "regex":
-        pattern = regex if regex is not None else fmt.get("regex")
-        if not isinstance(pattern, str) or not pattern:
-            raise APIError(400, "'regex' must be a non-empty string", "regex")
-        return {"regex": pattern}
+    given = [key for key in CONSTRAINT_KEYS if body.get(key) is not None]
+    if len(given) + (kind != "text") > 1:
+        named = given + ([f"response_format {kind}"] if kind != "text" else [])
+        raise APIError(400, f"give one constraint, not {' and '.join(named)}", given[0])
+    if given:
+        return _extension(given[0], body[given[0]])
+    if kind == "regex":
+        return _extension("regex", fmt.get("regex"))
     if kind == "json_schema":
         spec = fmt.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, dict) else None
@@ -211,6 +226,29 @@ def constraint_source(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _extension(key: str, value: Any) -> dict[str, Any]:
+    kind = CONSTRAINT_KEYS[key]
+    if kind == "choices":
+        if not isinstance(value, list) or not value or not all(isinstance(c, str) and c for c in value):
+            raise APIError(400, f"'{key}' must be a non-empty array of non-empty strings", key)
+        return {"choices": value}
+    if kind == "json_schema":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise APIError(400, f"'{key}' is not valid JSON: {exc}", key) from None
+        if not isinstance(value, (dict, bool)):
+            raise APIError(400, f"'{key}' must be a JSON schema object", key)
+        return {"json_schema": value}
+    if not isinstance(value, str) or not value.strip():
+        raise APIError(400, f"'{key}' must be a non-empty string", key)
+    if kind == "grammar" and "::=" in value:
+        raise APIError(400, f"'{key}' looks like GBNF (`rule ::= ...`); lmc reads grammars in lark's EBNF: "
+                       "write `start: \"yes\" | \"no\"` (rules `name: ...`, the first rule named `start`)", key)
+    return {kind: value}
+
+
 def compile_source(source: dict[str, Any], engine: Engine) -> Any:
     """A Constraint for `source` over the engine's tokenizer; a bad pattern or schema is a 400."""
     from lmc.grammars import ConstraintError, compile_constraint
@@ -220,5 +258,5 @@ def compile_source(source: dict[str, Any], engine: Engine) -> Any:
         return compile_constraint(**source, token_bytes=tokenizer.token_bytes(),
                                   eos_token_id=tokenizer.eos_token_id, vocab_size=engine.vocab_size)
     except (ConstraintError, ValueError) as exc:
-        what = "regex" if "regex" in source else "response_format"
+        what = next(iter(source))
         raise APIError(400, f"invalid {what}: {exc}", what) from None

@@ -25,6 +25,10 @@ class Overloaded(Exception):
     """The queue limit is reached: the client should retry later (HTTP 429)."""
 
 
+class Unavailable(Exception):
+    """The engine thread is not running (not started, stopping, or dead): HTTP 503."""
+
+
 class EngineWorker:
     """Owns `engine`; at most `max_queue` requests may be in flight (waiting or running)."""
 
@@ -50,6 +54,10 @@ class EngineWorker:
         self._thread.join(timeout=30)
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopping
+
+    @property
     def inflight(self) -> int:
         return len(self._inflight)
 
@@ -60,6 +68,8 @@ class EngineWorker:
         request = replace(request, rid=rid)
         self.engine.validate(request, rid)
         with self._wake:
+            if not self.alive:
+                raise Unavailable("the engine is not running (the server is starting or shutting down)")
             if len(self._inflight) >= self.max_queue:
                 raise Overloaded(f"{len(self._inflight)} requests are in flight (the limit is {self.max_queue})")
             if rid in self._inflight:
@@ -75,11 +85,19 @@ class EngineWorker:
             self._inbox.append(lambda: self.engine.abort(rid))
             self._wake.notify()
 
-    def call(self, fn: Callable[[Engine], object]) -> None:
-        """Run `fn(engine)` on the engine thread between steps (e.g. to unpin a prefix)."""
+    def unpin(self, rid: str) -> None:
+        """Release a finished pinned request's KV (on the engine thread, between steps)."""
         with self._wake:
-            self._inbox.append(lambda: fn(self.engine))
+            self._inbox.append(lambda: self.engine.unpin(rid))
             self._wake.notify()
+
+    def gauges(self) -> dict[str, float]:
+        """The engine's state for /metrics, read now (plain counters; no lock with its thread)."""
+        return {**engine_state(self.engine), "lmc_inflight_requests": self.inflight,
+                "lmc_engine_step_errors": self.step_errors}
+
+    def per_worker(self) -> list[dict[str, float]]:
+        return []  # one engine: nothing to break down
 
     # ----------------------------------------------------------------- the engine thread
 
@@ -123,3 +141,21 @@ class EngineWorker:
             with contextlib.suppress(Exception):  # the error below reaches the client either way
                 engine.abort(rid)
             self._fail(rid, message)
+
+
+def engine_state(engine: Engine) -> dict[str, float]:
+    """What /metrics shows of an engine (metrics.py documents each name). KV `in_use` counts slots
+    neither free nor evictable: held by requests in flight or pins, so 0 when idle."""
+    stats = engine.stats()
+    pool, cache = engine.pool, engine.cache
+    return {
+        "lmc_queue_length": len(engine.scheduler.waiting),
+        "lmc_running_requests": len(engine.scheduler.running),
+        "lmc_cached_tokens": stats.cached_tokens,
+        "lmc_prefill_tokens": stats.prefill_tokens,
+        "lmc_decode_tokens": stats.decode_tokens,
+        "lmc_kv_tokens_capacity": pool.capacity,
+        "lmc_kv_tokens_free": pool.num_free,
+        "lmc_kv_tokens_evictable": cache.evictable_size,
+        "lmc_kv_tokens_in_use": pool.capacity - pool.num_free - cache.evictable_size,
+    }

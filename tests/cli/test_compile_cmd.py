@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -59,3 +61,21 @@ def test_unknown_program_or_pass_exit_1(tmp_path):
     assert result.exit_code == 1 and "its programs: hellaswag" in result.output
     result = runner.invoke(app, ["compile", path, "--disable-pass", "nope"])
     assert result.exit_code == 1 and "unknown pass 'nope'" in result.output
+
+
+def test_compile_never_imports_torch(tmp_path):
+    """Compiling (constraints included: llm_judge has a regex) needs no tensors, so a fresh
+    process that compiles has no torch, nor transformers, in sys.modules afterwards."""
+    script = (
+        "import sys\n"
+        "from lmc.cli.main import app\n"
+        "try:\n"
+        f"    app(['compile', {str(EXAMPLES / 'llm_judge.py')!r}, '-o', {str(tmp_path / 'p.json')!r}])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "p.json").is_file()

@@ -69,8 +69,9 @@ def test_prediction_counts_the_shared_prefix_once(judge_plan, small_model_dir):
     prefix = next(g for g in prediction.groups if g.node == "p1")
     tok = load_tokenizer(str(small_model_dir))
     roles = tok.roles
-    text = f"{roles.prefix('system')}You are a strict grader.{roles.suffix('system')}{roles.prefix('user')}Question:"
-    assert prefix.tokens == len(tok.encode_continuation(text))
+    text = f"{roles.open('system', None)}You are a strict grader.{roles.close('system')}{roles.open('user', 'system')}Question:"
+    assert text.startswith("<s>")  # the template's own BOS text opens the conversation
+    assert prefix.tokens == len(tok.encode_run(text, at_start=True))
     assert (prefix.sharers, prefix.instances) == (32, 1)
     # every gen request's prompt starts with the row's shared part; hits can only come from sharing
     assert 0 < prediction.cached_tokens < prediction.prompt_tokens

@@ -39,14 +39,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model_dir: Path, *extra: str) -> Served:
+def start_server(model_dir: Path, *extra: str, startup_s: float = STARTUP_S) -> Served:
     """`python -m lmc serve` on a free port; returns once /health answers (bounded wait)."""
     port = free_port()
     command = [sys.executable, "-m", "lmc", "serve", "--model", str(model_dir), "--served-model-name", "small",
                "--port", str(port), "--kv-cache-tokens", "16384", *extra]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_S
+    deadline = time.monotonic() + startup_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"lmc serve exited with {process.returncode}: {process.stderr.read()}")
@@ -56,7 +56,7 @@ def start_server(model_dir: Path, *extra: str) -> Served:
         except httpx.TransportError:
             time.sleep(0.3)
     process.kill()
-    raise RuntimeError(f"lmc serve did not answer /health within {STARTUP_S} s")
+    raise RuntimeError(f"lmc serve did not answer /health within {startup_s} s")
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,7 @@ def test_the_executor_owns_the_row_order(engine):
     """With the plan's `order` pass on, rows start in the prefix-tree order of the rows given,
     computed with the engine's tokenizer (row i's position is its priority); with it off, in
     input order."""
+    from lmc.plan.instantiate import Instantiator
     from lmc.plan.order import row_order
     from lmc.runtime.executor.execute import in_plan_order
 
@@ -75,6 +76,32 @@ def test_the_executor_owns_the_row_order(engine):
     plan = lmc.compile(program)
     expected = row_order(plan.graph, [j.fields for j in jobs], engine.tokenizer.encode_run)
     assert expected != list(range(12))  # the data's subjects are interleaved
-    assert [j.index for j in in_plan_order(plan, jobs, engine.tokenizer)] == expected
+    ordered, started = in_plan_order(plan, jobs, engine.tokenizer, Instantiator(plan))
+    assert [j.index for j in ordered] == expected
+    assert sorted(started) == list(range(12))
     unordered = lmc.compile(program, disabled_passes=("order",))
-    assert [j.index for j in in_plan_order(unordered, jobs, engine.tokenizer)] == list(range(12))
+    assert in_plan_order(unordered, jobs, engine.tokenizer, Instantiator(unordered)) == (jobs, {})
+
+
+def test_each_row_is_interpreted_once(engine, monkeypatch):
+    """The programs started to compute the row order are the ones that run; a row past
+    KEEP_STARTED is started again when its turn comes, with the same results."""
+    import importlib
+
+    from lmc.plan.instantiate import Instantiator
+
+    execute_module = importlib.import_module("lmc.runtime.executor.execute")
+
+    calls = []
+    row = Instantiator.row
+    monkeypatch.setattr(Instantiator, "row", lambda self, *a: calls.append(a) or row(self, *a))
+    plan = lmc.compile(_program("few_shot_mmlu"))
+    jobs = list(islice(read_jsonl(EXAMPLES_DIR / "data" / "few_shot_mmlu.jsonl"), 6))
+    first: list = []
+    execute(engine, plan, jobs, first.append)
+    assert len(calls) == 6
+    monkeypatch.setattr(execute_module, "KEEP_STARTED", 2)
+    again: list = []
+    execute(engine, plan, jobs, again.append)
+    assert len(calls) == 6 + 6 + 4
+    assert sorted(map(repr, (r.record() for r in again))) == sorted(map(repr, (r.record() for r in first)))

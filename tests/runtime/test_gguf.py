@@ -146,4 +146,4 @@ def test_tokenizer_round_trips_and_matches_transformers(tmp_path: Path) -> None:
         ids = tokenizer.encode(text)
         assert ids == reference(text, add_special_tokens=False).input_ids
         assert tokenizer.decode_continuation(ids) == text.replace("<|im_start|>", "").replace("<|im_end|>", "")
-    assert tokenizer.roles.prefix("user") == "<|im_start|>user\n"
+    assert tokenizer.roles.before["user"] == "<|im_start|>user\n"

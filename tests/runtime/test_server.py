@@ -116,6 +116,92 @@ def test_logprobs_are_the_models(client, engine):
     assert got == pytest.approx(ref.output.prompt_logprobs, abs=1e-4)
 
 
+@pytest.fixture(scope="module")
+def reference_logprobs(small_model_dir):
+    """log_softmax of transformers' logits: what every top_logprobs list must equal."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(small_model_dir, torch_dtype=torch.float32).eval()
+
+    def logprobs(ids: list[int], start: int) -> torch.Tensor:
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0]
+        return torch.log_softmax(logits.float(), dim=-1)[start - 1 : len(ids) - 1]
+
+    return logprobs
+
+
+def test_top_logprobs_are_transformers_log_softmax(client, engine, reference_logprobs):
+    ids = engine.tokenizer.encode("Rank the next", add_bos=True)
+    reply = client.completions.create(model="small", prompt="Rank the next", max_tokens=5, temperature=0, logprobs=5)
+    choice = reply.choices[0]
+    out = choice.model_extra["token_ids"]
+    ref = reference_logprobs(ids + out, len(ids))
+    table = engine.tokenizer.token_bytes()
+    for position, (token, chosen, tops) in enumerate(zip(out, choice.logprobs.token_logprobs, choice.logprobs.top_logprobs)):
+        assert chosen == pytest.approx(ref[position, token].item(), abs=1e-4)
+        best = ref[position].topk(5)
+        texts = [table[i].decode("utf-8", errors="replace") for i in best.indices.tolist()]
+        assert list(tops) == list(dict.fromkeys(texts))  # likeliest first
+        for text, value in zip(texts, best.values.tolist()):
+            assert tops[text] >= value - 1e-4
+        assert token == best.indices[0].item()  # greedy: the chosen token is the likeliest
+
+    messages = [{"role": "user", "content": "Rank"}]
+    chat = client.chat.completions.create(model="small", messages=messages, max_tokens=4, temperature=0,
+                                          logprobs=True, top_logprobs=3)
+    prompt = engine.tokenizer.encode(engine.tokenizer.hf.apply_chat_template(messages, tokenize=False,
+                                                                             add_generation_prompt=True))
+    out = chat.choices[0].model_extra["token_ids"]
+    ref = reference_logprobs(prompt + out, len(prompt))
+    for position, entry in enumerate(chat.choices[0].logprobs.content):
+        best = ref[position].topk(3)
+        assert [t.bytes for t in entry.top_logprobs] == [list(table[i]) for i in best.indices.tolist()]
+        assert [t.logprob for t in entry.top_logprobs] == pytest.approx(best.values.tolist(), abs=1e-4)
+
+    echo = client.completions.create(model="small", prompt="Rank the next", max_tokens=0, echo=True, logprobs=2)
+    tops = echo.choices[0].logprobs.top_logprobs
+    ref = reference_logprobs(ids, 1)
+    assert tops[0] is None and len(tops) == len(ids)
+    assert [list(t.values()) for t in tops[1:]] == [pytest.approx(r.topk(2).values.tolist(), abs=1e-4) for r in ref]
+
+
+def test_grammar_choice_and_guided_constraints_over_http(client):
+    def complete(prompt: str, **extra) -> str:
+        return client.completions.create(model="small", prompt=prompt, max_tokens=24, temperature=0,
+                                         extra_body=extra).choices[0].text
+
+    import lark
+
+    pairs = 'start: pair ("," pair)~0..1\npair: "(" WORD ":" NUM ")"\nWORD: /[a-z]{1,3}/\nNUM: /[0-9]{1,2}/'
+    for key in ("ebnf", "guided_grammar"):  # at most 17 characters: it always ends within 24 tokens
+        text = complete("Pairs:", **{key: pairs})
+        lark.Lark(pairs, parser="lalr").parse(text)  # raises unless the grammar accepts it
+    yes_no = 'start: "yes" | "no" | "maybe so"'
+    assert complete("Answer:", ebnf=yes_no) in {"yes", "no", "maybe so"}
+    assert complete("Pick:", guided_choice=["red apple", "green pear", "blue"]) in {"red apple", "green pear", "blue"}
+    assert re.fullmatch(r"[a-c]{2}\d", complete("Code:", guided_regex=r"[a-c]{2}\d"))
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 99}}, "required": ["n"],
+              "additionalProperties": False}
+    reply = client.chat.completions.create(model="small", messages=[{"role": "user", "content": "n?"}], max_tokens=24,
+                                           temperature=0, extra_body={"guided_json": schema})
+    jsonschema.validate(json.loads(reply.choices[0].message.content), schema)
+    stream = client.completions.create(model="small", prompt="Pick:", max_tokens=8, temperature=0, stream=True,
+                                       extra_body={"guided_choice": ["left", "right"]})
+    assert "".join(c.choices[0].text for c in stream) in {"left", "right"}
+
+
+def test_bad_grammars_get_a_400_that_says_why(client):
+    cases = [({"ebnf": 'root ::= "yes" | "no"'}, "lark's EBNF"),
+             ({"guided_grammar": "start: undefined_rule"}, "invalid grammar"),
+             ({"guided_choice": []}, "non-empty array"),
+             ({"guided_choice": ["a"], "regex": "b"}, "give one constraint")]
+    for extra, message in cases:
+        with pytest.raises(openai.BadRequestError, match=message):
+            client.completions.create(model="small", prompt="x", max_tokens=4, extra_body=extra)
+
+
 def test_malformed_requests_get_4xx_and_the_server_keeps_serving(served, client):
     bad = [
         (b"{not json", 400),
@@ -159,7 +245,64 @@ def test_a_client_leaving_mid_stream_leaks_no_kv(served):
     assert served.metrics()["lmc_decode_tokens"] == m["lmc_decode_tokens"]  # and nothing runs on
 
 
-def test_the_queue_limit_refuses_with_overloaded(engine):
+def test_a_non_streaming_client_that_leaves_is_aborted(served):
+    before = served.metrics()["lmc_decode_tokens"]
+    body = {"model": "small", "prompt": "Another long story:", "max_tokens": 3000, "temperature": 0, "ignore_eos": True}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes its connection
+        httpx.post(served.base_url + "/completions", json=body, timeout=httpx.Timeout(30, read=1.5))
+    m = _idle_metrics(served)
+    assert m["lmc_inflight_requests"] == 0 and m["lmc_kv_tokens_in_use"] == 0
+    assert m["lmc_decode_tokens"] - before < 2900
+
+
+def _idle_metrics(served, wait_s: float = 30) -> dict[str, float]:
+    deadline = time.monotonic() + wait_s
+    while True:
+        m = served.metrics()
+        if m["lmc_inflight_requests"] == 0 or time.monotonic() > deadline:
+            return m
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def small_queue(small_model_dir):
+    from tests.runtime.conftest import start_server
+
+    server = start_server(small_model_dir, "--max-queue", "2")
+    yield server
+    server.process.terminate()
+    server.process.wait(timeout=20)
+
+
+def test_overload_is_a_429_through_the_official_client(small_queue):
+    body = {"model": "small", "prompt": "Hold the queue:", "max_tokens": 3000, "temperature": 0,
+            "ignore_eos": True, "stream": True}
+    client = openai.OpenAI(base_url=small_queue.base_url, api_key="unused", max_retries=0, timeout=30)
+    with httpx.stream("POST", small_queue.base_url + "/completions", json=body, timeout=60) as first, \
+            httpx.stream("POST", small_queue.base_url + "/completions", json=body, timeout=60) as second:
+        lines = first.iter_lines(), second.iter_lines()  # kept: a dropped iterator closes its stream
+        assert all(next(each).startswith("data: ") for each in lines)  # both admitted: the queue is full
+        with pytest.raises(openai.RateLimitError, match="busy") as caught:
+            client.completions.create(model="small", prompt="one more", max_tokens=2)
+        assert caught.value.status_code == 429 and caught.value.body["code"] == "rate_limit_exceeded"
+    m = _idle_metrics(small_queue)  # the two streams left: their KV is free and the next call is served
+    assert m["lmc_inflight_requests"] == 0 and m["lmc_kv_tokens_in_use"] == 0
+    assert client.completions.create(model="small", prompt="one more", max_tokens=2).choices[0].text is not None
+    statuses = httpx.get(small_queue.root + "/metrics").text
+    assert 'lmc_requests_total{endpoint="completions",status="429"} 1.0' in statuses
+
+
+def test_a_stopped_worker_is_unavailable(engine):
+    from lmc.runtime.server.worker import Unavailable
+
+    worker = EngineWorker(engine).start()
+    worker.stop()
+    with pytest.raises(Unavailable):
+        worker.submit(Request([1, 2, 3], SamplingParams(max_tokens=1)))
+
+
+def test_the_queue_limit_refuses_with_overloaded(engine, monkeypatch):
+    monkeypatch.setattr(EngineWorker, "alive", property(lambda _: True))
     worker = EngineWorker(engine, max_queue=1)  # not started: nothing leaves the queue
     worker.submit(Request([1, 2, 3], SamplingParams(max_tokens=1)))
     with pytest.raises(Overloaded, match="limit is 1"):

@@ -14,7 +14,8 @@ from tokenizers import Tokenizer as FastTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from lmc.runtime.chat_template import ChatTemplateError, RolePieces, RoleTemplate
+from lmc.plan.instantiate import RoleTexts
+from lmc.runtime.chat_template import ChatTemplateError, role_texts_of
 from lmc.runtime.models import tiny
 from lmc.runtime.tokenizer import Tokenizer, load_tokenizer
 
@@ -155,13 +156,11 @@ def with_template(hf_tok):
 
 
 def test_tiny_template_pieces(tok: Tokenizer) -> None:
-    roles = tok.roles
-    assert roles.start == "<s>"
-    assert roles.pieces == {
-        "system": RolePieces("<<SYS>>\n", "\n<</SYS>>\n\n"),
-        "user": RolePieces("[INST] ", " [/INST]"),
-        "assistant": RolePieces("", "</s>"),
-    }
+    assert tok.roles == RoleTexts(
+        before={"system": "", "user": "[INST] ", "assistant": ""},
+        after={"system": "\n<</SYS>>\n\n", "user": " [/INST]", "assistant": "</s>"},
+        opening={"system": "<s><<SYS>>\n", "user": "<s>[INST] "},
+    )
 
 
 TEMPLATES = {
@@ -172,8 +171,16 @@ TEMPLATES = {
 conversation = st.tuples(
     st.booleans(),
     st.lists(st.tuples(st.text(max_size=10), st.text(max_size=10)), min_size=1, max_size=3),
-    st.booleans(),
 )
+
+
+def written(roles: RoleTexts, messages: list[dict[str, str]]) -> str:
+    """The conversation as the executor writes it, then the opening of a generated assistant turn."""
+    parts, previous = [], None
+    for m in messages:
+        parts += [roles.open(m["role"], previous), m["content"], roles.close(m["role"])]
+        previous = m["role"]
+    return "".join([*parts, roles.open("assistant", previous)])
 
 
 @FAST
@@ -181,31 +188,27 @@ conversation = st.tuples(
 @given(conv=conversation)
 def test_pieces_rebuild_what_the_template_renders(with_template, name: str, conv) -> None:
     hf = with_template(TEMPLATES[name])
-    roles = RoleTemplate.from_tokenizer(hf)
-    has_system, turns, open_turn = conv
+    roles = role_texts_of(hf)
+    has_system, turns = conv
     messages = [{"role": "system", "content": "Be brief."}] if has_system else []
     for user, assistant in turns:
         messages.append({"role": "user", "content": user.strip() or "q"})
         messages.append({"role": "assistant", "content": assistant.strip() or "a"})
-    if open_turn:
-        messages = messages[:-1]
-        expected = hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        assert roles.render(messages) + roles.prefix("assistant") == expected
-    else:
-        assert roles.render(messages) == hf.apply_chat_template(messages, tokenize=False)
+    messages = messages[:-1]
+    assert written(roles, messages) == hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def test_unsplittable_and_missing_templates_are_refused(with_template) -> None:
-    with pytest.raises(ChatTemplateError, match="cannot split the chat template per role"):
-        RoleTemplate.from_tokenizer(with_template(SYSTEM_IN_FIRST_TURN))
-    with pytest.raises(ValueError, match="has no chat template"):
-        RoleTemplate.from_tokenizer(with_template(None))
     with pytest.raises(ChatTemplateError, match="generation prompt differs"):
-        RoleTemplate.from_tokenizer(with_template(NO_SYSTEM))
-    roles = RoleTemplate.from_tokenizer(with_template(NO_SYSTEM + GENERATION_PROMPT))
-    assert roles.prefix("user") == "user: "
-    with pytest.raises(ValueError, match="no role 'system'"):
-        roles.prefix("system")
+        role_texts_of(with_template(SYSTEM_IN_FIRST_TURN))
+    with pytest.raises(ValueError, match="has no chat template"):
+        role_texts_of(with_template(None))
+    with pytest.raises(ChatTemplateError, match="generation prompt differs"):
+        role_texts_of(with_template(NO_SYSTEM))
+    roles = role_texts_of(with_template(NO_SYSTEM + GENERATION_PROMPT))
+    assert roles.open("user", None) == "user: "
+    with pytest.raises(ValueError, match="no system role"):
+        roles.open("system", None)
 
 
 # ---- load_tokenizer and the tiny model directory ---------------------------------------------
@@ -213,7 +216,7 @@ def test_unsplittable_and_missing_templates_are_refused(with_template) -> None:
 
 def test_presets_use_the_tiny_tokenizer() -> None:
     assert load_tokenizer("llama-3-8b") is load_tokenizer("tiny")
-    assert load_tokenizer().vocab_size == 32000
+    assert load_tokenizer("tiny").vocab_size == 32000
 
 
 def test_tiny_dir_is_built_once_atomically_and_rebuilt_for_a_new_recipe(
