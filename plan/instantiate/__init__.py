@@ -27,13 +27,9 @@ from lmc.plan.instantiate.ops import (
     SelectOp,
     TextOp,
 )
-<<<<<<< HEAD
 from lmc.plan.instantiate.messages import messages
-from lmc.plan.instantiate.row_program import RoleTexts, RowProgram
-=======
 from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.instantiate.row_program import RowProgram
->>>>>>> main
 from lmc.plan.ir import Dynamic, Graph, Param
 
 if TYPE_CHECKING:
