@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmc.plan.errors import RowError
 from lmc.plan.instantiate.interpreter import StateHandle
+from lmc.plan.instantiate.messages import messages
 from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
     ForkOp,
@@ -27,7 +28,6 @@ from lmc.plan.instantiate.ops import (
     SelectOp,
     TextOp,
 )
-from lmc.plan.instantiate.messages import messages
 from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.instantiate.row_program import RowProgram
 from lmc.plan.ir import Dynamic, Graph, Param
