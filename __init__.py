@@ -23,6 +23,7 @@ _EXPORTS = {
     "system": "lmc.plan.language",
     "user": "lmc.plan.language",
     "assistant": "lmc.plan.language",
+    **{f"{role}_{edge}": "lmc.plan.language" for role in ("system", "user", "assistant") for edge in ("begin", "end")},
     "Plan": "lmc.plan.file",
     "CompileOptions": "lmc.plan.options",
     # runtime

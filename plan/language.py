@@ -147,24 +147,49 @@ def select(name: str, choices: list[str]) -> SelectCall:
     return SelectCall(name, arguments.check_choices(choices, "choices"))
 
 
-def _role(role: str) -> Callable[[Any], RoleCall]:
-    def wrap(content: Any) -> RoleCall:
+def _role(role: str) -> Callable[..., RoleCall]:
+    def wrap(content: Any = None) -> RoleCall:
         return RoleCall(role, content)
 
     wrap.__name__ = wrap.__qualname__ = role
-    wrap.__doc__ = f"Wrap text and gens in the model's chat template for the {role!r} role."
+    wrap.__doc__ = (f"Wrap text and gens in the model's chat template for the {role!r} role; with no "
+                    "argument, an empty turn (SGLang's begin and end markers with nothing between).")
     return wrap
+
+
+@dataclass(frozen=True)
+class RoleMarker:
+    role: str
+    begin: bool
+
+
+def _marker(role: str, begin: bool) -> Callable[[], RoleMarker]:
+    def mark() -> RoleMarker:
+        return RoleMarker(role, begin)
+
+    mark.__name__ = mark.__qualname__ = f"{role}_{'begin' if begin else 'end'}"
+    mark.__doc__ = (f"SGLang's `{mark.__name__}()`: the template text that {'opens' if begin else 'closes'} "
+                    f"a {role!r} turn, for content appended in between.")
+    return mark
 
 
 system = _role("system")
 user = _role("user")
 assistant = _role("assistant")
+system_begin, system_end = _marker("system", True), _marker("system", False)
+user_begin, user_end = _marker("user", True), _marker("user", False)
+assistant_begin, assistant_end = _marker("assistant", True), _marker("assistant", False)
+ROLE_MARKERS: dict[Callable[[], RoleMarker], RoleMarker] = {
+    fn: fn() for fn in (system_begin, system_end, user_begin, user_end, assistant_begin, assistant_end)
+}
 PRIMITIVES: dict[Callable[..., Any], str] = {
     gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select",
     system: "system", user: "user", assistant: "assistant",
+    **{fn: fn.__name__ for fn in ROLE_MARKERS},
 }
 
 __all__ = [
-    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "GenCall", "RoleCall", "SelectCall", "assistant", "gen",
-    "gen_int", "gen_string", "select", "system", "user",
+    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "ROLE_MARKERS", "GenCall", "RoleCall", "RoleMarker",
+    "SelectCall", "assistant", "assistant_begin", "assistant_end", "gen", "gen_int", "gen_string",
+    "select", "system", "system_begin", "system_end", "user", "user_begin", "user_end",
 ]

@@ -5,8 +5,9 @@ parametric (resolved per row at instantiation); control flow over generated valu
 Dynamic region; anything else is a CompileError that names file:line:col and says what to write.
 
 The parts, composed (each holds the one `Context` of the compilation): `StatementLowerer` holds an
-`ExpressionLowerer` (which holds a `CallLowerer`), an `AppendLowerer`, a `ControlLowerer` and an
-`Inliner`; each dispatches on the AST node's type through an explicit table.
+`ExpressionLowerer` (which holds a `CallLowerer`), an `AppendLowerer`, a `ForkLowerer`, a
+`ListLowerer`, a `ControlLowerer` and an `Inliner`; the expression and statement lowerers
+dispatch on the AST node's type through an explicit table.
 """
 
 from __future__ import annotations

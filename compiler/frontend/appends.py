@@ -52,7 +52,9 @@ class AppendLowerer:
                 return [Item(self._gen(state, rhs, GEN_DTYPES[primitive]))]
             if primitive == "select":
                 return [Item(self._select(state, rhs))]
-            return self._role(state, rhs, primitive, role)
+            if primitive in ROLES:
+                return self._role(state, rhs, primitive, role)
+            return [self._marker(state, rhs, primitive, role)]
         if isinstance(rhs, ast.Call) and isinstance(self.ctx.static_object(rhs.func), Program):
             raise self.ctx.error(rhs, "a program call cannot be appended",
                                  f"call it as a statement on the state: {ast.unparse(rhs.func)}(s, ...)")
@@ -73,12 +75,24 @@ class AppendLowerer:
         if outer is not None:
             raise self.ctx.error(call, f"lmc.{role}(...) is inside lmc.{outer}(...); roles do not nest",
                                  "append each role separately: s += lmc.user(...); s += lmc.assistant(...)")
-        if len(call.args) != 1 or call.keywords:
-            raise self.ctx.error(call, f"lmc.{role}(...) takes exactly one argument (text, gens, or a + of them)")
-        assert role in ROLES
+        if len(call.args) > 1 or call.keywords:
+            raise self.ctx.error(call, f"lmc.{role}(...) takes one argument (text, gens, or a + of them)",
+                                 f"or none: lmc.{role}() is an empty {role} turn")
         span = self.ctx.span(call)
-        inner = self.lower(state, call.args[0], role)
+        inner = self.lower(state, call.args[0], role) if call.args else []
         return [Item(RoleBegin(state, role, span)), *inner, Item(RoleEnd(state, role, span))]
+
+    def _marker(self, state: Expr, call: ast.Call, primitive: str, outer: str | None) -> Item:
+        """SGLang's `user_begin()` / `user_end()` (any role): one edge of a turn."""
+        if outer is not None:
+            raise self.ctx.error(call, f"lmc.{primitive}() is inside lmc.{outer}(...); roles do not nest",
+                                 f"append it on its own: s += lmc.{primitive}()")
+        if call.args or call.keywords:
+            raise self.ctx.error(call, f"lmc.{primitive}() takes no arguments",
+                                 f"append the turn's content between lmc.{primitive.split('_')[0]}_begin() and _end()")
+        role, edge = primitive.split("_")
+        node = RoleBegin if edge == "begin" else RoleEnd
+        return Item(node(state, role, self.ctx.span(call)))
 
     def _bind_args(self, call: ast.Call, names: tuple[str, ...], what: str) -> dict[str, ast.expr]:
         if len(call.args) > len(names):

@@ -69,7 +69,13 @@ class CallLowerer:
                 raise error(node, "s.fork(n) must be assigned to a name", "write: forks = s.fork(n)")
             if func.attr == "join":
                 raise error(node, "s.join(forks) is a statement on its own line")
+            if func.attr == "text":
+                raise error(node, "s.text() inside a program is not supported by lmc yet",
+                            "read generated values with s[\"name\"]; every row's outputs hold them all")
             raise error(node, f"a state has no method `{func.attr}`", STATE_METHODS_HINT)
+        if K.has_state(rk) and func.attr == "join":
+            raise error(node, "forks.join() is a statement on its own line (it returns nothing)",
+                        "write forks.join(), then read the branches' variables as forks[i][\"name\"]")
         if func.attr in MUTATING_METHODS:
             raise error(node, f"`.{func.attr}(...)` mutates a value in place, which programs cannot do",
                         "build a new value instead: xs = xs + [item], d = {**d, key: value}")
@@ -100,8 +106,9 @@ class CallLowerer:
         arg_kinds = [k for _, k in lowered] + [k for _, _, k in kw]
         if name is None:
             if any(K.has_state(k) for k in arg_kinds):
-                raise error(node, f"the state is passed to `{label}`, which is not an @lmc.program",
-                            f"decorate `{label}` with @lmc.program so it is inlined, or pass it s['name'] values")
+                raise error(node, f"the state is passed to `{label}` inside an expression",
+                            f"a function taking the state first is inlined as a statement: {label}(s, ...) "
+                            f"on its own line, or x = {label}(s, ...)")
             raise error(node.func, f"`{label}` is {describe(target)}, which programs cannot call", ALLOWED_HINT)
         kind = self._builtin_kind(node, name, arg_kinds)
         call = Call(name, tuple(e for e, _ in lowered), tuple((k, e) for k, e, _ in kw))

@@ -16,6 +16,7 @@ from lmc.compiler.frontend.source import SourceCache, SourceFile
 from lmc.plan.errors import CompileError, Location
 from lmc.plan.expr import Pattern
 from lmc.plan.ir import Node, Source, Span
+from lmc.plan.language import PRIMITIVES
 from lmc.plan.program import Program
 
 
@@ -31,6 +32,8 @@ class Item:
 class Binding:
     ir: str  # the name in the plan (locals of inlined programs are renamed `callee#k.x`)
     kind: Kind
+    fresh: bool = False  # a list this frame built and no other name holds: .append may rebind it
+    empty: bool = False  # fresh and still `[]`: any list kind fits it
 
 
 @dataclass
@@ -115,7 +118,7 @@ class Context:
             if base is not MISSING and is_module(base):
                 if not hasattr(base, node.attr):
                     raise self.error(node, f"the module `{ast.unparse(node.value)}` ({base.__name__}) has no `{node.attr}`",
-                                     "lmc offers gen, gen_int, gen_string, select, system, user, assistant"
+                                     "lmc's primitives are " + ", ".join(PRIMITIVES.values())
                                      if base.__name__ == "lmc" else "")
                 return getattr(base, node.attr)
         return MISSING
@@ -135,27 +138,43 @@ class Context:
                 return sub
         return None
 
-    def program_callee(self, value: ast.expr) -> Program | None:
-        if isinstance(value, ast.Call):
-            target = self.static_object(value.func)
-            if isinstance(target, Program):
-                return target
-        return None
-
     # -- binding locals ------------------------------------------------------------------------
-    def bind(self, name: str, kind: Kind, node: ast.AST) -> str:
-        """Bind a local of the current frame (renamed by its prefix); a rebinding merges kinds."""
+    def bind(self, name: str, kind: Kind, node: ast.AST, fresh: bool = False, empty: bool = False) -> str:
+        """Bind a local of the current frame (renamed by its prefix); a rebinding merges kinds
+        (an empty list fits any list kind)."""
         binding = self.frame.bindings.get(name)
         if binding is None:
-            binding = Binding(self.frame.prefix + name, kind)
+            binding = Binding(self.frame.prefix + name, kind, fresh, empty)
             self.frame.bindings[name] = binding
             return binding.ir
-        merged = K.merge(binding.kind, kind)
+        if binding.empty and kind.tag == "list":
+            merged: Kind | None = kind
+        elif empty and binding.kind.tag == "list":
+            merged = binding.kind
+        else:
+            merged = K.merge(binding.kind, kind)
         if merged is None:
             raise self.error(node, f"`{name}` holds a {binding.kind} and cannot be rebound to a {kind}",
                              "use a different name for the new value")
-        binding.kind = merged
+        binding.kind, binding.fresh, binding.empty = merged, fresh, empty
         return binding.ir
+
+    def escape(self, value: ast.expr) -> None:
+        """Names whose list `value` may now share with another holder lose `fresh`."""
+        if isinstance(value, ast.Name) and value.id in self.frame.bindings:
+            self.frame.bindings[value.id].fresh = self.frame.bindings[value.id].empty = False
+        elif isinstance(value, (ast.List, ast.Tuple, ast.Set)):
+            for elt in value.elts:
+                self.escape(elt)
+        elif isinstance(value, ast.Dict):
+            for item in value.values:
+                self.escape(item)
+        elif isinstance(value, ast.IfExp):
+            self.escape(value.body)
+            self.escape(value.orelse)
+        elif isinstance(value, ast.BoolOp):
+            for item in value.values:
+                self.escape(item)
 
     def bind_target(self, target: ast.expr, kind: Kind) -> Pattern:
         if isinstance(target, ast.Name):

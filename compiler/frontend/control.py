@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.context import Context, Item
+from lmc.compiler.frontend.forks import is_fork_syntax
 from lmc.compiler.frontend.kinds import Kind
 from lmc.plan.expr import Expr, Pattern
 from lmc.plan.ir import Branch, Break, Continue, Dynamic, Loop
@@ -30,12 +31,14 @@ class ControlLowerer:
         self.exprs = statements.exprs
 
     def _fixpoint(self, lower: Callable[[], T]) -> T:
-        """Lower a loop until the kinds of the locals it carries stop changing."""
+        """Lower a loop until the kinds of the locals it carries (and whether a list is still
+        the program's own) stop changing."""
         for _ in range(5):
-            before = {k: b.kind for k, b in self.ctx.frame.bindings.items()}
+            before = {k: (b.kind, b.fresh) for k, b in self.ctx.frame.bindings.items()}
             counts = dict(self.ctx.inline_counts)
             result = lower()
-            if all(self.ctx.frame.bindings[k].kind == kind for k, kind in before.items()):
+            after = self.ctx.frame.bindings
+            if all((after[k].kind, after[k].fresh) == seen for k, seen in before.items()):
                 break
             self.ctx.inline_counts = counts
         return result
@@ -75,7 +78,8 @@ class ControlLowerer:
         if st.orelse:
             raise self.ctx.error(st, "for-else is not supported", "use a flag variable or a break-free loop")
         self.statements.check_target(st.target)
-        iterable, kind = self.exprs.folded(st.iter)
+        forked, iter_node = self._forked_iter(st)
+        iterable, kind = self.exprs.folded(iter_node)
         elem = K.element(kind)
         if elem is None:
             raise self.ctx.error(st.iter, "a state cannot be iterated", "fork it: for f in s.fork(n)")
@@ -92,9 +96,19 @@ class ControlLowerer:
         deps = K.gen_deps(kind)
         exits = self._dynamic_exits(items, None)
         if deps is None and exits is None:
-            return [Item(Loop(pattern, iterable, self.ctx.span(st)), {"body": items})]
+            return [*forked, Item(Loop(pattern, iterable, self.ctx.span(st)), {"body": items})]
         all_deps = tuple(sorted((deps or frozenset()) | (exits or frozenset())))
-        return [Item(Dynamic("for", iterable, pattern, all_deps, self.ctx.span(st)), {"body": items})]
+        return [*forked, Item(Dynamic("for", iterable, pattern, all_deps, self.ctx.span(st)), {"body": items})]
+
+    def _forked_iter(self, st: ast.For) -> tuple[list[Item], ast.expr]:
+        """`for f in s.fork(n):` forks into a hidden local first, then iterates it."""
+        if not is_fork_syntax(st.iter):
+            return [], st.iter
+        hidden = f"fork#{st.lineno}.{st.col_offset}"
+        forked = self.statements.forks.assign(ast.copy_location(ast.Name(hidden, ast.Store()), st.iter), st.iter, st)
+        if forked is None:
+            return [], st.iter
+        return forked, ast.copy_location(ast.Name(hidden, ast.Load()), st.iter)
 
     def while_loop(self, st: ast.While) -> list[Item]:
         if st.orelse:

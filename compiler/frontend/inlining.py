@@ -4,12 +4,14 @@ bound like Python binds them, a final `return` assigned to the call's target."""
 from __future__ import annotations
 
 import ast
+import inspect
 from typing import TYPE_CHECKING
 
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.calls import check_call_shape
 from lmc.compiler.frontend.context import Binding, Context, Frame, Item, local_names
 from lmc.compiler.frontend.kinds import STATE, Kind
+from lmc.plan.errors import CompileError
 from lmc.plan.expr import Expr
 from lmc.plan.ir import Assign
 from lmc.plan.program import Program
@@ -26,18 +28,39 @@ class Inliner:
         self.statements = statements
         self.exprs = statements.exprs
 
+    def callee(self, value: ast.expr) -> Program | None:
+        """The program `value` calls: an @lmc.program, or (as SGLang runs it) a plain Python
+        function whose first argument is a state, inlined the same way."""
+        if not isinstance(value, ast.Call):
+            return None
+        target = self.ctx.static_object(value.func)
+        if isinstance(target, Program):
+            return target
+        if not inspect.isfunction(target) or not value.args or isinstance(value.args[0], ast.Starred):
+            return None
+        if not self._is_state(value.args[0]):
+            return None
+        return Program(target)
+
+    def _is_state(self, node: ast.expr) -> bool:
+        try:
+            return self.exprs.lower(node)[1] == STATE
+        except CompileError:
+            return False
+
     def inline(self, call: ast.Call, callee: Program, target: ast.expr | None = None) -> list[Item]:
         """Lower another program's body in place, its locals renamed `name#k.x`."""
         ctx = self.ctx
         check_call_shape(ctx, call)
         label = ast.unparse(call.func)
         stack = ctx.stack
-        if any(p is callee for p in stack):
+        if any(p.fn is callee.fn for p in stack):
             chain = " -> ".join(p.name for p in [*stack, callee])
             raise ctx.error(call, f"recursive program call ({chain}) cannot be inlined",
                             "programs are inlined at compile time; use a bounded loop (for _ in range(n)) instead")
         if not call.args:
-            raise ctx.error(call, f"pass the state first: {label}(s, ...)")
+            raise ctx.error(call, f"{label}(...) is called without a state; SGLang would run it on a new, "
+                            "independent state, which lmc does not support yet", f"pass the state first: {label}(s, ...)")
         state, state_kind = self.exprs.lower(call.args[0])
         if state_kind != STATE:
             raise ctx.error(call.args[0], f"the first argument of {label}(...) must be a state", f"write {label}(s, ...)")
@@ -93,6 +116,7 @@ class Inliner:
         for name in positional + keyword_only:
             if name in given:
                 expr, kind = self.exprs.folded(given[name])
+                self.ctx.escape(given[name])
                 if K.has_state(kind):
                     raise error(given[name], "only the first argument of a program call may be a state")
                 out[name] = (expr, kind)

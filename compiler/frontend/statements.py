@@ -14,10 +14,12 @@ from lmc.compiler.frontend.appends import AppendLowerer
 from lmc.compiler.frontend.context import Context, Item
 from lmc.compiler.frontend.control import ControlLowerer
 from lmc.compiler.frontend.expressions import ExpressionLowerer
+from lmc.compiler.frontend.forks import ForkLowerer, is_fork_syntax
 from lmc.compiler.frontend.inlining import Inliner, misplaced_return
-from lmc.compiler.frontend.kinds import STATE, Kind
-from lmc.plan.expr import BinOp, Call, Const, Expr, Name
-from lmc.plan.ir import Assign, Break, Continue, Fork, Join, Loop, RoleBegin, RoleEnd
+from lmc.compiler.frontend.kinds import STATE
+from lmc.compiler.frontend.lists import ListLowerer, builds_list
+from lmc.plan.expr import BinOp, Expr
+from lmc.plan.ir import Assign, Break, Continue, Join, RoleBegin, RoleEnd
 from lmc.plan.language import ROLES
 
 UNSUPPORTED = {
@@ -50,6 +52,8 @@ class StatementLowerer:
         self.ctx = ctx
         self.exprs = ExpressionLowerer(ctx)
         self.appends = AppendLowerer(ctx, self.exprs)
+        self.forks = ForkLowerer(ctx, self)
+        self.lists = ListLowerer(ctx, self.exprs)
         self.control = ControlLowerer(ctx, self)
         self.inliner = Inliner(ctx, self)
         self.table: dict[type[ast.stmt], Callable[[Any], list[Item]]] = {
@@ -89,13 +93,16 @@ class StatementLowerer:
         if isinstance(value, ast.Constant):
             return []  # docstrings and `...`
         if isinstance(value, ast.Call):
-            callee = self.ctx.program_callee(value)
+            callee = self.inliner.callee(value)
             if callee is not None:
                 return self.inliner.inline(value, callee)
+            grown = self.lists.grow(value)
+            if grown is not None:
+                return grown
             if isinstance(value.func, ast.Attribute) and value.func.attr == "join":
                 state, kind = self.exprs.lower(value.func.value)
                 if kind.tag in ("list", "tuple") and K.has_state(kind):
-                    return self._fork_list_join(value)
+                    return self.forks.join(value)
                 if kind == STATE:
                     if len(value.args) != 1 or value.keywords:
                         raise self.ctx.error(value, "s.join(forks) takes the list of forks")
@@ -107,20 +114,6 @@ class StatementLowerer:
         self.exprs.lower(value)
         raise self.ctx.error(value, "the value of this expression is unused",
                              "append it to the state (s += ...) or assign it to a name")
-
-    def _fork_list_join(self, call: ast.Call) -> list[Item]:
-        """`forks.join()`: SGLang's default mode gathers the branches' variables, which reading
-        `forks[i][name]` already does (an implicit join), so it adds no node."""
-        if call.args or any(kw.arg != "mode" for kw in call.keywords):
-            raise self.ctx.error(call, "forks.join() takes only mode=", "write forks.join()")
-        mode = next((kw.value for kw in call.keywords), None)
-        if mode is None or (isinstance(mode, ast.Constant) and mode.value == "gather_variable"):
-            return []
-        if isinstance(mode, ast.Constant) and mode.value == "concate_and_append":
-            raise self.ctx.error(call, "join(mode=\"concate_and_append\") is not supported by lmc yet",
-                                 "append the branches' text to the parent instead: for f in forks: s += ...")
-        raise self.ctx.error(mode, f"unknown join mode {ast.unparse(mode)}",
-                             "SGLang's modes are \"gather_variable\" (the default) and \"concate_and_append\"")
 
     # -- with blocks ---------------------------------------------------------------------------
     def with_block(self, st: ast.With) -> list[Item]:
@@ -156,10 +149,10 @@ class StatementLowerer:
 
     def assign_to(self, target: ast.expr, value: ast.expr, st: ast.stmt) -> list[Item]:
         self.check_target(target, value)
-        fork = self._fork_call(value)
-        if fork is not None:
-            return [self._fork(target, fork[0], fork[1], st)]
-        callee = self.ctx.program_callee(value)
+        forked = self.forks.assign(target, value, st)
+        if forked is not None:
+            return forked
+        callee = self.inliner.callee(value)
         if callee is not None:
             return self.inliner.inline(value, callee, target)
         nested = self.ctx.find_primitive(value)
@@ -167,14 +160,19 @@ class StatementLowerer:
             raise self.ctx.error(nested, f"`{ast.unparse(nested.func)}(...)` must be appended to a state, not assigned",
                                  "write s += lmc.gen(\"name\", ...) and read it back with s[\"name\"]")
         expr, kind = self.exprs.folded(value)
-        pattern = self.ctx.bind_target(target, kind)
+        self.ctx.escape(value)
+        if isinstance(target, ast.Name):
+            empty = isinstance(value, ast.List) and not value.elts
+            pattern = self.ctx.bind(target.id, kind, target, fresh=builds_list(value), empty=empty)
+        else:
+            pattern = self.ctx.bind_target(target, kind)
         return [Item(Assign(pattern, expr, self.ctx.span(st)))]
 
     def check_target(self, target: ast.expr, value: ast.expr | None = None) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
                 if isinstance(elt, ast.Starred):
-                    fork = value is not None and self._is_fork_syntax(value)
+                    fork = value is not None and is_fork_syntax(value)
                     raise self.ctx.error(elt, "starred unpacking of forks is not supported" if fork
                                          else "starred unpacking is not supported",
                                          "keep the list: forks = s.fork(n), then index forks[i]" if fork
@@ -214,7 +212,7 @@ class StatementLowerer:
         if kind == STATE:
             return self._append(current, st)
         if K.has_state(kind):
-            return self._append_each(target, current, kind, st)
+            return self.forks.append_each(target, current, kind, st)
         op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}.get(type(st.op))
         if op is None:
             raise self.ctx.error(st, "this augmented operator is not supported", "use + - * / // %")
@@ -228,53 +226,7 @@ class StatementLowerer:
         self.ctx.bind(target.id, K.join(kind, rk), target)
         return [Item(Assign(self.ctx.frame.bindings[target.id].ir, BinOp(op, current, rhs), self.ctx.span(st)))]
 
-    def _append_each(self, target: ast.Name, forks: Expr, kind: Kind, st: ast.AugAssign) -> list[Item]:
-        """`forks += x` appends x to every branch (SGLang's fork list); `forks += lambda i: ...`
-        appends what the lambda gives for branch i. Lowered to a loop over the branches."""
-        elem = K.element(kind)
-        if not isinstance(st.op, ast.Add) or elem != STATE:
-            raise self.ctx.error(st, "a list of forks only supports +=", "write forks += \"text\" or forks += lmc.gen(...)")
-        branch = self.ctx.bind(f"{target.id}#each", STATE, target)
-        rhs = st.value
-        if isinstance(rhs, ast.Lambda):
-            params = rhs.args
-            if len(params.args) != 1 or params.posonlyargs or params.kwonlyargs or params.vararg or params.kwarg:
-                raise self.ctx.error(rhs, "forks += lambda takes one argument, the branch index: lambda i: ...")
-            index = self.ctx.bind(params.args[0].arg, K.PARAM, rhs)
-            loop = Loop((index, branch), Call("enumerate", (forks,), ()), self.ctx.span(st))
-            return [Item(loop, {"body": self.appends.lower(Name(branch), rhs.body)})]
-        return [Item(Loop(branch, forks, self.ctx.span(st)), {"body": self.appends.lower(Name(branch), rhs)})]
-
     def _append(self, state: Expr, st: ast.AugAssign) -> list[Item]:
         if not isinstance(st.op, ast.Add):
             raise self.ctx.error(st, "a state only supports +=", "append with s += ...")
         return self.appends.lower(state, st.value)
-
-    # -- forks ---------------------------------------------------------------------------------
-    def _is_fork_syntax(self, value: ast.expr) -> bool:
-        return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                and value.func.attr == "fork")
-
-    def _fork_call(self, value: ast.expr) -> tuple[Expr, ast.Call] | None:
-        if not self._is_fork_syntax(value):
-            return None
-        assert isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-        state, kind = self.exprs.lower(value.func.value)
-        return (state, value) if kind == STATE else None
-
-    def _fork(self, target: ast.expr, state: Expr, call: ast.Call, st: ast.stmt) -> Item:
-        if len(call.args) != 1 or call.keywords:
-            raise self.ctx.error(call, "s.fork(n) takes the number of branches")
-        n, kind = self.exprs.folded(call.args[0])
-        if K.is_gen(kind) or K.has_state(kind):
-            raise self.ctx.error(call.args[0], "the number of branches must be known before the run",
-                                 "fork a fixed or input-dependent number, e.g. s.fork(len(options))")
-        if isinstance(n, Const) and (not isinstance(n.value, int) or isinstance(n.value, bool) or n.value < 1):
-            raise self.ctx.error(call.args[0], f"s.fork(n) needs an int n >= 1, got {n.value!r}")
-        if isinstance(target, (ast.Tuple, ast.List)):
-            if isinstance(n, Const) and n.value != len(target.elts):
-                raise self.ctx.error(target, f"{len(target.elts)} names for {n.value} branches")
-            pattern = self.ctx.bind_target(target, K.tuple_of(*[STATE] * len(target.elts)))
-        else:
-            pattern = self.ctx.bind_target(target, K.list_of(STATE))
-        return Item(Fork(state, (pattern,), (n,), span=self.ctx.span(st)))

@@ -93,6 +93,14 @@ def test_unnamed_gens_and_typed_gens(program):
     ("with s.user(), s.assistant():\n        s += 'a'", "apart from roles"),
     ("s += lmc.gen_int('n', dtype=float)", "sets dtype itself"),
     ("s += lmc.image('cat.png')", r"the module `lmc` \(lmc\) has no `image`"),
+    ("forks = s.fork(2)\n    x = forks.join()", r"forks.join\(\) is a statement on its own line"),
+    ("s += s.text()", r"s.text\(\) inside a program is not supported"),
+    ("xs = []\n    ys = xs\n    xs.append('a')", "not this program's own"),
+    ("for xs in [[1], [2]]:\n        xs.append(3)", "not this program's own"),
+    ("xs = []\n    ys = []\n    for i in range(2):\n        s += str(ys)\n        xs.append(i)\n        ys = xs",
+     "not this program's own"),
+    ("s += lmc.user(lmc.user_begin())", "roles do not nest"),
+    ("s += lmc.user_end('x')", "takes no arguments"),
 ])
 def test_what_is_not_supported_yet_is_a_located_error(program, body, message):
     prog = program(f"@lmc.function\ndef p(s):\n    {body}\n")
@@ -106,3 +114,92 @@ def test_num_api_spec_tokens_is_checked():
 
     with pytest.raises(TypeError, match="num_api_spec_tokens"):
         lmc.function(num_api_spec_tokens="many")
+
+
+def test_role_markers_and_an_empty_system_turn_are_sglangs_role_edges(program):
+    """SGLang's api.py: `system()` is RoleBegin + RoleEnd with nothing between, `user_begin()` /
+    `user_end()` one edge each; `with s.user():` the same pair around the body."""
+    row = instantiate(lower_program(program(
+        """
+        @lmc.function
+        def p(s, q):
+            s += lmc.system()
+            s += lmc.user_begin()
+            s += "Q: " + q
+            s += lmc.user_end()
+            s += lmc.assistant_begin() + lmc.gen("a", max_tokens=2) + lmc.assistant_end()
+        """
+    )), {"q": "why"})
+    assert prompts(row, 0) == ["<system>", "</system>", "<user>", "Q: why", "</user>", "<assistant>", "[a]", "</assistant>"]
+
+
+def test_append_and_extend_rebuild_a_local_list_and_may_collect_states(program):
+    row = instantiate(lower_program(program(
+        """
+        @lmc.function
+        def p(s, q):
+            words = []
+            for w in ["a", "b"]:
+                words.append(w + q)
+            words.extend(["c"])
+            branches = []
+            for f in s.fork(2):
+                branches.append(f)
+            both = []
+            both.extend(branches)
+            for k, b in enumerate(both):
+                b += words[k]
+            return {"words": words, "n": len(both)}
+        """
+    )), {"q": "!"})
+    first, second = children(row)
+    assert prompts(row, first) == ["a!"] and prompts(row, second) == ["b!"]
+    assert row.outputs() == {"words": ["a!", "b!", "c"], "n": 2}
+
+
+def test_a_plain_function_taking_the_state_is_inlined_like_a_program(program):
+    """SGLang runs such a helper on the caller's state (tree_of_thought_deep's propose_plan)."""
+    row = instantiate(lower_program(program(
+        """
+        def ask(s, question, n):
+            s += lmc.user(question)
+            forks = s.fork(n)
+            forks += lmc.assistant(lmc.gen("plan", max_tokens=2))
+            return forks
+
+        @lmc.function
+        def p(s, q):
+            plans = ask(s, q, 2)
+            for plan in plans:
+                ask(plan, "more?", 1)
+        """
+    )), {"q": "why"})
+    forks = [op for op in row.ops if isinstance(op, ForkOp)]
+    assert [len(op.children) for op in forks] == [2, 1, 1]
+    assert prompts(row, 0) == ["<user>", "why", "</user>"]
+    grandchild = forks[1].children[0]
+    assert prompts(row, grandchild)[-7:] == ["</assistant>", "<user>", "more?", "</user>", "<assistant>", "[plan]", "</assistant>"]
+
+
+def test_fork_forms_sglang_accepts(program):
+    """`s.fork()` is one branch (SGLang's default size), `s.fork(1)[0]` a single branch, and
+    `position_ids_offset=` has no effect (SGLang's StreamExecutor.fork never reads it);
+    `forks += [a, b]` appends item i to branch i (ProgramStateGroup.__iadd__)."""
+    row = instantiate(lower_program(program(
+        """
+        @lmc.function
+        def p(s):
+            s += "Q."
+            one = s.fork(1)[0]
+            one += "one"
+            default = s.fork()
+            default += "default"
+            pair = s.fork(2, position_ids_offset=[0, 0])
+            pair += ["left", "right"]
+        """
+    )), {})
+    forks = [op.children for op in row.ops if isinstance(op, ForkOp)]
+    assert [len(c) for c in forks] == [1, 1, 2]
+    assert prompts(row, forks[0][0]) == ["Q.", "one"]
+    assert prompts(row, forks[1][0]) == ["Q.", "default"]
+    assert [prompts(row, c)[-1] for c in forks[2]] == ["left", "right"]

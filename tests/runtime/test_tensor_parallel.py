@@ -91,7 +91,7 @@ def test_lmc_run_with_two_ranks_writes_the_one_process_file(tmp_path):
     for tp in ("1", "2"):
         out = tmp_path / f"tp{tp}.jsonl"
         result = runner.invoke(app, ["run", str(plan), "-i", str(data), "-o", str(out), "--no-progress",
-                                     "--kv-cache-tokens", "1024", "--tensor-parallel", tp])
+                                     "--model", "tiny", "--kv-cache-tokens", "1024", "--tensor-parallel", tp])
         assert result.exit_code == 0, result.output
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
