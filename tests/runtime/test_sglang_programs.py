@@ -73,8 +73,8 @@ NOT_YET = {  # "file:program" -> (the message its compile error carries, what it
        for stem in ("gemini_example_multimodal_chat", "local_example_llava", "local_example_llava_next",
                     "local_example_yi_vl", "openvla_example")},
     "frontend_language/quick_start/openai_example_n:multi_turn_question": ("no argument `n`", "gen(n=) (issue 11)"),
-    "frontend_language/usage/cot_decoding:cot_decoding": ("has no `assistant_begin`",
-                                                          "assistant_begin (issue 10), then logprobs (issue 11)"),
+    "frontend_language/usage/cot_decoding:cot_decoding": ("no argument `return_logprob`",
+                                                          "logprobs and get_meta_info (issue 11)"),
     "frontend_language/usage/llava_video/srt_example_llava_v:video_qa": (
         "has no `video`", "sgl.video; running needs a video model"),
     "frontend_language/usage/local_example_llava_next:image_qa": (
