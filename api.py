@@ -10,7 +10,6 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from lmc.compiler.api import compile
 from lmc.plan.file import Plan
 from lmc.plan.options import CompileOptions
 from lmc.plan.program import Program
@@ -37,6 +36,14 @@ class RunnableProgram(Program):
     def run_batch(self, rows: Iterable[dict[str, Any]], progress: bool = True) -> list[Any]:
         """Run many rows together (prefixes shared, forks batched), results in input order."""
         return run_batch(self, rows, progress)
+
+
+def compile(program: Program, options: CompileOptions | None = None, **overrides: Any) -> Plan:  # noqa: A001
+    """`lmc.compile` (lmc.compiler.api.compile), importing the compiler on first use: a run that
+    imports a program file for its host calls does not load it."""
+    from lmc.compiler.api import compile as compile_program
+
+    return compile_program(program, options, **overrides)
 
 
 def program(fn: Callable[..., Any] | None = None, /, *, num_api_spec_tokens: int | None = None) -> Any:

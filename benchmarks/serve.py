@@ -124,12 +124,13 @@ def _in_process(engine: object, batch: list[list[int]], clients: int, new_tokens
 
 def bench_serve(model: str, device: str, load_format: str, levels: tuple[int, ...], requests_per_client: int,
                 min_requests: int, prefix_tokens: int, own_tokens: int, new_tokens: int, port: int,
-                out_dir: str, name: str) -> Path:
+                out_dir: str, name: str, serve_options: tuple[str, ...] = ()) -> Path:
     from lmc.runtime.config import EngineConfig
     from lmc.runtime.engine import Engine
     from lmc.runtime.request import SamplingParams
 
-    serve_args = ["--model", model, "--device", device, "--load-format", load_format, "--max-queue", "100000"]
+    serve_args = ["--model", model, "--device", device, "--load-format", load_format, "--max-queue", "100000",
+                  *serve_options]
     batches = {c: prompts(max(c * requests_per_client, min_requests), prefix_tokens, own_tokens, seed=c) for c in levels}
     process = _start(serve_args, port)
     url = f"http://127.0.0.1:{port}/v1"
@@ -151,7 +152,7 @@ def bench_serve(model: str, device: str, load_format: str, levels: tuple[int, ..
                      "server_ttft_p50_ms": server["ttft_p50_ms"], "server_ttft_p99_ms": server["ttft_p99_ms"],
                      "engine_ttft_p50_ms": local["ttft_p50_ms"], "engine_ttft_p99_ms": local["ttft_p99_ms"]})
     shape = {"prefix_tokens": prefix_tokens, "own_tokens": own_tokens, "new_tokens": new_tokens,
-             "model": model, "device": device, "load_format": load_format}
+             "model": model, "device": device, "load_format": load_format, "serve_options": list(serve_options)}
     return write_report(name, rows, out_dir,
                         {"shape": shape, "overhead_note": "overhead = in-process tokens/s / server tokens/s, "
                                                           "both with `clients` requests in flight"})

@@ -86,6 +86,7 @@ def _summary(plan: Any, target: Path) -> dict[str, Any]:
         "prefixes": stats["shared_prefixes"],
         "constraints": stats["constraints"],
         "dynamic": stats["dynamic_regions"],
+        "calls": stats["host_calls"],
         "ms": f"{plan.compile_seconds * 1000:.0f}",
         "plan": str(target),
     }

@@ -149,6 +149,8 @@ def bench_serve_cmd(
     port: int = typer.Option(30123, help="Port of the benchmarked server (loopback)."),
     out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results."),
     name: str = typer.Option("serve_cpu", help="Results file name (without .json)."),
+    engine_process: bool = typer.Option(False, "--engine-process", help="Serve with the engine in its own process."),
+    data_parallel: int = typer.Option(1, "--data-parallel", min=1, help="Serve with this many engine processes."),
     log_level: LogLevel = None,
 ) -> None:
     """`lmc serve` under concurrent streaming clients (throughput, p50/p99 time to first token),
@@ -156,5 +158,6 @@ def bench_serve_cmd(
     from lmc.benchmarks.serve import LEVELS, bench_serve
 
     path = bench_serve(model, device, load_format, tuple(clients or LEVELS), requests_per_client, min_requests,
-                       prefix_tokens, own_tokens, new_tokens, port, out_dir, name)
+                       prefix_tokens, own_tokens, new_tokens, port, out_dir, name,
+                       ("--engine-process",) * engine_process + ("--data-parallel", str(data_parallel)))
     typer.echo(f"results written to {path}")

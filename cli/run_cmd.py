@@ -61,7 +61,7 @@ def run_cmd(
     console = Console(stderr=True)
     try:
         plan = Plan.load(plan_path)
-        if plan.has_dynamic_regions:
+        if plan.needs_sources:
             plan.check_sources()  # a stale program is refused before any row runs
         if not inputs.is_file():
             raise FileNotFoundError(f"--inputs {inputs} does not exist")

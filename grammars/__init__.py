@@ -7,6 +7,8 @@ Entry points:
 - `compile_regex_dfa(pattern)` -> `RegexInfo` (hash, states, transitions): the tokenizer-free
   half, for the compiler's precompile pass; `constraint_regex(...)` gives the regex of any
   regular kind.
+- `json_schema_to_regex(schema, JsonOptions)`; `build_regex_from_object(model_or_schema)` is
+  SGLang's name for it (a pydantic class, a schema dict or JSON text; compact JSON).
 
 Decoding protocol for the engine (per request, `c` the constraint, `s` its state):
 1. Masks: `c.fill_mask(states, out)` writes bool rows `[B, vocab_size]` (True = allowed) for a
@@ -36,7 +38,7 @@ from lmc.grammars.compile import (
 )
 from lmc.grammars.constraint import Constraint
 from lmc.grammars.errors import ConstraintError, GrammarError, RegexError, SchemaError
-from lmc.grammars.json_schema import JsonOptions, json_schema_to_regex
+from lmc.grammars.json_schema import JsonOptions, build_regex_from_object, json_schema_to_regex
 from lmc.grammars.masks import fill_masks, unpack_bitmask
 from lmc.grammars.token_fsm import TokenFSM
 
@@ -50,6 +52,7 @@ __all__ = [
     "RegexInfo",
     "SchemaError",
     "TokenFSM",
+    "build_regex_from_object",
     "compile_constraint",
     "compile_regex_dfa",
     "constraint_regex",

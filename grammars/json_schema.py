@@ -72,6 +72,17 @@ def json_schema_to_regex(schema: dict | bool | str, options: JsonOptions | None 
     return regex
 
 
+def build_regex_from_object(obj: Any, whitespace_pattern: str | None = None) -> str:
+    """SGLang's helper (from outlines), for programs ported from it: the regex of the JSON that a
+    pydantic model class, a schema dict or a schema's JSON text allows. lmc writes compact JSON;
+    other layouts are `json_schema_to_regex(schema, JsonOptions(whitespace=...))`."""
+    if whitespace_pattern is not None:
+        raise SchemaError("#", "whitespace_pattern is not supported: use json_schema_to_regex(schema, "
+                               "JsonOptions(whitespace=...)) for spaced or indented JSON")
+    schema = obj.model_json_schema() if hasattr(obj, "model_json_schema") else obj
+    return json_schema_to_regex(schema)
+
+
 class _Builder:
     """Schema nodes to regex fragments; None is the empty language (an impossible branch)."""
 

@@ -37,9 +37,9 @@ def _encode(name: str, value: Any) -> Any:
         return pattern_to_json(value)
     if name == "targets":
         return [pattern_to_json(p) for p in value]
-    if name == "args":
+    if name in ("args", "keywords"):
         return [[k, expr_to_json(v)] for k, v in value]
-    if name == "sizes":
+    if name in ("sizes", "positional"):
         return [expr_to_json(v) for v in value]
     if name == "pieces":
         return [node_to_json(p) for p in value]
@@ -68,9 +68,9 @@ def _decode(cls: type, name: str, value: Any) -> Any:
         return pattern_from_json(value)
     if name == "targets":
         return tuple(pattern_from_json(p) for p in value)
-    if name == "args":
+    if name in ("args", "keywords"):
         return tuple((k, expr_from_json(v)) for k, v in value)
-    if name == "sizes":
+    if name in ("sizes", "positional"):
         return tuple(expr_from_json(v) for v in value)
     if name == "pieces":
         return tuple(node_from_json(p) for p in value)

@@ -3,9 +3,10 @@
 The same program and options always give byte-identical files (sorted keys and lists, no
 timestamps), so plans can be diffed and cached. Loading checks the format version (a plan of
 another version is refused with both versions named) and validates against the shipped JSON
-Schema `plan.schema.json`; a version-1 plan is read by dropping what version 2 no longer holds
-(`_from_version_1`). A plan with dynamic regions is refused at run time when its program
-source changed since compilation (`check_sources`, both hashes named).
+Schema `plan.schema.json`; a version-1 plan is read by dropping what later versions no longer
+hold (`_from_version_1`), a version-2 plan as it is (version 3 added host-call nodes). A plan with
+dynamic regions or host calls is refused at run time when its program source changed since
+compilation (`check_sources`, both hashes named).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import Any
 import lmc
 from lmc.plan.codec import graph_from_json, graph_to_json
 from lmc.plan.errors import PlanError
-from lmc.plan.ir import ENTRY, Dynamic, Fork, Gen, Graph, Prefix, Select
+from lmc.plan.ir import ENTRY, Dynamic, Fork, Gen, Graph, HostCall, Prefix, Select
 from lmc.plan.options import CompileOptions
 from lmc.plan.sources import file_sha256
 
 PLAN_FORMAT = "lmc-plan"
-PLAN_VERSION = 2
-READS_VERSIONS = (1, 2)  # version 1 also held a compile-time row order, now the runtime's (plan/README.md)
+PLAN_VERSION = 3
+READS_VERSIONS = (1, 2, 3)  # 1 also held a compile-time row order, now the runtime's (plan/README.md); 3 added `call` nodes
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 
 
@@ -61,6 +62,16 @@ class Plan:
     def has_dynamic_regions(self) -> bool:
         return bool(self.graph.nodes_of(Dynamic))
 
+    @property
+    def has_host_calls(self) -> bool:
+        """Any `call` node at all (reachable or not): such a plan runs Python when it runs."""
+        return any(isinstance(data["node"], HostCall) for _, data in self.graph.g.nodes(data=True))
+
+    @property
+    def needs_sources(self) -> bool:
+        """Dynamic regions and host calls run code of the program's files at run time."""
+        return self.has_host_calls or self.has_dynamic_regions
+
     def stats(self) -> dict[str, int]:
         g = self.graph
         return {
@@ -71,6 +82,7 @@ class Plan:
             "shared_prefixes": len(g.nodes_of(Prefix)),
             "constraints": len(g.meta.get("constraints", {})),
             "dynamic_regions": len(g.nodes_of(Dynamic)),
+            "host_calls": len(g.nodes_of(HostCall)),
         }
 
     # -- JSON ----------------------------------------------------------------------------------
@@ -146,7 +158,7 @@ class Plan:
         for source in self.graph.sources:
             if not Path(source.path).is_file():
                 raise PlanError(f"the plan's program file {source.path} no longer exists; "
-                                "its dynamic regions need it: recompile the plan")
+                                "its dynamic regions and host calls need it: recompile the plan")
             now = file_sha256(source.path)
             if now != source.sha256:
                 raise PlanError(
@@ -156,7 +168,7 @@ class Plan:
 
 
 def _from_version_1(data: dict[str, Any]) -> dict[str, Any]:
-    """A version-1 plan as version 2: its compile-time row order and memory budget are dropped
+    """A version-1 plan as version 3: its compile-time row order and memory budget are dropped
     (the executor orders the rows it is given, with the model's tokenizer); the rest is the same."""
     options = {k: v for k, v in data.get("options", {}).items() if k != "memory_budget_tokens"}
     return {**{k: v for k, v in data.items() if k != "order"}, "version": PLAN_VERSION, "options": options}

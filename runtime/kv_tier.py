@@ -77,7 +77,7 @@ class HostTier:
         the slots as soon as this returns."""
         if len(key) > self.capacity_tokens:
             return
-        index = slots.to(self.device)
+        index = self._on_device(slots)
         k = torch.stack([cache[index] for cache in self.pool.k_caches], dim=1)
         v = torch.stack([cache[index] for cache in self.pool.v_caches], dim=1)
         entry = HostEntry(path, key, *self._to_host(k, v))
@@ -100,7 +100,7 @@ class HostTier:
     def load(self, entry: HostEntry, n: int, slots: torch.Tensor) -> None:
         """Write the KV of `entry.key[:n]` into device `slots`; the rest of the entry stays in the
         tier, keyed where it now begins."""
-        index = slots.to(self.device)
+        index = self._on_device(slots)
         if self.stream is None:
             self._scatter(entry.k[:n], entry.v[:n], index)
         else:
@@ -120,6 +120,13 @@ class HostTier:
             self._put(rest)
 
     # ---- internals -----------------------------------------------------------------------
+    def _on_device(self, slots: torch.Tensor) -> torch.Tensor:
+        """Slot ids on the pool's device without waiting: a copy from pageable memory would wait
+        for the forward in flight (overlap scheduling evicts while it runs)."""
+        if self.stream is None:
+            return slots
+        return slots.pin_memory().to(self.device, non_blocking=True)
+
     def _to_host(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.cuda.Event | None]:
         if self.stream is None:
             return k, v, None  # the gather already made host copies

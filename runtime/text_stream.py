@@ -22,7 +22,11 @@ class TextStream:
 
     def add(self, token: int) -> str:
         """The new final text after `token` (often empty)."""
-        self.ids.append(token)
+        return self.extend([token])
+
+    def extend(self, tokens: list[int]) -> str:
+        """The new final text after `tokens` (decoded once, however many)."""
+        self.ids.extend(tokens)
         if not self.exact:
             return ""
         text = self.tokenizer.decode_continuation(self.ids)

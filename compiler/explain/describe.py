@@ -17,6 +17,7 @@ from lmc.plan.ir import (
     Fork,
     Gen,
     Graph,
+    HostCall,
     Join,
     Loop,
     Node,
@@ -34,7 +35,8 @@ LIMIT = 72
 
 @dataclass(frozen=True)
 class Label:
-    """`category` picks the style: prefix, text, role, gen, select, fork, control, dynamic, other."""
+    """`category` picks the style: prefix, text, role, gen, select, fork, control, dynamic, call,
+    other."""
 
     category: str
     text: str
@@ -90,6 +92,10 @@ def describe(graph: Graph, node_id: str) -> Label:
     if isinstance(node, Select):
         shared = f", shared choice prefix {node.choice_prefix!r}" if node.choice_prefix else ""
         return Label("select", f"{_short(node.state)} += select {name_pattern(node.name)} from {_short(node.choices)}{shared}")
+    if isinstance(node, HostCall):
+        args = ", ".join([_short(a) for a in node.positional] + [f"{k}={_short(v)}" for k, v in node.keywords])
+        target = "" if node.target is None else f"{render_pattern(node.target)} = "
+        return Label("call", f"{target}{node.function}({args})  (Python, run when its arguments exist)")
     if isinstance(node, Fork):
         targets = ", ".join(f"{render_pattern(t)} = fork({_short(n)})" for t, n in zip(node.targets, node.sizes))
         return Label("fork", f"{targets} of {_short(node.state)}" + (f"  [group {node.group}]" if node.group else ""))

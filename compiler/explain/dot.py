@@ -16,10 +16,12 @@ from lmc.compiler.explain.picture import Item, Lanes, Picture, Region, RoleTexts
 from lmc.plan.ir import ENTRY, Graph
 
 FILL = {"prefix": "#c8f0c8", "text": "#ffffff", "role": "#f2f2f2", "gen": "#cfe6ff", "select": "#cfe6ff",
-        "fork": "#fff2bf", "control": "#e6e6ff", "dynamic": "#f5c6f5", "other": "#f8f8f8"}
+        "fork": "#fff2bf", "control": "#e6e6ff", "dynamic": "#f5c6f5", "call": "#ffd9b3",
+        "other": "#f8f8f8"}
 MEANING = {"prefix": "shared prefix (computed once, reused)", "text": "prompt text", "gen": "gen",
            "select": "select", "fork": "fork / join", "control": "per-row control flow",
-           "dynamic": "dynamic region (expanded at run time)", "other": "assignment or return"}
+           "dynamic": "dynamic region (expanded at run time)",
+           "call": "host call (Python, run by the executor)", "other": "assignment or return"}
 ORDER_EDGE = 'color="#555555"'
 DATA_EDGE = 'style=dashed, color="#cc3333", constraint=false'
 WRAP = 44
@@ -75,8 +77,9 @@ def _emit(items: list[Item] | list[Step | Region], before: list[str], lines: lis
     """Write `items` after the steps `before`; returns the steps the next item follows."""
     for item in items:
         if isinstance(item, Step):
+            shape = ", shape=component" if item.category == "call" else ""
             lines.append(f'{indent}{_id(item.key)} [label={_quote(_label(f"{item.key}. {item.text}"))}, '
-                         f'fillcolor="{FILL[item.category]}", id="step-{item.key}", class="step {item.category}"];')
+                         f'fillcolor="{FILL[item.category]}"{shape}, id="step-{item.key}", class="step {item.category}"];')
             edges += [(b, item.key) for b in before]
             before = [item.key]
         elif isinstance(item, Region):
@@ -107,9 +110,10 @@ def _legend(categories: set[str]) -> list[str]:
     out = ["  subgraph cluster_legend {", '    label="legend"; style=solid; color="#bbbbbb"; fontsize=10;']
     shown = [c for c in MEANING if c in categories]
     for c in shown:
-        out.append(f'    legend_{c} [label={_quote(MEANING[c])}, fillcolor="{FILL[c]}", fontsize=9];')
+        shape = ", shape=component" if c == "call" else ""
+        out.append(f'    legend_{c} [label={_quote(MEANING[c])}, fillcolor="{FILL[c]}"{shape}, fontsize=9];')
     out.append('    legend_a [label="", shape=point, width=0.05]; legend_b [label="order of the prompt", shape=plaintext, style="", fontsize=9];')
-    out.append('    legend_c [label="", shape=point, width=0.05]; legend_d [label="generated value read here", shape=plaintext, style="", fontsize=9];')
+    out.append('    legend_c [label="", shape=point, width=0.05]; legend_d [label="generated value or call result read here", shape=plaintext, style="", fontsize=9];')
     out.append(f"    legend_a -> legend_b [{ORDER_EDGE}]; legend_c -> legend_d [style=dashed, color=\"#cc3333\"];")
     chain = [f"legend_{c}" for c in shown] + ["legend_a", "legend_c"]
     out.append(f'    {" -> ".join(chain)} [style=invis];' if len(chain) > 1 else "")

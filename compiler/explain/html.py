@@ -44,7 +44,7 @@ details.lane { border-left-color: #c9a400; } summary { cursor: pointer; color: #
 .key { color: #999; margin-right: .6rem; }
 .prefix { background: #d9f5d9; } .gen, .select { color: #0b5cad; font-weight: 600; }
 .dynamic { background: #f7dcf7; } .fork { color: #8a6d00; } .role, .other { color: #777; }
-.control { color: #3333aa; }
+.control { color: #3333aa; } .call { color: #a04a00; font-weight: 600; }
 table { border-collapse: collapse; margin: .5rem 0; } td, th { border: 1px solid #ddd; padding: .25rem .6rem; }
 th { background: #f4f4f4; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: 600; border-top: 2px solid #999; } td.off { background: #ffe0e0; font-weight: 600; }
@@ -106,7 +106,7 @@ def _legend(categories: set[str]) -> str:
     items += ['<li><span class="swatch" style="background:#fffbea;border-color:#c9a400"></span>'
               "fork branches (side by side, joined by the next step)</li>",
               '<li><span class="arrow"></span>order of the prompt</li>',
-              '<li><span class="arrow data"></span>generated value read here</li>']
+              '<li><span class="arrow data"></span>generated value or call result read here</li>']
     return f'<ul class="legend" id="legend">{"".join(items)}</ul>'
 
 

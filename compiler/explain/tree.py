@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 NOUNS = {"nodes": ("node",), "gens": ("gen",), "selects": ("select",), "forks": ("fork",),
          "shared_prefixes": ("shared prefix", "shared prefixes"), "constraints": ("constraint",),
-         "dynamic_regions": ("dynamic region",)}
+         "dynamic_regions": ("dynamic region",), "host_calls": ("host call",)}
 STYLES = {"prefix": "bold green", "text": "", "role": "dim", "gen": "bold cyan", "select": "bold cyan",
-          "fork": "yellow", "control": "blue", "dynamic": "bold magenta", "other": "dim"}
+          "fork": "yellow", "control": "blue", "dynamic": "bold magenta", "call": "bold dark_orange",
+          "other": "dim"}
 
 
 def plan_tree(graph: Graph, roles: RoleTexts | None = None) -> Tree:

@@ -36,8 +36,8 @@ def lower_program(program: Program) -> Graph:
     body, ret = split_return(ctx, fdef)
     items = statements.lower_block(body)
     if ret is not None and ret.value is not None:
-        value, _ = statements.exprs.folded(ret.value)
-        items.append(Item(Return(value, ctx.span(ret))))
+        calls, (value, _) = ctx.collect_calls(lambda: statements.exprs.folded(ret.value))
+        items += [*calls, Item(Return(value, ctx.span(ret)))]
     _check_reads(ctx)
     entry = Entry(program.name, state, tuple(params), ret is not None and ret.value is not None,
                   ctx.span(fdef))

@@ -1,5 +1,6 @@
-"""Call expressions: allowed builtins, whitelisted methods, `s.json(name)`; every other callee is
-an error that says what programs may call (programs and primitives are statements and appends)."""
+"""Call expressions: allowed builtins, whitelisted methods, `s.json(name)`, and host calls to any
+other Python function named from the program's file (host_calls.py); programs and primitives are
+statements and appends, I/O and calls that pass the state are errors that say what to write."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lmc.compiler.frontend.globals import (
     io_name,
     primitive_name,
 )
+from lmc.compiler.frontend.host_calls import HostCalls, global_path
 from lmc.compiler.frontend.kinds import PARAM, STATE, Kind
 from lmc.plan.expr import Call, Method
 from lmc.plan.expr.builtins import METHODS
@@ -42,6 +44,7 @@ class CallLowerer:
     def __init__(self, ctx: Context, exprs: ExpressionLowerer) -> None:
         self.ctx = ctx
         self.exprs = exprs
+        self.host = HostCalls(ctx, exprs)
 
     def lower(self, node: ast.Call) -> Lowered:
         check_call_shape(self.ctx, node)
@@ -49,6 +52,9 @@ class CallLowerer:
         target = self.ctx.static_object(func)
         if target is not MISSING:
             return self._static_call(node, target, ast.unparse(func))
+        path = self.host.callee(func)
+        if path is not None:  # an attribute of a global that is not a module: Model.model_json_schema
+            return self.host.lower(node, path)
         if isinstance(func, ast.Attribute):
             return self._method_call(node, func)
         frame = self.ctx.frame
@@ -101,15 +107,14 @@ class CallLowerer:
             raise error(node, f"`{io}(...)` cannot run inside an lmc program (it is compiled, not executed per row)",
                         "do I/O outside the program: pass data in as inputs, and read results from its outputs")
         name = builtin_name(target)
+        if name is None:
+            path = global_path(self.ctx, node.func)
+            if path is None:
+                raise error(node.func, f"`{label}` is {describe(target)}, which programs cannot call", ALLOWED_HINT)
+            return self.host.lower(node, path)
         lowered = [self.exprs.lower(a) for a in node.args]
         kw = [(k.arg or "", *self.exprs.lower(k.value)) for k in node.keywords]
         arg_kinds = [k for _, k in lowered] + [k for _, _, k in kw]
-        if name is None:
-            if any(K.has_state(k) for k in arg_kinds):
-                raise error(node, f"the state is passed to `{label}` inside an expression",
-                            f"a function taking the state first is inlined as a statement: {label}(s, ...) "
-                            f"on its own line, or x = {label}(s, ...)")
-            raise error(node.func, f"`{label}` is {describe(target)}, which programs cannot call", ALLOWED_HINT)
         kind = self._builtin_kind(node, name, arg_kinds)
         call = Call(name, tuple(e for e, _ in lowered), tuple((k, e) for k, e, _ in kw))
         return call, kind

@@ -6,8 +6,10 @@ where is it, bind it here)."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.globals import is_module, primitive_name
@@ -18,6 +20,8 @@ from lmc.plan.expr import Pattern
 from lmc.plan.ir import Node, Source, Span
 from lmc.plan.language import PRIMITIVES
 from lmc.plan.program import Program
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,6 +82,9 @@ class Context:
     computed_names: bool = False  # some gen's name is computed (f-string): reads can't be checked
     loop_names: list[set[str]] = field(default_factory=list)
     pending_reads: dict[tuple[str, str], tuple[str, Location]] = field(default_factory=dict)
+    calls: list[Item] = field(default_factory=list)  # host calls of the statement being lowered
+    call_count: int = 0
+    deferred: str | None = None  # where a call would not run when Python runs it ("inside a comprehension")
 
     @classmethod
     def for_program(cls, program: Program) -> tuple[Context, ast.FunctionDef]:
@@ -95,6 +102,31 @@ class Context:
                 return i
         self.files.append(Source(source.path, source.sha256))
         return len(self.files) - 1
+
+    def collect_calls(self, lower: Callable[[], T]) -> tuple[list[Item], T]:
+        """What `lower` (one statement, or one returned value) gives, and the host calls it met,
+        which must run before it (host_calls.py)."""
+        outer = self.calls, self.deferred
+        self.calls, self.deferred = [], None
+        try:
+            result = lower()
+            return self.calls, result
+        finally:
+            self.calls, self.deferred = outer
+
+    def with_calls(self, lower: Callable[[], list[Item]]) -> list[Item]:
+        """The items of one statement, preceded by the host calls it makes."""
+        calls, items = self.collect_calls(lower)
+        return [*calls, *items]
+
+    @contextmanager
+    def deferring(self, where: str) -> Iterator[None]:
+        """Inside `where`, Python runs an expression only sometimes or once per item."""
+        outer, self.deferred = self.deferred, self.deferred or where
+        try:
+            yield
+        finally:
+            self.deferred = outer
 
     # -- locations -----------------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str = "") -> CompileError:

@@ -115,7 +115,8 @@ class ControlLowerer:
             raise self.ctx.error(st, "while-else is not supported", "use a flag variable")
 
         def body() -> tuple[Expr, Kind, list[Item]]:
-            test, kind = self.exprs.folded(st.test)
+            with self.ctx.deferring("in a while condition (tested again after every iteration)"):
+                test, kind = self.exprs.folded(st.test)
             return test, kind, self.statements.lower_block(st.body)
 
         self.ctx.loop_names.append(self._loop_names(st.body))

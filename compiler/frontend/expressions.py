@@ -208,7 +208,9 @@ class ExpressionLowerer:
         return UnaryOp(op, operand), kind if op != "not" else K.join(kind)
 
     def boolop(self, node: ast.BoolOp) -> Lowered:
-        values = [self.lower(v) for v in node.values]
+        values = [self.lower(node.values[0])]
+        with self.ctx.deferring("only sometimes (after `and`/`or`)"):
+            values += [self.lower(v) for v in node.values[1:]]
         for v, (_, kind) in zip(node.values, values):
             self.no_state(v, kind, "a condition")
         op = "and" if isinstance(node.op, ast.And) else "or"
@@ -224,8 +226,9 @@ class ExpressionLowerer:
 
     def ifexp(self, node: ast.IfExp) -> Lowered:
         test, tk = self.lower(node.test)
-        body, bk = self.lower(node.body)
-        orelse, ok = self.lower(node.orelse)
+        with self.ctx.deferring("only sometimes (in a conditional expression)"):
+            body, bk = self.lower(node.body)
+            orelse, ok = self.lower(node.orelse)
         for sub, kind in ((node.test, tk), (node.body, bk), (node.orelse, ok)):
             self.no_state(sub, kind, "a conditional expression")
         return IfExp(test, body, orelse), K.join(tk, bk, ok)
@@ -299,6 +302,10 @@ class ExpressionLowerer:
 
     # -- comprehensions ------------------------------------------------------------------------
     def comprehension(self, node: ast.ListComp | ast.GeneratorExp | ast.DictComp, kind: str) -> Lowered:
+        with self.ctx.deferring("inside a comprehension (once per item)"):
+            return self._comprehension(node, kind)
+
+    def _comprehension(self, node: ast.ListComp | ast.GeneratorExp | ast.DictComp, kind: str) -> Lowered:
         frame = self.ctx.frame
         saved = dict(frame.bindings)
         try:

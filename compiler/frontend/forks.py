@@ -96,7 +96,7 @@ class ForkLowerer:
                 raise self.ctx.error(rhs, "forks += lambda takes one argument, the branch index: lambda i: ...")
             index = self.ctx.bind(params.args[0].arg, K.PARAM, rhs)
             loop = Loop((index, branch), Call("enumerate", (forks,), ()), span)
-            return [Item(loop, {"body": self.appends.lower(Name(branch), rhs.body)})]
+            return [Item(loop, {"body": self.ctx.with_calls(lambda: self.appends.lower(Name(branch), rhs.body))})]
         if not self.ctx.find_primitive(rhs):
             items, items_kind = self.exprs.folded(rhs)
             if items_kind.tag == "list" or (isinstance(items, Const) and isinstance(items.value, list)):

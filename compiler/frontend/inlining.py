@@ -81,7 +81,10 @@ class Inliner:
                 items.append(Item(Assign(ctx.bind(name, kind, call), expr, ctx.span(call))))
             body, ret = split_return(ctx, fdef)
             items += self.statements.lower_block(body)
-            result = self.exprs.folded(ret.value) if ret is not None and ret.value is not None else None
+            result = None
+            if ret is not None and ret.value is not None:
+                calls, result = ctx.collect_calls(lambda: self.exprs.folded(ret.value))
+                items += calls
         finally:
             ctx.frame = caller
             stack.pop()

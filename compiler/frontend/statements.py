@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from lmc.compiler.frontend import kinds as K
@@ -18,7 +19,7 @@ from lmc.compiler.frontend.forks import ForkLowerer, is_fork_syntax
 from lmc.compiler.frontend.inlining import Inliner, misplaced_return
 from lmc.compiler.frontend.kinds import STATE
 from lmc.compiler.frontend.lists import ListLowerer, builds_list
-from lmc.plan.expr import BinOp, Expr
+from lmc.plan.expr import BinOp, Expr, Name
 from lmc.plan.ir import Assign, Break, Continue, Join, RoleBegin, RoleEnd
 from lmc.plan.language import ROLES
 
@@ -82,7 +83,7 @@ class StatementLowerer:
         handler = self.table.get(type(st))
         if handler is None:
             raise self.ctx.error(st, f"`{name}` statements are not supported inside programs")
-        return handler(st)
+        return self.ctx.with_calls(lambda: handler(st))
 
     def misplaced_return(self, st: ast.Return) -> list[Item]:
         raise misplaced_return(self.ctx, st)
@@ -111,7 +112,11 @@ class StatementLowerer:
             if self.ctx.primitive_of(value):
                 raise self.ctx.error(value, f"`{ast.unparse(value.func)}(...)` on its own does nothing",
                                      f"append it to a state: s += {ast.unparse(value)}")
-        self.exprs.lower(value)
+        expr, _ = self.exprs.lower(value)
+        calls = self.ctx.calls
+        if isinstance(value, ast.Call) and calls and expr == Name(getattr(calls[-1].node, "target", None) or ""):
+            calls[-1] = Item(replace(calls[-1].node, target=None))  # a tool called for its effect
+            return []
         raise self.ctx.error(value, "the value of this expression is unused",
                              "append it to the state (s += ...) or assign it to a name")
 

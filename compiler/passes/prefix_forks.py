@@ -11,6 +11,7 @@ from lmc.plan.ir import (
     Assign,
     Fork,
     Graph,
+    HostCall,
     Loop,
     Piece,
     Prefix,
@@ -123,7 +124,7 @@ def _assigned(graph: Graph, ids: list[str]) -> set[str]:
     out: set[str] = set()
     for node_id in ids:
         node = graph.node(node_id)
-        if isinstance(node, (Assign, Loop)):
+        if isinstance(node, (Assign, Loop)) or (isinstance(node, HostCall) and node.target is not None):
             out |= set(pattern_names(node.target))
         if isinstance(node, Fork):
             for t in node.targets:

@@ -16,6 +16,7 @@ from lmc.plan.ir import (
     Assign,
     Branch,
     Graph,
+    HostCall,
     Loop,
     Node,
     Piece,
@@ -46,10 +47,15 @@ def hoist_rows(graph: Graph) -> None:
     stop = len(block)
     for i, node_id in enumerate(block):
         node = graph.node(node_id)
-        if isinstance(node, Assign):
+        if isinstance(node, Assign):  # kept in place; replayed for the prefix only if it is known
             names = set(pattern_names(node.target))
-            known = known | names if independent(node.value, known) else known - names
-            kept.append(node_id)
+            if independent(node.value, known):
+                known = known | names
+                kept.append(node_id)
+            else:
+                known = known - names
+        elif isinstance(node, HostCall):  # stays where it is; its result is known only per row
+            known = known - set(pattern_names(node.target)) if node.target is not None else known
         elif _rowindependent(graph, node_id, root, known, block[i + 1:]):
             consumed.append(node_id)
         else:

@@ -14,6 +14,7 @@ from lmc.plan.expr.nodes import (
     Expr,
     Format,
     FString,
+    Global,
     IfExp,
     Method,
     Name,
@@ -33,7 +34,7 @@ from lmc.plan.expr.render import unparse
 
 __all__ = [
     "BinOp", "BoolOp", "Call", "Comp", "CompFor", "Compare", "Const", "DictOf", "EvalError",
-    "Expr", "FString", "Format", "IfExp", "MISSING", "Method", "Name", "Pattern", "Ref", "Scope",
+    "Expr", "FString", "Format", "Global", "IfExp", "MISSING", "Method", "Name", "Pattern", "Ref", "Scope",
     "Seq", "Slice", "Subscript", "UnaryOp", "Var", "evaluate", "free_names", "from_json",
     "pattern_names", "reduce", "to_json", "unparse", "var_reads", "walk",
 ]

@@ -26,6 +26,7 @@ from lmc.plan.expr.nodes import (
     Expr,
     Format,
     FString,
+    Global,
     IfExp,
     Method,
     Name,
@@ -109,6 +110,10 @@ def _ref(e: Ref, scope: Scope) -> Expr:
         return e
     value = scope.read_ref(e.op, e.as_json)
     return e if value is MISSING else Const(value)
+
+
+def _global(e: Global, scope: Scope) -> Expr:
+    return e if scope.read_global is None else Const(scope.read_global(e))
 
 
 def _format(e: Format, scope: Scope) -> Expr:
@@ -241,7 +246,7 @@ def _const(e: Const, scope: Scope) -> Expr:
 
 
 _HANDLERS: dict[type, Callable[[Any, Scope], Expr]] = {
-    Const: _const, Name: _name, Var: _var, Ref: _ref, Format: _format, FString: _fstring,
+    Const: _const, Name: _name, Var: _var, Ref: _ref, Global: _global, Format: _format, FString: _fstring,
     BinOp: _binop, UnaryOp: _unary, BoolOp: _boolop, Compare: _compare, IfExp: _ifexp,
     Call: _call, Method: _method, Subscript: _subscript, Slice: _slice, Seq: _seq,
     DictOf: _dict, Comp: lambda e, scope: reduce_comp(e, scope, reduce),

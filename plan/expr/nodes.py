@@ -2,7 +2,7 @@
 
 Text nodes, gen arguments, loop iterables and conditions are stored as these trees, never as
 source text, so a plan can be evaluated per row by `evaluate` without `eval`. `Ref` appears only
-at instantiation (a generated value not known yet), never in a plan.
+at instantiation (a generated value or a host call's result not known yet), never in a plan.
 """
 
 from __future__ import annotations
@@ -35,10 +35,21 @@ class Var:
 
 @dataclass(frozen=True)
 class Ref:
-    """A generated value of the row program's op `op`, not known yet (instantiation only)."""
+    """The value of the row program's op `op` (a gen, a select or a host call), not known yet
+    (instantiation only)."""
 
     op: int
     as_json: bool = False
+
+
+@dataclass(frozen=True)
+class Global:
+    """A module-level Python object (a class, a function) named `module:qualname`, passed to a
+    host call. It is not data, so only the executor resolves it (`Scope.read_global`); `source`
+    indexes the plan's sources when the module is a compiled program file."""
+
+    name: str
+    source: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,12 +161,12 @@ class Comp:
 
 
 Expr = (
-    Const | Name | Var | Ref | Format | FString | BinOp | UnaryOp | BoolOp | Compare | IfExp | Call
+    Const | Name | Var | Ref | Global | Format | FString | BinOp | UnaryOp | BoolOp | Compare | IfExp | Call
     | Method | Subscript | Slice | Seq | DictOf | Comp
 )
 
 EXPR_TYPES: tuple[type, ...] = (
-    Const, Name, Var, Ref, Format, FString, BinOp, UnaryOp, BoolOp, Compare, IfExp, Call, Method,
+    Const, Name, Var, Ref, Global, Format, FString, BinOp, UnaryOp, BoolOp, Compare, IfExp, Call, Method,
     Subscript, Slice, Seq, DictOf, Comp,
 )
 

@@ -13,6 +13,7 @@ from lmc.plan.expr.nodes import (
     Expr,
     Format,
     FString,
+    Global,
     IfExp,
     Method,
     Name,
@@ -64,7 +65,9 @@ def _unparse(e: Expr) -> str:
     if isinstance(e, Var):
         return f"{_unparse(e.state)}.json({_unparse(e.name)})" if e.as_json else f"{_unparse(e.state)}[{_unparse(e.name)}]"
     if isinstance(e, Ref):
-        return f"<gen #{e.op}>"
+        return f"<value #{e.op}>"
+    if isinstance(e, Global):
+        return e.name.split(":", 1)[-1]
     if isinstance(e, FString):
         return "f" + repr("".join(_fpart(p) for p in e.parts))
     if isinstance(e, Format):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmc.plan.expr.builtins import MAX_SEQUENCE
-from lmc.plan.expr.nodes import Const, Expr, Pattern, pattern_names
+from lmc.plan.expr.nodes import Const, Expr, Global, Pattern, pattern_names
 from lmc.plan.expr.render import unparse
 
 PYTHON_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, AttributeError)
@@ -24,14 +24,17 @@ SYMBOLIC: Any = object()  # env marker: a comprehension target inside a residual
 
 @dataclass
 class Scope:
-    """Where names come from: `env` (inputs, locals), and how to read generated values."""
+    """Where names come from: `env` (inputs, locals), how to read generated values, and (in the
+    executor only) how to resolve a `Global` to its Python object."""
 
     env: Mapping[str, Any]
     read_var: Callable[[Any, str, bool], Expr] | None = None  # (state, name, as_json) -> Const|Ref
     read_ref: Callable[[int, bool], Any] | None = None  # (op, as_json) -> value or MISSING
+    read_global: Callable[[Global], Any] | None = None
 
     def bind(self, target: Pattern, value: Any) -> Scope:
-        return Scope(ChainMap(bind_pattern(target, value), self.env), self.read_var, self.read_ref)
+        return Scope(ChainMap(bind_pattern(target, value), self.env), self.read_var, self.read_ref,
+                     self.read_global)
 
 
 def bind_pattern(target: Pattern, value: Any) -> dict[str, Any]:

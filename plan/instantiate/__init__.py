@@ -4,7 +4,8 @@
     row = inst.row({"question": ..., "answer": ...}, row_id=7)               # once per row
     ops = row.start()
 
-`Instantiator` checks the plan's sources when it has dynamic regions (a stale plan is refused),
+`Instantiator` checks the plan's sources when it has dynamic regions or host calls (a stale plan
+is refused),
 binds and type-checks inputs against the program's parameters (a bad row raises RowError naming
 the row), and returns a `RowProgram` (see row_program.py for the executor's loop and ops.py for
 the ops). Nothing here tokenizes: role texts come in as strings, prompts go out as ops.
@@ -20,6 +21,8 @@ from lmc.plan.instantiate.interpreter import StateHandle
 from lmc.plan.instantiate.messages import messages
 from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
+    VALUE_OPS,
+    CallOp,
     ForkOp,
     GenOp,
     JoinOp,
@@ -30,7 +33,7 @@ from lmc.plan.instantiate.ops import (
 )
 from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.instantiate.row_program import RowProgram
-from lmc.plan.ir import Dynamic, Graph, Param
+from lmc.plan.ir import Graph, Param
 
 if TYPE_CHECKING:
     from lmc.plan.file import Plan
@@ -51,7 +54,7 @@ class Instantiator:
         else:
             self.graph = plan.graph
             limit = plan.options.max_loop_iterations
-            if self.graph.nodes_of(Dynamic):
+            if plan.needs_sources:
                 plan.check_sources()
         self.roles = None if roles is None else RoleTexts.of(roles)
         self.max_loop_iterations = max_loop_iterations or limit
@@ -99,6 +102,6 @@ def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | N
 
 
 __all__ = [
-    "PROMPT_OPS", "ForkOp", "GenOp", "Instantiator", "JoinOp", "Op", "RoleOp", "RoleTexts",
+    "PROMPT_OPS", "VALUE_OPS", "CallOp", "ForkOp", "GenOp", "Instantiator", "JoinOp", "Op", "RoleOp", "RoleTexts",
     "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate", "messages",
 ]

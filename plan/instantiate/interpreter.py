@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import MISSING, Const, EvalError, Expr, Pattern, Ref, Scope, reduce, walk
 from lmc.plan.expr.scope import bind_pattern, iterate
-from lmc.plan.instantiate.ops import ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
+from lmc.plan.instantiate.ops import CallOp, ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
 from lmc.plan.ir import (
     Assign,
     Branch,
@@ -25,6 +25,7 @@ from lmc.plan.ir import (
     Dynamic,
     Fork,
     Gen,
+    HostCall,
     Join,
     Loop,
     Node,
@@ -119,6 +120,8 @@ class Interpreter:
             yield from self.gen(node_id, node)
         elif isinstance(node, Select):
             yield from self.select(node_id, node)
+        elif isinstance(node, HostCall):
+            yield from self.host_call(node_id, node)
         elif isinstance(node, Fork):
             yield from self.fork(node_id, node)
         elif isinstance(node, Join):
@@ -199,6 +202,19 @@ class Interpreter:
         op = SelectOp(self.row.next_id(), state, node_id, name, call.choices, node.choice_prefix)
         self.row.emit(op)
         self.row.variables[state][name] = op.id
+
+    def host_call(self, node_id: str, node: HostCall) -> Wait:
+        """Emit the call with its arguments as known now; the walk goes on without its result,
+        which later expressions read as a `Ref` (they wait for it as they wait for a gen)."""
+        args = tuple(reduce(a, self.scope) for a in node.positional)
+        kwargs = tuple((k, reduce(v, self.scope)) for k, v in node.keywords)
+        deps = frozenset().union(*(refs(e) for e in (*args, *(v for _, v in kwargs))))
+        op = CallOp(self.row.next_id(), node_id, node.function, node.source, args, kwargs, tuple(sorted(deps)))
+        self.row.emit(op)
+        if isinstance(node.target, str):
+            self.env[node.target] = Ref(op.id)
+        elif node.target is not None:
+            self.bind(node.target, (yield from self.value_of(Ref(op.id))))
 
     def fork(self, node_id: str, node: Fork) -> Wait:
         parent = yield from self.state_of(node.state)

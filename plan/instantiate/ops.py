@@ -70,6 +70,22 @@ class SelectOp:
 
 
 @dataclass(frozen=True)
+class CallOp:
+    """Call the host function `function` (`module:qualname`, `source` as on the HostCall node)
+    once the ops `deps` have values; `args`/`kwargs` are residuals whose only unknowns are those
+    values (`RowProgram.call_arguments`). The result is the op's value, read through `Ref(id)`
+    like a generated one. It belongs to no state: it adds nothing to any prompt."""
+
+    id: int
+    node: str
+    function: str
+    source: int | None
+    args: tuple[Expr, ...]
+    kwargs: tuple[tuple[str, Expr], ...]
+    deps: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class ForkOp:
     """`children` start as copies of `state`'s prompt and variables at this point."""
 
@@ -88,5 +104,6 @@ class JoinOp:
     children: tuple[int, ...]
 
 
-Op = TextOp | RoleOp | GenOp | SelectOp | ForkOp | JoinOp
+Op = TextOp | RoleOp | GenOp | SelectOp | CallOp | ForkOp | JoinOp
 PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp)
+VALUE_OPS = (GenOp, SelectOp, CallOp)  # ops whose value the row records

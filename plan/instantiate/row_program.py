@@ -4,18 +4,20 @@ The executor's loop over a RowProgram:
     ops = row.start()                  # every op that is known before anything is generated
     ... run ops whose prompt is complete; when a gen/select op finishes:
     ops = row.record(op.id, text)      # may resume a dynamic region and emit more ops
-    ... until row.finished and no gen/select op lacks a value; then row.outputs()
+    ... run each call op once its deps have values (row.call_arguments), record its result
+    ... until row.finished and no gen/select/call op lacks a value; then row.outputs()
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from lmc.plan.errors import RowError
-from lmc.plan.expr import MISSING, EvalError, Expr, evaluate
+from lmc.plan.expr import MISSING, Const, EvalError, Expr, Global, Scope, evaluate, reduce
 from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
-from lmc.plan.instantiate.ops import PROMPT_OPS, GenOp, Op, SelectOp, TextOp
+from lmc.plan.instantiate.ops import PROMPT_OPS, VALUE_OPS, CallOp, GenOp, Op, SelectOp, TextOp
 from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.ir import ENTRY, Graph
 
@@ -32,7 +34,7 @@ class RowProgram:
         self.last_role: dict[int, str | None] = {0: None}  # the role of each state's latest message
         self.max_loop_iterations = max_loop_iterations
         self.ops: list[Op] = []
-        self.values: dict[int, str] = {}
+        self.values: dict[int, Any] = {}  # op id -> generated text, or a host call's result
         self.variables: dict[int, dict[str, int]] = {0: {}}
         self.own: dict[int, list[Op]] = {0: []}
         self.base: dict[int, list[Op]] = {0: []}
@@ -81,11 +83,12 @@ class RowProgram:
         self._started = True
         return self._advance()
 
-    def record(self, op_id: int, value: str) -> list[Op]:
-        """Store a gen/select result; if the walk was waiting on it, resume. New ops returned."""
+    def record(self, op_id: int, value: Any) -> list[Op]:
+        """Store a gen/select result (text) or a call's result (any value); if the walk was
+        waiting on it, resume. New ops returned."""
         op = self.ops[op_id]
-        if not isinstance(op, (GenOp, SelectOp)):
-            raise ValueError(f"op {op_id} is a {type(op).__name__}, not a gen or select")
+        if not isinstance(op, VALUE_OPS):
+            raise ValueError(f"op {op_id} is a {type(op).__name__}, not a gen, select or call")
         self.values[op_id] = value
         if self.waiting_for and self.waiting_for <= self.values.keys():
             return self._advance()
@@ -102,13 +105,26 @@ class RowProgram:
                            self.row_id, op.node)
         return value
 
+    def call_arguments(self, op: CallOp, read_global: Callable[[Global], Any]) -> tuple[list[Any], dict[str, Any]]:
+        """A call op's arguments, now that its deps have values; `read_global` gives the Python
+        object a `Global` names (only the executor can)."""
+        scope = Scope({}, None, self.read_ref, read_global)
+
+        def value(expr: Expr) -> Any:
+            result = self._guard(lambda: reduce(expr, scope), op.node)
+            if not isinstance(result, Const):
+                raise RowError(f"the arguments of {op.function} are not known yet", self.row_id, op.node)
+            return result.value
+
+        return [value(a) for a in op.args], {k: value(v) for k, v in op.kwargs}
+
     def history(self, state: int) -> list[Op]:
         """The prompt ops of `state` in order, its parents' part (up to each fork) included."""
         return self.base[state] + self.own[state]
 
     def pending(self) -> list[Op]:
-        """Gen/select ops emitted whose values are not recorded yet."""
-        return [op for op in self.ops if isinstance(op, (GenOp, SelectOp)) and op.id not in self.values]
+        """Gen/select/call ops emitted whose values are not recorded yet."""
+        return [op for op in self.ops if isinstance(op, VALUE_OPS) and op.id not in self.values]
 
     @property
     def done(self) -> bool:

@@ -12,6 +12,7 @@ from lmc.plan.ir.nodes import (
     Entry,
     Fork,
     Gen,
+    HostCall,
     Join,
     Loop,
     Node,
@@ -33,7 +34,7 @@ from lmc.plan.ir.nodes import (
 
 __all__ = [
     "ENTRY", "NODE_TYPES", "Assign", "Branch", "Break", "Continue", "Dynamic",
-    "Entry", "Fork", "Gen", "Graph", "Join", "Loop", "Node", "Param", "Piece", "Prefix", "Return",
+    "Entry", "Fork", "Gen", "Graph", "HostCall", "Join", "Loop", "Node", "Param", "Piece", "Prefix", "Return",
     "RoleBegin", "RoleEnd", "Select", "Source", "Span", "Text", "const_name", "node_exprs",
     "name_head", "name_pattern", "reads",
 ]

@@ -3,7 +3,8 @@
 Edges have a kind (the edge key): `prompt` links a node to the next one of its block (program
 order, which on one state is prompt order); `body:<arm>` links a structured node to the head of
 one of its arms; `data` links a gen/select to every node that may read the variable it stores.
-A multigraph because a gen's successor often also reads it (both a prompt and a data edge).
+A host call links to the nodes that read its result. A multigraph because a gen's successor
+often also reads it (both a prompt and a data edge).
 """
 
 from __future__ import annotations
@@ -18,8 +19,19 @@ from typing import Any
 import networkx as nx
 
 from lmc.plan.errors import Location
-from lmc.plan.expr import Expr
-from lmc.plan.ir.nodes import Entry, Gen, Node, Select, Span, const_name, name_head, reads
+from lmc.plan.expr import Expr, free_names, pattern_names
+from lmc.plan.ir.nodes import (
+    Entry,
+    Gen,
+    HostCall,
+    Node,
+    Select,
+    Span,
+    const_name,
+    name_head,
+    node_exprs,
+    reads,
+)
 
 ENTRY = "n0"
 
@@ -107,18 +119,27 @@ class Graph:
 
     # -- data edges ----------------------------------------------------------------------------
     def link_data(self) -> None:
-        """Recompute `data` edges: every gen/select storing a name -> every node reading it.
+        """Recompute `data` edges: every gen/select storing a name -> every node reading it, and
+        every host call -> every node reading the local its result is bound to.
 
-        Names that are expressions (f"action_{step}") are compared by their constant heads: a
-        safe over-approximation (it may link too much, never too little), for display only."""
+        Names that are expressions (f"action_{step}") are compared by their constant heads, and
+        locals by name wherever they are read: a safe over-approximation (it may link too much,
+        never too little), for display only."""
         self.g.remove_edges_from([(u, v, k) for u, v, k in self.g.edges(keys=True) if k == "data"])
         producers = [(i, n) for i, n in self.nodes_of(Gen, Select)]
+        calls = [(i, set(pattern_names(n.target))) for i, n in self.nodes_of(HostCall)
+                 if isinstance(n, HostCall) and n.target is not None]
         for reader_id, _, _, _ in self.walk():
-            for var in reads(self.node(reader_id)):
+            reader = self.node(reader_id)
+            for var in reads(reader):
                 for prod_id, prod in producers:
                     assert isinstance(prod, (Gen, Select))
                     if prod_id != reader_id and _may_match(var.name, prod.name):
                         self.g.add_edge(prod_id, reader_id, key="data", kind="data")
+            names = {name for e in node_exprs(reader) for name in free_names(e)}
+            for call_id, bound in calls:
+                if call_id != reader_id and names & bound:
+                    self.g.add_edge(call_id, reader_id, key="data", kind="data")
 
     def location(self, span: Span | None) -> Location | None:
         """A printable location (with the source line) for a node's span, for errors."""

@@ -118,6 +118,25 @@ class Select:
 
 
 @dataclass(frozen=True)
+class HostCall:
+    """`target = function(*positional, **keywords)`: a call to a Python function that does not
+    receive the state (torch.fx's `call_function`). `function` is `module:qualname`; `source`
+    indexes `Graph.sources` when the module is a compiled program file (loaded from that path,
+    whose sha256 the plan records), else None (imported by name). The executor runs it once its
+    arguments exist: at row start when they depend on inputs and constants, later when they
+    depend on generated values. `target` is None when the result is not kept."""
+
+    kind: ClassVar[str] = "call"
+    arms: ClassVar[tuple[str, ...]] = ()
+    target: Pattern | None
+    function: str
+    source: int | None = None
+    positional: tuple[Expr, ...] = ()
+    keywords: tuple[tuple[str, Expr], ...] = ()
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Fork:
     """`targets[i] = state.fork(sizes[i])`: children that share the state's prompt so far.
     Several targets means merged sibling forks (one fork op). `group` names the batch group."""
@@ -223,12 +242,12 @@ class Prefix:
 
 
 Node = (
-    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | Fork | Join | Loop | Branch
-    | Dynamic | Break | Continue | Return | Prefix
+    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | HostCall | Fork | Join | Loop
+    | Branch | Dynamic | Break | Continue | Return | Prefix
 )
 NODE_TYPES: tuple[type, ...] = (
-    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, Fork, Join, Loop, Branch, Dynamic,
-    Break, Continue, Return, Prefix,
+    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, HostCall, Fork, Join, Loop, Branch,
+    Dynamic, Break, Continue, Return, Prefix,
 )
 
 
@@ -241,7 +260,7 @@ def node_exprs(node: Node) -> list[Expr]:
         value = getattr(node, f.name)
         if isinstance(value, EXPR_TYPES):
             out.append(value)
-        elif f.name == "args":
+        elif f.name in ("args", "keywords"):
             out.extend(v for _, v in value)
         elif f.name == "pieces":
             for piece in value:

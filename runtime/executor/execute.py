@@ -21,6 +21,7 @@ from lmc.plan.order import order_programs
 from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.driver import Driver
 from lmc.runtime.executor.engine_like import EngineLike
+from lmc.runtime.executor.host_calls import HostFunctions
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.prompt import TokenCodec
@@ -110,8 +111,9 @@ def execute(
                     roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids), whole_conversations=whole)
     constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
-    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink)
-    instantiator = Instantiator(plan, roles, options.max_loop_iterations)
+    instantiator = Instantiator(plan, roles, options.max_loop_iterations)  # checks the sources first
+    host = HostFunctions.for_graph(plan.graph) if plan.has_host_calls else None
+    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics)
     ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)

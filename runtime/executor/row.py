@@ -6,7 +6,9 @@ are sibling coroutines whose prompts start as a copy of the parent's at the fork
 ids, so the engine's radix cache shares the parent's KV without being told). Reading a branch's
 value is an implicit join: the text that reads it waits until it is recorded. When a recorded
 value lets a dynamic region go on, the RowProgram emits more ops and the coroutines of the states
-concerned walk on; new forks start new coroutines.
+concerned walk on; new forks start new coroutines. A host call runs (`host_calls.py`) as soon as
+the values it reads are recorded: at `begin` for calls on inputs and constants, else inside the
+`record` that completes its arguments; its result is recorded like a gen's.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lmc.plan.errors import RowError
-from lmc.plan.instantiate import ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.plan.instantiate import CallOp, ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
 from lmc.plan.ir import Prefix
 from lmc.plan.language import GenCall
 from lmc.runtime.chat_template import render_conversation
 from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
 from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
+from lmc.runtime.executor.host_calls import HostFunctions
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
 
@@ -42,6 +45,7 @@ class RowEnv:
     roles_error: str | None = None  # why the model has no role texts, if it has none
     cache: bool = True
     token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None  # (rid, gen name, stops, token)
+    host: HostFunctions | None = None  # the plan's host functions (None: it has no calls)
 
 
 class RowRun:
@@ -58,6 +62,7 @@ class RowRun:
         self.version = 0  # bumped on every change a blocked coroutine may be waiting for
         self.node: str | None = None  # the plan node being run, for error messages
         self.modeled: set[int] = set()
+        self.calls: list[CallOp] = []  # host calls waiting for their arguments
 
     def begin(self) -> None:
         """Start the walk; the coroutines to run are in `spawned`.
@@ -74,9 +79,11 @@ class RowRun:
                 if not any(isinstance(o, TextOp) and o.text is None for o in before):
                     self.modeled.add(op.id)
         self._accept(ops)
+        self._run_calls()
 
     def record(self, op: GenOp | SelectOp, value: str) -> None:
         self._accept(self.program.record(op.id, value))
+        self._run_calls()
         self.version += 1
 
     def _accept(self, ops: list[Op]) -> None:
@@ -86,7 +93,20 @@ class RowRun:
                     at = len(self.program.base[child])
                     self.fork_points.setdefault((op.state, at), []).append(child)
                     self.spawned.append(state_coroutine(self, child))
+            elif isinstance(op, CallOp):
+                self.calls.append(op)
         self.version += 1
+
+    def _run_calls(self) -> None:
+        """Run, in op order, every waiting call whose arguments exist; a result may resume the
+        walk, which may emit more calls."""
+        while (call := next((c for c in self.calls if self.ready(c.deps)), None)) is not None:
+            self.calls.remove(call)
+            self.node = call.node
+            if self.env.host is None:
+                raise RowError("this plan has host calls, but the executor was given no host functions",
+                               self.program.row_id, call.node)
+            self._accept(self.program.record(call.id, self.env.host.call(self.program, call)))
 
     def modeled_as(self, op: Op, role: str) -> str | None:
         return role if op.id in self.modeled else None

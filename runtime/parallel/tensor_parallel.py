@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import queue
 import socket
+import sys
 import traceback
 import weakref
 from datetime import timedelta
@@ -162,17 +163,26 @@ def _rank_main(rank: int, config: EngineConfig, address: str, threads: int, mess
     slots = _min_over_ranks(kv_cache_slots(config, model, loaded.dtype, loaded.device), control)
     pool = KVPool(slots, model.num_layers, model.num_kv_heads, model.head_dim, loaded.dtype, loaded.device)
     runner = ModelRunner(model, pool, create_backend(config.attention_backend, loaded.device))
+    try:
+        _follow(runner, control, loaded.device)
+    except RuntimeError as exc:  # rank 0 went away (killed, crashed): its sockets closed
+        print(f"tensor-parallel rank {rank} stops: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
+        return
+    dist.destroy_process_group()
+
+
+def _follow(runner: ModelRunner, control: dist.ProcessGroup, device: torch.device) -> None:
+    """Run each step buffer rank 0 broadcasts until it says stop."""
     header = torch.empty(5, dtype=torch.int64)
     while True:
         dist.broadcast(header, 0, group=control)
         command, *counts = header.tolist()
         if command == _STOP:
-            break
+            return
         layout = StepLayout.for_sizes(StepSizes(*counts))
-        host = host_buffer(layout.nbytes, loaded.device)
+        host = host_buffer(layout.nbytes, device)
         dist.broadcast(host, 0, group=control)
         runner.run_buffer(layout, host, _rows_of(layout, host))
-    dist.destroy_process_group()
 
 
 def _rows_of(layout: StepLayout, host: torch.Tensor) -> StepRows:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -62,6 +63,7 @@ class Server:
             Route("/v1/plans/run", self.plans_run, methods=["POST"]),
         ]
         self.on_ready: list[Callable[[], object]] = []
+        self._mail: _Mailbox | None = None
         self.app = Starlette(routes=routes, lifespan=self._lifespan,
                              exception_handlers={404: self._not_found, 405: self._not_allowed})
 
@@ -146,16 +148,23 @@ class Server:
 
     # ----------------------------------------------------------------- the engine thread's side
 
+    def _mailbox(self, loop: asyncio.AbstractEventLoop) -> _Mailbox:
+        if self._mail is None or self._mail.loop is not loop:
+            self._mail = _Mailbox(loop)
+        return self._mail
+
     def submit(self, request: Request, loop: asyncio.AbstractEventLoop, events: asyncio.Queue, tag: Any,
                tokens: bool = False) -> str:
         """Submit `request`; its output (and with `tokens`, each token) arrives on `events` as
         (tag, kind, value)."""
 
+        mailbox = self._mailbox(loop)
+
         def on_token(_: str, token: int) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, (tag, "token", token))
+            mailbox.post(events, (tag, "token", token))
 
         def on_finish(output: RequestOutput) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, (tag, "done", output))
+            mailbox.post(events, (tag, "done", output))
 
         try:
             return self.worker.submit(replace(request, on_token=on_token if tokens else None, on_finish=on_finish))
@@ -167,6 +176,30 @@ class Server:
         except ValueError as exc:
             code = "context_length_exceeded" if "context length" in str(exc) or "KV slots" in str(exc) else None
             raise APIError(400, str(exc), "messages" if "messages" in str(exc) else "prompt", code) from None
+
+
+class _Mailbox:
+    """Events from the engine's thread to the event loop's queues, one wake-up for a burst: a
+    step's tokens for every stream cost one `call_soon_threadsafe`, not one each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: deque[tuple[asyncio.Queue, Any]] = deque()
+        self._scheduled = False
+
+    def post(self, queue: asyncio.Queue, item: Any) -> None:
+        """Any thread: `queue.put_nowait(item)` on the loop, soon."""
+        self._items.append((queue, item))
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        self._scheduled = False  # before taking: an item posted from now on schedules again
+        items = self._items
+        while items:
+            queue, item = items.popleft()
+            queue.put_nowait(item)
 
 
 class _Calls:
@@ -245,24 +278,48 @@ class _Calls:
                 event = await self._next()
                 if event is None:
                     return
-                tag, kind, value = event
-                if kind == "token":  # one chunk a token (its text may be held back: empty)
-                    yield _sse(self._chunk(tag, streams[tag].add(value), None, chat, [value]))
-                    continue
-                try:
-                    self._record(tag, value)
-                except APIError as exc:
-                    yield _sse(exc.body())
+                events = [event]
+                while not self.events.empty():  # what else arrived: sent with it, in one write
+                    events.append(self.events.get_nowait())
+                text, failed = self._sse_events(events, streams, chat)
+                yield text
+                if failed:
                     return
-                rest = streams[tag].finish(value.text)
-                if rest:
-                    yield _sse(self._chunk(tag, rest, None, chat))
-                last = self._chunk(tag, "", _finish_reason(value), chat)
-                last["choices"][0]["output_token_ids"] = value.output_ids
-                yield _sse(last)
             yield "data: [DONE]\n\n"
         finally:  # the client went away mid-stream (the generator is closed): free its KV
             self.abort()
+
+    def _sse_events(self, events: list[tuple[int, str, Any]], streams: dict[int, TextStream],
+                    chat: bool) -> tuple[str, bool]:
+        """SSE text for a burst of events, and whether a request failed. A choice's tokens that
+        arrived together go in one chunk (a chunk per token when the loop keeps up)."""
+        out: list[str] = []
+        tokens: dict[int, list[int]] = {}
+
+        def flush(tag: int) -> None:
+            ids = tokens.pop(tag, None)
+            if ids:  # the text may be held back (a partial character or stop string): empty
+                out.append(_sse(self._chunk(tag, streams[tag].extend(ids), None, chat, ids)))
+
+        for tag, kind, value in events:
+            if kind == "token":
+                tokens.setdefault(tag, []).append(value)
+                continue
+            flush(tag)
+            try:
+                self._record(tag, value)
+            except APIError as exc:
+                out.append(_sse(exc.body()))
+                return "".join(out), True
+            rest = streams[tag].finish(value.text)
+            if rest:
+                out.append(_sse(self._chunk(tag, rest, None, chat)))
+            last = self._chunk(tag, "", _finish_reason(value), chat)
+            last["choices"][0]["output_token_ids"] = value.output_ids
+            out.append(_sse(last))
+        for tag in list(tokens):
+            flush(tag)
+        return "".join(out), False
 
     def _chunk(self, index: int, delta: Any, reason: str | None, chat: bool,
                ids: list[int] | None = None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Body: `{"plan": <plan.json content>, "rows": [{inputs}, ...], "seed": 0}`. The e
 its own thread over `WorkerEngine`, whose requests join the server's one batch and cache beside
 every other client's; each row's line (`lmc run`'s out.jsonl record, with its input `index`) is
 sent as soon as the row finishes. A client that leaves stops the run: its rows in flight are
-aborted, the rest fail without running.
+aborted, the rest fail without running. A plan with host calls is refused: its calls would run
+Python named by the client on the server.
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def run_plan_stream(server: Server, body: dict[str, Any], http: HTTPRequest) -> 
         plan = Plan.from_json(body.get("plan"))
     except (PlanError, ValueError, TypeError, KeyError) as exc:
         raise APIError(400, f"'plan' is not a valid plan: {exc}", "plan") from None
-    if plan.has_dynamic_regions:
+    if plan.has_host_calls:
+        raise APIError(400, "'plan' calls Python functions (host calls), which would run code on the server: "
+                            "run it with `lmc run` where its program file is", "plan")
+    if plan.needs_sources:
         try:
             plan.check_sources()
         except (PlanError, OSError) as exc:

@@ -12,12 +12,14 @@ from lmc.runtime.server.app import Server
 
 
 def serve(config: EngineConfig, host: str = "127.0.0.1", port: int = 30000, model_name: str | None = None,
-          max_queue: int = 1024, on_ready: Callable[[str], None] | None = None, data_parallel: int = 1) -> None:
+          max_queue: int = 1024, on_ready: Callable[[str], None] | None = None, data_parallel: int = 1,
+          engine_process: bool = False) -> None:
     """Serve `config`'s model as `model_name` (default: the model's name); `on_ready` gets the
     base URL once the engine is loaded and the socket listens. `data_parallel` > 1 runs that
-    many engine processes behind a prefix-aware router."""
+    many engine processes behind a prefix-aware router; `engine_process` runs even one engine
+    in its own process (its Python never waits on the HTTP side's for the GIL)."""
     name = model_name or config.model
-    if data_parallel > 1:
+    if data_parallel > 1 or engine_process:
         from lmc.runtime.server.data_parallel import RoutedWorkers
         from lmc.runtime.tokenizer import load_tokenizer
 

@@ -112,7 +112,7 @@ def test_partial_evaluation_leaves_only_refs_and_then_completes():
 def test_comprehension_over_known_items_unrolls_into_refs():
     comp = Comp("gen", Var(Name("f"), Const("x")), (CompFor("f", Name("forks")),))
     residual = reduce(comp, Scope({"forks": [1, 2]}, read_var=lambda state, name, as_json: Ref(state * 10)))
-    assert unparse(residual) == "[<gen #10>, <gen #20>]"
+    assert unparse(residual) == "[<value #10>, <value #20>]"
 
 
 def test_codec_round_trips_every_node_kind():

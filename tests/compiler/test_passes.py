@@ -15,7 +15,7 @@ from lmc.compiler.passes import (
 )
 from lmc.plan.errors import CompileError
 from lmc.plan.expr import unparse
-from lmc.plan.instantiate import ForkOp, TextOp, instantiate
+from lmc.plan.instantiate import CallOp, ForkOp, TextOp, instantiate
 from lmc.plan.ir import Fork, Gen, Graph, Prefix, RoleBegin, RoleEnd, Select, Text
 from lmc.plan.options import PASS_NAMES, CompileOptions
 from lmc.plan.order import row_order
@@ -280,3 +280,37 @@ def test_cache_model_sizes_a_constrained_gen_by_its_longest_match():
     assert generated_length(gen("c", json_schema={"type": "boolean"})) == 5
     assert generated_length(gen("d", regex=r"\d+", max_tokens=9)) == 9
     assert generated_length(gen("e", max_tokens=7)) == 7
+
+
+def test_hoist_rows_moves_shared_text_past_a_host_call(program):
+    """A host call's result is known only per row, so text reading it stays; the constant text
+    around the call is one prefix, and every row's prompt is unchanged."""
+    before = lower_program(program(
+        """
+        def shout(x):
+            return x.upper()
+
+        @lmc.program
+        def p(s, q: str):
+            s += "Shared instructions. "
+            tip = shout(q)
+            s += "More shared text."
+            s += " " + tip + lmc.gen("a", max_tokens=2)
+        """
+    ))
+    after = hoist_shared_prefixes(before, OPTIONS)
+    assert outline(after)[:2] == ["prefix rows 'Shared instructions. More shared text.'", "call"]
+
+    def prompt(graph: Graph) -> str:
+        row = instantiate(graph, {"q": "why"})
+        while row.pending():
+            op = row.pending()[0]
+            if isinstance(op, CallOp):
+                args, _ = row.call_arguments(op, lambda g: None)
+                row.record(op.id, args[0].upper())
+            else:
+                row.record(op.id, "[gen]")
+        return "".join(row.text(op) if isinstance(op, TextOp) else row.values.get(op.id, "")
+                       for op in row.ops if not isinstance(op, CallOp))
+
+    assert prompt(after) == prompt(before) == "Shared instructions. More shared text. WHY[gen]"

@@ -167,3 +167,30 @@ def test_enum_matches_exactly_its_values_as_json_writes_them(values: list) -> No
     for v in values:
         if isinstance(v, str):
             assert not re.fullmatch(pattern, json.dumps(v + "\x00", ensure_ascii=False)) or v + "\x00" in values
+
+
+def test_build_regex_from_object_takes_a_pydantic_class_a_dict_or_json_text() -> None:
+    """SGLang's helper: the three spellings give one regex, whose matches the model validates."""
+    import enum
+
+    import pydantic
+
+    from lmc.grammars import build_regex_from_object
+
+    class Weapon(str, enum.Enum):
+        sword = "sword"
+        bow = "bow"
+
+    class Wizard(pydantic.BaseModel):
+        name: str
+        age: int
+        weapon: Weapon
+
+    regex = build_regex_from_object(Wizard)
+    schema = Wizard.model_json_schema()
+    assert regex == build_regex_from_object(schema) == build_regex_from_object(json.dumps(schema))
+    good = Wizard(name="Merlin", age=312, weapon=Weapon.bow).model_dump_json()
+    assert re.fullmatch(regex, good) and Wizard.model_validate_json(good)
+    assert not re.fullmatch(regex, good.replace('"bow"', '"axe"'))
+    with pytest.raises(SchemaError, match="whitespace_pattern"):
+        build_regex_from_object(Wizard, whitespace_pattern=r"[ ]?")

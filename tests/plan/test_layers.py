@@ -72,3 +72,25 @@ def test_loaded_modules_respect_the_layers(layer):
     loaded = set(json.loads(out.stdout))
     assert f"lmc.{layer}" in loaded
     assert _hits(loaded, FORBIDDEN[layer]) == []
+
+
+_HOST_PROBE = """
+import json, sys
+from lmc.plan.ir import Source
+from lmc.runtime.executor.host_calls import HostFunctions
+shout = HostFunctions([Source(sys.argv[1], "")]).resolve("prog:shout", 0)
+print(json.dumps([shout("hi"), sorted(sys.modules)]))
+"""
+
+
+def test_a_run_that_imports_a_program_file_for_its_host_calls_loads_no_compiler(tmp_path):
+    """The file imports lmc and decorates programs; `lmc.compile` loads the compiler only when
+    it is called, so the run's process stays on its side of the layers."""
+    path = tmp_path / "prog.py"
+    path.write_text("import lmc\n\ndef shout(x):\n    return x.upper()\n\n"
+                    "@lmc.program\ndef p(s, q: str):\n    s += shout(q)\n")
+    out = subprocess.run([sys.executable, "-c", _HOST_PROBE, str(path)], capture_output=True, text=True,
+                         check=True, timeout=300)
+    result, loaded = json.loads(out.stdout)
+    assert result == "HI" and "lmc.api" in loaded  # the program file's own `@lmc.program`
+    assert _hits(set(loaded), ("lmc.compiler",)) == []

@@ -12,7 +12,8 @@ def test_bench_serve_reports_each_level_and_the_overhead_ratio(small_model_dir, 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    path = bench_serve(str(small_model_dir), "cpu", "auto", (1, 4), 1, 4, 16, 4, 3, port, str(tmp_path), "serve_test")
+    path = bench_serve(str(small_model_dir), "cpu", "auto", (1, 4), 1, 4, 16, 4, 3, port, str(tmp_path), "serve_test",
+                       ("--engine-process",))  # the server side of the one-engine-process path
     report = json.loads(path.read_text())
     rows = report["rows"]
     assert [r["clients"] for r in rows] == [1, 4]

@@ -331,6 +331,11 @@ def test_plans_run_streams_the_rows_of_an_in_process_run(served, small_model_dir
     assert "error" in by_index[3]
     bad = httpx.post(served.base_url + "/plans/run", json={"plan": {"format": "nope"}, "rows": []}, timeout=30)
     assert bad.status_code == 400 and "not a valid plan" in bad.json()["error"]["message"]
+    calling = plan.to_json()  # a host call would run Python the client names on the server
+    calling["nodes"].append({"id": "n99", "kind": "call", "target": None, "function": "os:system", "source": None,
+                             "positional": [{"k": "const", "value": "true"}], "keywords": [], "span": None})
+    refused = httpx.post(served.base_url + "/plans/run", json={"plan": calling, "rows": rows[:1]}, timeout=30)
+    assert refused.status_code == 400 and "host calls" in refused.json()["error"]["message"]
 
 
 def test_engine_abort_releases_every_slot(engine):

@@ -1,0 +1,130 @@
+"""Host calls: the Python functions a plan's `call` nodes name, found and run by the executor.
+
+A target is `module:qualname`. When the module is a compiled program file (the node's `source`),
+it is that file, whose sha256 the plan recorded and `Plan.check_sources` compared: the module
+already loaded from that path if there is one (the script that compiled and runs the program),
+else the file imported from its path (not as `__main__`, so its script part does not run).
+Other modules are imported by name. Everything a plan names is found before any row runs, so a
+missing function fails the run at once rather than every row.
+
+A call runs on the executor's thread between engine steps, never inside one; what it raises
+becomes its row's error, naming the function and the frame that raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from lmc.plan.errors import PlanError, RowError
+from lmc.plan.expr import Global, walk
+from lmc.plan.instantiate import CallOp, RowProgram
+from lmc.plan.ir import Graph, HostCall, Source, node_exprs
+
+
+class HostFunctions:
+    """The objects a plan's host calls and `Global` arguments name, resolved once per run."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self._modules: dict[str, ModuleType] = {}
+        self._objects: dict[tuple[str, int | None], Any] = {}
+
+    @classmethod
+    def for_graph(cls, graph: Graph) -> HostFunctions:
+        """Resolve every target of `graph` now; PlanError names the first one that is missing."""
+        host = cls(graph.sources)
+        for node_id, node in graph.nodes_of(HostCall):
+            assert isinstance(node, HostCall)
+            host.resolve(node.function, node.source, node_id)
+        for node_id, _, _, _ in graph.walk():
+            for expr in node_exprs(graph.node(node_id)):
+                for e in walk(expr):
+                    if isinstance(e, Global):
+                        host.resolve(e.name, e.source, node_id)
+        return host
+
+    def resolve(self, target: str, source: int | None, node: str | None = None) -> Any:
+        key = (target, source)
+        if key not in self._objects:
+            module_name, _, qualname = target.partition(":")
+            try:
+                obj: Any = self._module(module_name, source)
+                for part in qualname.split("."):
+                    obj = getattr(obj, part)
+            except Exception as exc:  # the user's module can raise anything while it is imported
+                where = f" (node {node})" if node else ""
+                raise PlanError(f"the plan calls {target}{where}, which cannot be found: "
+                                f"{type(exc).__name__}: {exc}") from None
+            self._objects[key] = obj
+        return self._objects[key]
+
+    def read_global(self, value: Global) -> Any:
+        return self.resolve(value.name, value.source)
+
+    def call(self, program: RowProgram, op: CallOp) -> Any:
+        """Run one call op of `program`; an exception inside it is the row's error."""
+        function = self.resolve(op.function, op.source, op.node)
+        args, kwargs = program.call_arguments(op, self.read_global)
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            raise RowError(f"{op.function.partition(':')[2]}(...) raised {type(exc).__name__}: {exc}"
+                           f"{last_frame(exc)}", program.row_id, op.node) from None
+
+    def _module(self, name: str, source: int | None) -> ModuleType:
+        if source is None:
+            return importlib.import_module(name)
+        path = str(Path(self.sources[source].path).resolve())
+        if path not in self._modules:
+            self._modules[path] = loaded_from(path) or import_file(path)
+        return self._modules[path]
+
+
+def loaded_from(path: str) -> ModuleType | None:
+    """A module already imported from `path` (`__main__` included), if any."""
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve() == Path(path):
+            return module
+    return None
+
+
+def import_file(path: str) -> ModuleType:
+    """Import a program file by path, with its folder importable as it is when run as a script."""
+    stem = Path(path).stem
+    name = f"lmc_host_{stem}_{hashlib.sha256(path.encode()).hexdigest()[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    folder = str(Path(path).parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def last_frame(exc: BaseException) -> str:
+    """` (at file:line in function: source line)` for the frame that raised, if known."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    frame = frames[-1]
+    line = f": {frame.line.strip()}" if frame.line else ""
+    return f" (at {frame.filename}:{frame.lineno} in {frame.name}{line})"
+
+
+__all__ = ["HostFunctions"]
