@@ -49,10 +49,6 @@ NOT_IMPORTABLE = {  # file -> (what its import error says, what it waits for)
     "test_lang/test_bind_pin/pin": ("no attribute 'bind'", "program.bind() (issue 11); pin() is gone from SGLang"),
     "test_lang/test_openai_spec": ("unexpected keyword argument 'api_num_spec_tokens'",
                                    "nothing: SGLang 0.5.23's `function` raises the same TypeError"),
-    "frontend_language/usage/json_decode": ("cannot import name 'build_regex_from_object'",
-                                            "a build_regex_from_object helper (issue 11, host calls)"),
-    "frontend_language/usage/triton/models/character_generation/1/model": (
-        "cannot import name 'build_regex_from_object'", "a build_regex_from_object helper (issue 11, host calls)"),
 }
 NOT_YET = {  # "file:program" -> (the message its compile error carries, what it waits for)
     "bench_tree_of_thought_deep:tree_search": ("s.text() inside a program is not supported",
@@ -221,6 +217,7 @@ DRIVERS = {  # port -> its own driver functions, run as written on lmc's states 
     "frontend_language/usage/readme_examples": ("driver_tool_use", "driver_tip_suggestion", "driver_regex"),
     "frontend_language/usage/multi_stage_fork": ("driver_industry_sweep",),
     "frontend_language/usage/streaming": ("stream_a_variable", "async_stream"),
+    "frontend_language/usage/json_decode": ("driver_character_gen", "driver_pydantic_wizard_gen"),
 }
 
 
