@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# One device call after the session's merges: the GPU tests, every example plan through `lmc run`
-# at the 8B dummy shape (benchmarks/run_gpu_check.sh), then `lmc bench serve` on the GPU.
+# One device call after the session's merges (about 9 minutes): the GPU tests, the host KV tier
+# at the 8B dummy shape (benchmarks/kv_tier_gpu_check.sh's run), the journal's wall-time cost on
+# the device host's quiet CPU cores, then every example plan through `lmc run` at the 8B dummy
+# shape with its row errors counted, while time is left. Everything lands in $OUT, tarred.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/lmc-gpu-out}
-mkdir -p "$OUT" /tmp/lmc-path /tmp/site
+mkdir -p "$OUT" /tmp/lmc-path /tmp/site /tmp/plans
 ln -sfn "$PWD" /tmp/lmc-path/lmc
 export PYTHONPATH=/tmp/lmc-path:/tmp/site PYTHONUNBUFFERED=1 LMC_HOME=/tmp/lmc-home
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
-timeout 130 python3 -m pytest -m gpu -p no:cacheprovider -q -rfEs tests/runtime/test_engine_gpu.py \
-  tests/runtime/test_cuda_graph.py tests/runtime/test_vocab_bound.py 2>&1 | tail -30 > "$OUT/pytest_gpu.log"
-WHEELS=/nonexistent BUDGET_S=320 bash benchmarks/run_gpu_check.sh > "$OUT/run_gpu_check.log" 2>&1
-timeout 120 python3 -m lmc bench serve --device cuda --model llama-3-8b --load-format dummy --new-tokens 64 \
-  --clients 1 --clients 8 --clients 32 --requests-per-client 2 --name serve_h200 --out-dir "$OUT" > "$OUT/bench_serve.log" 2>&1
-tail -5 "$OUT/pytest_gpu.log"; cat "$OUT/examples.txt" 2>/dev/null; tail -15 "$OUT/bench_serve.log"
+nvidia-smi --query-gpu=name,driver_version --format=csv > "$OUT/gpu.txt"
+timeout 150 python3 -m pytest -m gpu -p no:cacheprovider -q -rfEs tests/runtime/test_engine_gpu.py \
+  tests/runtime/test_cuda_graph.py tests/runtime/test_vocab_bound.py tests/runtime/test_kv_tier.py 2>&1 | tail -30 > "$OUT/pytest_gpu.log"
+timeout 200 python3 -m lmc.benchmarks.kv_tier --device cuda --model llama-3-8b --load-format dummy \
+  --kv-cache-tokens 32768 --sessions 24 --turns 4 --out-dir "$OUT" > "$OUT/kv_tier.log" 2>&1
+CUDA_VISIBLE_DEVICES= timeout 110 python3 -m lmc.benchmarks.journal_overhead --rows 192 --repeats 5 \
+  --out-dir "$OUT" > "$OUT/journal_overhead.log" 2>&1
+MODEL=(--model llama-3-8b --load-format dummy --device cuda)
+for ex in examples/*.py; do
+  name=$(basename "$ex" .py)
+  [ -f "examples/data/$name.jsonl" ] || continue
+  [ "$SECONDS" -lt 520 ] || { echo "$name: not run (time)" >> "$OUT/examples.txt"; continue; }
+  python3 -m lmc compile "$ex" -o "/tmp/plans/$name.json" > /dev/null 2>&1 || { echo "$name: compile failed" >> "$OUT/examples.txt"; continue; }
+  start=$(date +%s%N)
+  timeout $(( 570 - SECONDS )) python3 -m lmc run "/tmp/plans/$name.json" --inputs "examples/data/$name.jsonl" \
+    -o "$OUT/$name.out.jsonl" --no-progress "${MODEL[@]}" > "$OUT/$name.log" 2>&1
+  rc=$?
+  echo "$name: rc=$rc rows=$(wc -l < "$OUT/$name.out.jsonl") errors=$(grep -c '"error"' "$OUT/$name.out.jsonl") wall_ms=$(( ($(date +%s%N) - start) / 1000000 ))" >> "$OUT/examples.txt"
+done
+tail -4 "$OUT/pytest_gpu.log"; tail -3 "$OUT/kv_tier.log"; tail -2 "$OUT/journal_overhead.log"; cat "$OUT/examples.txt"
 (cd "$OUT" && tar czf /tmp/gpu_results.tgz . && find . -mindepth 1 -delete && mv /tmp/gpu_results.tgz .)

@@ -26,7 +26,9 @@ from typing import Any
 from lmc.plan.errors import RowError
 from lmc.plan.instantiate import (
     GenOp,
+    ImageOp,
     Instantiator,
+    JoinOp,
     RoleOp,
     RoleTexts,
     RowProgram,
@@ -179,6 +181,8 @@ def prompt_tokens(history: list[Any], until: Any, index: int, tokenize: Tokenize
                 return None
             run.append(op.text)
             continue
+        if isinstance(op, (JoinOp, ImageOp)):
+            return None  # concatenated branches' KV, an image: not prompts the model predicts
         flush()
         if isinstance(op, RoleOp):
             tokens.append(ids("role", op.role, op.begin))

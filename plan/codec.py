@@ -18,13 +18,19 @@ from lmc.plan.ir import NODE_TYPES, Entry, Graph, Node, Param, Source, Span
 from lmc.plan.ir.graph import natural_key
 
 KINDS: dict[str, type] = {cls.kind: cls for cls in NODE_TYPES}  # type: ignore[attr-defined]
-_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test"}
+_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test", "path"}
+# Fields added within format version 2: written only when they differ from their default, so a
+# plan that does not use them has the bytes it had before they existed.
+_LATER_FIELDS = {("select", "args"), ("join", "mode")}
 
 
 def node_to_json(node: Node) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": node.kind}
     for f in fields(node):
-        out[f.name] = _encode(f.name, getattr(node, f.name))
+        value = getattr(node, f.name)
+        if (node.kind, f.name) in _LATER_FIELDS and value == f.default:
+            continue
+        out[f.name] = _encode(f.name, value)
     return out
 
 
@@ -55,8 +61,8 @@ def _encode(name: str, value: Any) -> Any:
 
 def node_from_json(data: dict[str, Any]) -> Node:
     cls = KINDS[data["kind"]]
-    kwargs = {f.name: _decode(cls, f.name, data.get(f.name)) for f in fields(cls)}
-    return cls(**kwargs)
+    kwargs = {f.name: _decode(cls, f.name, data[f.name]) for f in fields(cls) if f.name in data}
+    return cls(**kwargs)  # a field newer than the plan keeps its default
 
 
 def _decode(cls: type, name: str, value: Any) -> Any:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmc.plan import arguments
+from lmc.plan.choices import METHODS, ChoicesMethod, token_length_normalized
 from lmc.plan.errors import LanguageError
 from lmc.plan.sampling import SamplingParams
 
@@ -24,7 +25,10 @@ CONSTRAINT_ARGS = ("regex", "json_schema", "grammar", "choices", "dtype")
 @dataclass(frozen=True)
 class GenCall:
     """A validated `lmc.gen(...)`: its sampling record (no seed: the executor derives one per
-    row and op) plus at most one constraint."""
+    row and op) plus at most one constraint.
+
+    `n` > 1 asks for n completions (SGLang: the value is the list of them, the state goes on
+    with the first). `logprobs` is what `s.get_meta_info(name)` reports beyond token counts."""
 
     name: str
     sampling: SamplingParams = SamplingParams()
@@ -33,6 +37,8 @@ class GenCall:
     grammar: str | None = None  # inline lark text, or a file name in grammars/
     choices: tuple[str, ...] | None = None
     dtype: str | None = None  # "int" | "float" | "bool" | "str"
+    n: int = 1
+    logprobs: LogprobArgs | None = None
 
     def constraint(self) -> tuple[str, str] | None:
         """(kind, source) of the constraint: kind is regex, dtype, json_schema, grammar or choices
@@ -51,11 +57,25 @@ class GenCall:
 
 
 @dataclass(frozen=True)
+class LogprobArgs:
+    """SGLang's `return_logprob=True` and its companions: the logprob of every output token,
+    the `top` most likely tokens at each position, prompt tokens from `start` on (None: none),
+    and each token's text beside its id when `text` is set."""
+
+    top: int = 0
+    start: int | None = None
+    text: bool = False
+
+
+@dataclass(frozen=True)
 class SelectCall:
-    """A validated `lmc.select(...)`: choices ranked by length-normalized log-probability."""
+    """A validated `lmc.select(...)`: choices ranked by `method` (a `lmc.plan.choices` name)
+    over their tokens' logprobs; temperature 0 keeps the best, more samples one."""
 
     name: str
     choices: tuple[str, ...]
+    temperature: float = 0.0
+    method: str = token_length_normalized.name
 
 
 @dataclass(frozen=True)
@@ -81,8 +101,18 @@ def gen(
     grammar: str | None = None,
     choices: list[str] | None = None,
     dtype: type | str | None = None,
+    min_tokens: int = 0,
+    n: int = 1,
+    return_logprob: bool | None = None,
+    logprob_start_len: int | None = None,
+    top_logprobs_num: int | None = None,
+    return_text_in_logprobs: bool | None = None,
+    choices_method: ChoicesMethod | str | None = None,
 ) -> GenCall:
-    """Generate text stored under `name`; every argument is checked here, with a message."""
+    """Generate text stored under `name`; every argument is checked here, with a message.
+
+    With `choices=`, SGLang decides by scoring, not by constrained decoding: such a gen is a
+    `select` (the frontend compiles it as one; `as_select` gives its record)."""
     arguments.check_name(name, "lmc.gen")
     given = [a for a, v in zip(CONSTRAINT_ARGS, (regex, json_schema, grammar, choices, dtype)) if v is not None]
     if len(given) > 1:
@@ -108,8 +138,17 @@ def gen(
             raise LanguageError(f"{arg} must be in [-2, 2], got {value!r}")
     if not isinstance(ignore_eos, bool):
         raise LanguageError(f"ignore_eos must be True or False, got {ignore_eos!r}")
+    if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or not 0 <= min_tokens <= max_tokens:
+        raise LanguageError(f"min_tokens must be an int in [0, max_tokens={max_tokens}], got {min_tokens!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise LanguageError(f"n must be an int >= 1, got {n!r}")
+    if choices_method is not None and choices is None:
+        raise LanguageError("choices_method= needs choices=[...] (it says how a choice is picked)")
+    if choices_method is not None:
+        check_method(choices_method)
     sampling = SamplingParams(
         max_tokens=max_tokens,
+        min_tokens=min_tokens,
         stop=() if stop is None else arguments.strings(stop, "stop", allow_single=True),
         stop_token_ids=ids,
         temperature=float(temperature),
@@ -128,7 +167,59 @@ def gen(
         grammar=None if grammar is None else arguments.check_grammar(grammar),
         choices=None if choices is None else arguments.check_choices(choices, "choices"),
         dtype=None if dtype is None else arguments.check_dtype(dtype),
+        n=n,
+        logprobs=logprob_args(return_logprob, logprob_start_len, top_logprobs_num, return_text_in_logprobs),
     )
+
+
+# SGLang's sampling keywords of `program.run(...)`/`run_batch(...)` -> the `gen` argument each
+# one is the default of (for every gen that does not give that argument itself).
+RUN_KEYWORDS = {
+    "max_new_tokens": "max_tokens", "min_new_tokens": "min_tokens", "n": "n", "stop": "stop",
+    "stop_token_ids": "stop_token_ids", "temperature": "temperature", "top_p": "top_p", "top_k": "top_k",
+    "min_p": "min_p", "frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty",
+    "ignore_eos": "ignore_eos", "return_logprob": "return_logprob", "logprob_start_len": "logprob_start_len",
+    "top_logprobs_num": "top_logprobs_num", "return_text_in_logprobs": "return_text_in_logprobs",
+}
+
+
+def run_defaults(keywords: dict[str, Any]) -> dict[str, Any]:
+    """The gen defaults of run-time sampling keywords (None values dropped, as SGLang treats
+    them), checked as `lmc.gen` checks them."""
+    unknown = sorted(set(keywords) - set(RUN_KEYWORDS))
+    if unknown:
+        raise LanguageError(f"unknown sampling keywords {unknown}; run() takes {', '.join(RUN_KEYWORDS)}")
+    defaults = {RUN_KEYWORDS[k]: v for k, v in keywords.items() if v is not None}
+    gen("run", **defaults)
+    return defaults
+
+
+def logprob_args(wanted: bool | None, start: int | None, top: int | None, text: bool | None) -> LogprobArgs | None:
+    """SGLang's four logprob arguments, checked; None when `return_logprob` is not set (the
+    others then do nothing, as in SGLang)."""
+    for arg, value in (("return_logprob", wanted), ("return_text_in_logprobs", text)):
+        if value is not None and not isinstance(value, bool):
+            raise LanguageError(f"{arg} must be True or False, got {value!r}")
+    for arg, value in (("logprob_start_len", start), ("top_logprobs_num", top)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise LanguageError(f"{arg} must be an int >= 0, got {value!r}")
+    if not wanted:
+        return None
+    return LogprobArgs(top=top or 0, start=start, text=bool(text))
+
+
+def check_method(method: Any) -> str:
+    name = method.name if isinstance(method, ChoicesMethod) else method
+    if name not in METHODS:
+        raise LanguageError(f"choices_method must be one of lmc.{', lmc.'.join(METHODS)}, got {method!r}")
+    return name
+
+
+def as_select(call: GenCall, temperature: float | None = None, choices_method: Any = None) -> SelectCall:
+    """SGLang's `gen(name, choices=[...])`: a select, at temperature 0 unless one is given."""
+    assert call.choices is not None
+    return select(call.name, list(call.choices), 0.0 if temperature is None else temperature,
+                  choices_method or token_length_normalized)
 
 
 def gen_int(name: str, **kwargs: Any) -> GenCall:
@@ -141,10 +232,15 @@ def gen_string(name: str, **kwargs: Any) -> GenCall:
     return gen(name, dtype="str", **kwargs)
 
 
-def select(name: str, choices: list[str]) -> SelectCall:
-    """Pick one of `choices` by length-normalized log-probability given the prompt."""
+def select(name: str, choices: list[str], temperature: float = 0.0,
+           choices_method: ChoicesMethod | str = token_length_normalized) -> SelectCall:
+    """Pick one of `choices` by their tokens' logprobs given the prompt: `choices_method` is
+    one of SGLang's (`lmc.token_length_normalized`, the default, `lmc.greedy_token_selection`,
+    `lmc.unconditional_likelihood_normalized`); temperature > 0 samples from softmax(score/T)."""
     arguments.check_name(name, "lmc.select")
-    return SelectCall(name, arguments.check_choices(choices, "choices"))
+    if arguments.number(temperature, "temperature") < 0:
+        raise LanguageError(f"temperature must be >= 0, got {temperature!r}")
+    return SelectCall(name, arguments.check_choices(choices, "choices"), float(temperature), check_method(choices_method))
 
 
 def _role(role: str) -> Callable[..., RoleCall]:
@@ -173,6 +269,19 @@ def _marker(role: str, begin: bool) -> Callable[[], RoleMarker]:
     return mark
 
 
+@dataclass(frozen=True)
+class ImageCall:
+    path: str
+
+
+def image(path: str) -> ImageCall:
+    """SGLang's `image(path)`: an image in the prompt. It compiles; running it needs a vision
+    model, which lmc does not load yet, so such a row fails naming the model."""
+    if not isinstance(path, str) or not path:
+        raise LanguageError(f"lmc.image needs a non-empty str path, got {path!r}")
+    return ImageCall(path)
+
+
 system = _role("system")
 user = _role("user")
 assistant = _role("assistant")
@@ -183,13 +292,14 @@ ROLE_MARKERS: dict[Callable[[], RoleMarker], RoleMarker] = {
     fn: fn() for fn in (system_begin, system_end, user_begin, user_end, assistant_begin, assistant_end)
 }
 PRIMITIVES: dict[Callable[..., Any], str] = {
-    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select",
+    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select", image: "image",
     system: "system", user: "user", assistant: "assistant",
     **{fn: fn.__name__ for fn in ROLE_MARKERS},
 }
 
 __all__ = [
-    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "ROLE_MARKERS", "GenCall", "RoleCall", "RoleMarker",
-    "SelectCall", "assistant", "assistant_begin", "assistant_end", "gen", "gen_int", "gen_string",
-    "select", "system", "system_begin", "system_end", "user", "user_begin", "user_end",
+    "CONSTRAINT_ARGS", "PRIMITIVES", "ROLES", "ROLE_MARKERS", "RUN_KEYWORDS", "GenCall", "ImageCall", "LogprobArgs",
+    "RoleCall", "RoleMarker", "SelectCall", "as_select", "assistant", "assistant_begin", "assistant_end", "gen",
+    "gen_int", "gen_string", "image", "run_defaults", "select", "system", "system_begin", "system_end", "user",
+    "user_begin", "user_end",
 ]

@@ -18,6 +18,7 @@ class SamplingParams:
     score `select` choices, to prefetch a prefix early, and to pin a hoisted prefix)."""
 
     max_tokens: int = 128
+    min_tokens: int = 0  # no stop (EOS, stop ids, stop strings) before this many tokens
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = -1
@@ -32,6 +33,8 @@ class SamplingParams:
     def __post_init__(self) -> None:
         if self.max_tokens < 0:
             raise ValueError(f"max_tokens must be >= 0, got {self.max_tokens}")
+        if not 0 <= self.min_tokens <= max(self.max_tokens, 0):
+            raise ValueError(f"min_tokens must be in [0, max_tokens], got {self.min_tokens}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:

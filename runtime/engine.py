@@ -27,13 +27,14 @@ from lmc.runtime.model_runner import ForwardOutput, ModelRunner
 from lmc.runtime.parallel.tensor_parallel import TensorParallel, TensorParallelRunner
 from lmc.runtime.radix_cache import RadixCache
 from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
-from lmc.runtime.sampler import sample, select_rows, token_logprobs
+from lmc.runtime.sampler import sample, select_rows, token_logprobs, top_logprobs
 from lmc.runtime.scheduler import ScheduledBatch, Scheduler
 from lmc.runtime.sequence import PLACEHOLDER, SeqStatus, Sequence
 from lmc.runtime.stopping import check_stop, final_text
 
 log = logging.getLogger(__name__)
 CPU_KV_TOKENS_CAP = 1 << 17  # on CPU a fraction of free RAM would be far more than any batch needs
+CPU_KV_BYTES_CAP = 1 << 30  # and zeroing it costs start-up time: 6 GB took 6 s for SmolLM2's 30 layers
 
 
 class InvalidRequest(ValueError):
@@ -155,6 +156,8 @@ class Engine:
         if rid in self._handles:
             raise ValueError(f"request id {rid!r} is already in flight")
         self.validate(request, rid)
+        if request.concat is not None:
+            self._check_branches_cached(request, rid)
         seq = Sequence(request, rid, list(request.input_ids), len(request.input_ids), 0)
         if request.sampling.seed is not None:
             seq.generator = torch.Generator(device=self.device).manual_seed(request.sampling.seed)
@@ -174,7 +177,7 @@ class Engine:
         """Convenience: run prompts (text gets BOS) to completion, results in input order."""
         handles = []
         for prompt in prompts:
-            ids = self.tokenizer.encode(prompt, add_bos=True) if isinstance(prompt, str) else prompt
+            ids = self.tokenizer.encode_run(prompt, at_start=True) if isinstance(prompt, str) else prompt
             handles.append(self.submit(Request(ids, sampling or SamplingParams())))
         self.run_until_done()
         return [h.output for h in handles]
@@ -213,6 +216,11 @@ class Engine:
 
     @property
     def reuses_prefixes(self) -> bool:
+        return self.cache.enabled
+
+    @property
+    def concatenates_kv(self) -> bool:
+        """Whether requests may carry a ConcatKV (the branches' KV is read from the cache)."""
         return self.cache.enabled
 
     def stats(self) -> EngineStats:
@@ -270,7 +278,13 @@ class Engine:
         sampled = [seq for seq, row in zip(batch.seqs, out.sample_rows) if row >= 0]
         deferred = self._overlap and not any(out.logprob_rows) and all(map(_decides_on_device, sampled))
         if sampled:
-            tokens = self._sample(sampled, select_rows(logits, [r for r in out.sample_rows if r >= 0]))
+            rows = select_rows(logits, [r for r in out.sample_rows if r >= 0])
+            scored = [k for k, seq in enumerate(sampled) if seq.request.logprobs is not None]
+            # the model's distribution, taken before sampling masks and penalizes `rows` in place
+            logprobs = torch.log_softmax(rows[scored].float(), dim=-1) if scored else None
+            tokens = self._sample(sampled, rows)
+            if logprobs is not None:
+                self._output_logprobs([sampled[k] for k in scored], logprobs, tokens[scored])
         else:
             tokens = torch.empty(0, dtype=torch.int64)
         launched = LaunchedStep.start(sampled, tokens, deferred)
@@ -344,6 +358,13 @@ class Engine:
                 seq.prompt_top_logprobs.extend(t[: seq.request.top_logprobs] for t in tops[start:end])
             start = end
 
+    def _output_logprobs(self, seqs: list[Sequence], logprobs: torch.Tensor, tokens: torch.Tensor) -> None:
+        top = max(seq.request.logprobs or 0 for seq in seqs)
+        chosen, best = top_logprobs(logprobs, tokens, top)
+        for seq, value, pairs in zip(seqs, chosen, best):
+            seq.output_logprobs.append(value)
+            seq.output_top_logprobs.append(pairs[: seq.request.logprobs])
+
     def _sample(self, seqs: list[Sequence], logits: torch.Tensor) -> torch.Tensor:
         """One token per sequence, left on the device; masks and penalties may change `logits`
         in place. Constraint masks span the model's whole vocabulary; only the tokenizer's part
@@ -362,6 +383,7 @@ class Engine:
             [s.generator for s in seqs],
             allowed,
             self._generator,
+            [s.banned_tokens(self.eos_ids) for s in seqs],
         )
 
     def _check_stop(self, seq: Sequence, end: int | None = None) -> None:
@@ -382,7 +404,7 @@ class Engine:
         (`the` + `▁` + `design` instead of `the` + `▁design`), so the model writes that boundary
         itself. The constraint's state depends only on the text, so it stays exact."""
         constraint = seq.request.constraint
-        if constraint is None or not self.config.enable_jump_forward:
+        if constraint is None or not self.config.enable_jump_forward or seq.request.logprobs is not None:
             return
         forced, state = constraint.forced_jump(seq.constraint_state)
         if not forced:
@@ -429,6 +451,10 @@ class Engine:
             prompt_logprobs=seq.prompt_logprobs if seq.request.logprob_start is not None else None,
             prompt_top_logprobs=seq.prompt_top_logprobs if seq.request.top_logprobs else None,
         )
+        if seq.request.logprobs is not None:
+            n = len(output.output_ids)  # a deferred step may have scored a token it then dropped
+            output.output_logprobs = seq.output_logprobs[:n]
+            output.output_top_logprobs = seq.output_top_logprobs[:n]
         self._handles.pop(seq.rid).output = output  # the caller's handle keeps it; the engine does not
         self._stats.finished += 1
         if seq.request.on_finish is not None:
@@ -441,6 +467,21 @@ class Engine:
         """Raise ValueError for a request that could never run (also safe from another thread:
         it reads only fixed sizes)."""
         check_request(request, rid, self.vocab_size, self.max_model_len, self.pool.capacity)
+        concat = request.concat
+        if concat is not None:
+            if not self.cache.enabled or request.pin:
+                raise InvalidRequest(rid, "a concatenation needs the radix cache on, and cannot be pinned")
+            if concat.prefix < 1 or min(concat.branches, default=-1) < 0 or concat.length > len(request.input_ids):
+                raise InvalidRequest(rid, f"concatenation {concat} does not fit the {len(request.input_ids)}-token prompt")
+
+    def _check_branches_cached(self, request: Request, rid: str) -> None:
+        """A ConcatKV request reads its branches from the cache: each must be there whole."""
+        assert request.concat is not None
+        for i, path in enumerate(request.concat.paths(request.input_ids)):
+            _, depth, partial = self.cache.peek_match(path, len(path))
+            if depth + partial < len(path):
+                raise InvalidRequest(rid, f"branch {i} of the concatenation is not cached "
+                                          f"({depth + partial} of {len(path)} tokens); pin every branch first")
 
 
 
@@ -453,7 +494,7 @@ def kv_cache_slots(config: EngineConfig, model: torch.nn.Module, dtype: torch.dt
         free, _ = torch.cuda.mem_get_info(device)
         return int(free * config.kv_cache_fraction) // per_token
     free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return min(int(free * config.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP)
+    return min(int(free * config.kv_cache_fraction) // per_token, CPU_KV_TOKENS_CAP, CPU_KV_BYTES_CAP // per_token)
 
 
 def check_request(request: Request, rid: str, vocab_size: int, max_model_len: int, kv_slots: int) -> None:
@@ -481,4 +522,5 @@ def _decides_on_device(seq: Sequence) -> bool:
     """Whether `seq`'s next token needs nothing from the host beyond its sampling settings: no
     constraint state to mask with, no output history for penalties."""
     params = seq.request.sampling
-    return seq.request.constraint is None and not (params.frequency_penalty or params.presence_penalty)
+    return (seq.request.constraint is None and seq.request.logprobs is None
+            and not (params.frequency_penalty or params.presence_penalty))

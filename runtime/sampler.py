@@ -68,18 +68,23 @@ def sample(
     generators: list[torch.Generator | None],
     allowed: torch.Tensor | None = None,
     default_generator: torch.Generator | None = None,
+    banned: list[tuple[int, ...]] | None = None,
 ) -> torch.Tensor:
     """Choose one token per row of `logits` [B, vocab] (float32, modified in place; it may be
     the model's output, an inference tensor, hence inference mode here); returns int64 `[B]`
     on the logits' device.
 
-    `allowed` [B, vocab] bool restricts each row to its constraint's tokens. Rows with a
+    `allowed` [B, vocab] bool restricts each row to its constraint's tokens; `banned[i]` are
+    token ids row i may not take (EOS and stop ids before `min_tokens`). Rows with a
     per-request generator draw from it alone, so a seeded request gives the same tokens whatever
     else shares its batch.
     """
     apply_penalties(logits, params, outputs)
     if allowed is not None:
         logits.masked_fill_(~allowed, float("-inf"))
+    for i, ids in enumerate(banned or ()):
+        if ids:
+            logits[i, [t for t in ids if t < logits.shape[-1]]] = float("-inf")
     chosen = logits.argmax(dim=-1)
     sampled = [i for i, p in enumerate(params) if not p.greedy]
     if sampled:
@@ -110,3 +115,13 @@ def token_logprobs(logits: torch.Tensor, rows: list[int], token_ids: list[int],
         return picked[:, 0].tolist(), []
     values, ids = logp.topk(min(top, logp.shape[-1]), dim=-1)
     return picked[:, 0].tolist(), [list(zip(i, v)) for i, v in zip(ids.tolist(), values.tolist())]
+
+
+def top_logprobs(logprobs: torch.Tensor, tokens: torch.Tensor, k: int) -> tuple[list[float], list[list[tuple[int, float]]]]:
+    """For rows of log-probabilities [B, vocab] and the token each row took: that token's log p,
+    and the k best (token id, log p) pairs of each row, best first."""
+    chosen = logprobs.gather(1, tokens[:, None].to(logprobs.device))[:, 0].tolist()
+    if k <= 0:
+        return chosen, [[] for _ in chosen]
+    values, ids = logprobs.topk(k, dim=-1)
+    return chosen, [list(zip(i, v)) for i, v in zip(ids.tolist(), values.tolist())]

@@ -131,6 +131,8 @@ class Scheduler:
 
     def cache_progress(self, seq: Sequence) -> None:
         """Give the tree what `seq` has computed so far, so that others can share it now."""
+        if seq.request.concat is not None:
+            return  # its KV is keyed by no plain token sequence
         n = seq.num_computed
         slots, node = self.cache.cache_request(
             seq.token_ids[:n], seq.slots[:n], seq.node, finished=False
@@ -139,11 +141,45 @@ class Scheduler:
         seq.node = node
 
     def _release(self, seq: Sequence) -> None:
+        if seq.request.concat is not None:
+            self._return_borrowed(seq)
+            return
         n = seq.num_computed
         self.cache.cache_request(seq.token_ids[:n], seq.slots[:n], seq.node, finished=True)
         if len(seq.slots) > n:  # slots handed out for a forward that never ran
             self.pool.free(seq.slots[n:])
         seq.slots = seq.slots[:0]
+        seq.node = None
+        seq.num_computed = 0
+
+    def _borrow(self, seq: Sequence) -> tuple[torch.Tensor, list]:
+        """The slots of a ConcatKV request's leading tokens, from each branch's cached path
+        (locked); raises if a branch is not cached whole (it must be pinned)."""
+        concat = seq.request.concat
+        assert concat is not None
+        limit = seq.concat_limit()
+        parts, nodes, start = [], [], 0
+        for i, path in enumerate(concat.paths(seq.token_ids)):
+            slots, node = self.cache.match_prefix(path)
+            if len(slots) < len(path):
+                for held in nodes:
+                    self.cache.unlock(held)
+                raise RuntimeError(f"request {seq.rid}: branch {i} of its concatenation is not cached "
+                                   f"({len(slots)} of {len(path)} tokens); pin every branch first")
+            self.cache.lock(node)
+            nodes.append(node)
+            begin = 0 if i == 0 else concat.prefix
+            take = slots[begin : begin + max(0, limit - start)]
+            parts.append(take)
+            start += len(take)
+        return torch.cat(parts), nodes
+
+    def _return_borrowed(self, seq: Sequence) -> None:
+        for node in seq.borrowed_nodes:
+            self.cache.unlock(node)
+        self.pool.free(seq.slots[seq.borrowed :])
+        seq.slots = seq.slots[:0]
+        seq.borrowed_nodes, seq.borrowed = [], 0
         seq.node = None
         seq.num_computed = 0
 
@@ -171,7 +207,8 @@ class Scheduler:
         for seq in self._admission_order():
             if budget <= 0 or len(self.running) >= self.config.max_running_requests:
                 break
-            if computing.shares(seq.token_ids[: seq.match_limit()]):
+            plain = seq.request.concat is None
+            if plain and computing.shares(seq.token_ids[: seq.match_limit()]):
                 continue
             starved = self._is_starved(seq)
             n = self._try_admit(seq, budget, reserve)
@@ -179,7 +216,8 @@ class Scheduler:
                 if starved:
                     break  # hold the line: nothing younger overtakes a starved request
                 continue
-            computing.add(seq.token_ids, seq.num_computed)
+            if plain:
+                computing.add(seq.token_ids, seq.num_computed)
             reserve += self._reserve(seq)
             batch.add(seq, n)
             budget -= n
@@ -198,6 +236,8 @@ class Scheduler:
     def _cached_length(self, seq: Sequence) -> int:
         """How much of a waiting request the cache holds, resumed from where its last look
         ended: each step pays for what the tree gained, not for the whole prompt."""
+        if seq.request.concat is not None:
+            return seq.concat_limit()
         node, depth, partial = self.cache.peek_match(seq.token_ids, seq.match_limit(), seq.match_node, seq.match_depth)
         seq.match_node, seq.match_depth = node, depth
         return depth + partial
@@ -210,17 +250,23 @@ class Scheduler:
         return min(max(seq.remaining_tokens, 0), self.config.decode_reserve_tokens)
 
     def _try_admit(self, seq: Sequence, budget: int, reserve: int) -> int:
-        """Lock the cached prefix and allocate the first chunk; 0 if memory does not allow it."""
-        cached, node = self.cache.match_prefix(seq.token_ids[: seq.match_limit()])
-        self.cache.lock(node)
+        """Lock the cached prefix and allocate the first chunk; 0 if memory does not allow it.
+        A ConcatKV request borrows its branches' slots instead of matching its own tokens."""
+        if seq.request.concat is not None:
+            cached, held = self._borrow(seq)
+            node = self.cache.root
+        else:
+            cached, node = self.cache.match_prefix(seq.token_ids[: seq.match_limit()])
+            self.cache.lock(node)
+            held = [node]
         n = min(len(seq.token_ids) - len(cached), self.config.chunk_size, budget)
-        if n > self.pool.num_free + self.cache.evictable_size - reserve:
-            self.cache.unlock(node)
-            return 0
-        slots = self._alloc(n)
+        slots = None if n > self.pool.num_free + self.cache.evictable_size - reserve else self._alloc(n)
         if slots is None:
-            self.cache.unlock(node)
+            for locked in held:
+                self.cache.unlock(locked)
             return 0
+        if seq.request.concat is not None:
+            seq.borrowed_nodes, seq.borrowed = held, len(cached)
         seq.node = node
         seq.match_node, seq.match_depth = None, 0
         seq.num_computed = len(cached)

@@ -53,11 +53,17 @@ class Sequence:
     num_forced: int = 0  # tokens appended by jump-forward rather than sampled
     finish_reason: FinishReason | None = None
     prompt_logprobs: list[float] = field(default_factory=list)
+    output_logprobs: list[float] = field(default_factory=list)
+    output_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     prompt_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     # While waiting: the deepest cache node its prompt covered when last ordered, and its depth
     # (see `RadixCache.peek_match`); cleared on admission, since a running request's tail changes.
     match_node: TreeNode | None = None
     match_depth: int = 0
+    # A ConcatKV request's leading slots, borrowed from the tree: the branch nodes it locks, and
+    # how many slots they give (its `node` stays the root; nothing of it is inserted).
+    borrowed_nodes: list[TreeNode] = field(default_factory=list)
+    borrowed: int = 0
 
     @property
     def output_ids(self) -> list[int]:
@@ -71,9 +77,22 @@ class Sequence:
     def max_tokens(self) -> int:
         return self.request.sampling.max_tokens
 
+    def banned_tokens(self, eos_ids: frozenset[int]) -> tuple[int, ...]:
+        """Tokens the next sample may not be: those that would stop it before `min_tokens`."""
+        params = self.request.sampling
+        if len(self.token_ids) - self.prompt_len >= params.min_tokens:
+            return ()
+        return tuple(params.stop_token_ids) + (() if params.ignore_eos else tuple(sorted(eos_ids)))
+
     @property
     def remaining_tokens(self) -> int:
         return self.max_tokens - (len(self.token_ids) - self.prompt_len)
+
+    def concat_limit(self) -> int:
+        """How many leading tokens a ConcatKV request borrows: the concatenation, short of the
+        positions this request must compute itself (see `match_limit`)."""
+        concat = self.request.concat
+        return 0 if concat is None else min(concat.length, self.match_limit())
 
     def match_limit(self) -> int:
         """How many leading tokens may come from the cache: at least one token must be computed

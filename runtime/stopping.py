@@ -15,9 +15,12 @@ def check_stop(
 ) -> FinishReason | None:
     """The reason to stop after the last appended token, or None to go on.
 
-    Stop strings are searched only in the text that the newest token could have completed, so
+    Nothing stops a request before `min_tokens` (SGLang's min_new_tokens). Stop strings are
+    searched only in the text that the newest token could have completed, so
     the check costs O(longest stop string) per token rather than the whole output.
     """
+    if len(output_ids) < params.min_tokens:
+        return None
     last = output_ids[-1]
     if last in params.stop_token_ids:
         return FinishReason.STOP

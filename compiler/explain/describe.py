@@ -18,6 +18,7 @@ from lmc.plan.ir import (
     Gen,
     Graph,
     HostCall,
+    Image,
     Join,
     Loop,
     Node,
@@ -99,6 +100,8 @@ def describe(graph: Graph, node_id: str) -> Label:
     if isinstance(node, Fork):
         targets = ", ".join(f"{render_pattern(t)} = fork({_short(n)})" for t, n in zip(node.targets, node.sizes))
         return Label("fork", f"{targets} of {_short(node.state)}" + (f"  [group {node.group}]" if node.group else ""))
+    if isinstance(node, Image):
+        return Label("other", f"{_short(node.state)} += image {_short(node.path)}  (needs a vision model)")
     if isinstance(node, Join):
         return Label("fork", f"{_short(node.state)}.join({_short(node.forks)})")
     if isinstance(node, Loop):

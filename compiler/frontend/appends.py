@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.calls import check_call_shape
 from lmc.compiler.frontend.context import Context, Item
+from lmc.plan.choices import ChoicesMethod
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import Const, Expr
-from lmc.plan.ir import Gen, RoleBegin, RoleEnd, Select, Text, const_name
-from lmc.plan.language import ROLES, gen, select
+from lmc.plan.ir import Gen, Image, RoleBegin, RoleEnd, Select, Text, const_name
+from lmc.plan.language import ROLES, gen, image, select
 from lmc.plan.program import Program
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class AppendLowerer:
             check_call_shape(self.ctx, rhs)
             if primitive in GEN_DTYPES:
                 return [Item(self._gen(state, rhs, GEN_DTYPES[primitive]))]
+            if primitive == "image":
+                return [Item(self._image(state, rhs))]
             if primitive == "select":
                 return [Item(self._select(state, rhs))]
             if primitive in ROLES:
@@ -126,6 +129,10 @@ class AppendLowerer:
             target = self.ctx.static_object(node)
             if isinstance(target, type):
                 return Const(target.__name__)  # int -> "int"; others fail validation by name
+        if key == "choices_method":
+            target = self.ctx.static_object(node)
+            if isinstance(target, ChoicesMethod):
+                return Const(target.name)  # lmc.greedy_token_selection -> "greedy_token_selection"
         expr, kind = self.exprs.folded(node)
         if K.is_gen(kind) or K.has_state(kind):
             raise self.ctx.error(node, f"`{key}=` of {what} cannot depend on generated text",
@@ -149,14 +156,26 @@ class AppendLowerer:
                 raise self.ctx.error(call, f"{ast.unparse(call.func)}(...) sets dtype itself; drop dtype=")
             args["dtype"] = Const(dtype)
         self._validate(call, gen, name, args)
+        if "choices" in args:  # SGLang decides gen(choices=...) as a select, not by constraint
+            picked = {k: v for k, v in args.items() if k in ("temperature", "choices_method")}
+            return Select(state, name, args["choices"], args=tuple(sorted(picked.items())), span=self.ctx.span(call))
         return Gen(state, name, tuple(sorted(args.items())), span=self.ctx.span(call))
+
+    def _image(self, state: Expr, call: ast.Call) -> Image:
+        if len(call.args) != 1 or call.keywords:
+            raise self.ctx.error(call, "lmc.image(...) takes one argument, the image's path")
+        path = self._arg("path", call.args[0], "lmc.image")
+        if isinstance(path, Const):
+            self._validate(call, lambda _name, path: image(path), Const("x"), {"path": path})
+        return Image(state, path, span=self.ctx.span(call))
 
     def _select(self, state: Expr, call: ast.Call) -> Select:
         bound = self._bind_args(call, SELECT_ARGS, "lmc.select")
         name = self._name(bound.pop("name"), "lmc.select")
         if "choices" not in bound:
             raise self.ctx.error(call, "lmc.select needs choices=[...]")
-        choices = self._arg("choices", bound["choices"], "lmc.select")
+        choices = self._arg("choices", bound.pop("choices"), "lmc.select")
+        args = {k: self._arg(k, v, "lmc.select") for k, v in bound.items()}
         if isinstance(choices, Const):
-            self._validate(call, select, name, {"choices": choices})
-        return Select(state, name, choices, span=self.ctx.span(call))
+            self._validate(call, select, name, {"choices": choices, **args})
+        return Select(state, name, choices, args=tuple(sorted(args.items())), span=self.ctx.span(call))

@@ -10,7 +10,7 @@ from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.context import Context, Item
 from lmc.compiler.frontend.kinds import STATE, Kind
 from lmc.plan.expr import Call, Const, Expr, Name, Subscript
-from lmc.plan.ir import Assign, Fork, Loop, Text
+from lmc.plan.ir import Assign, Fork, Join, Loop, Text
 
 if TYPE_CHECKING:
     from lmc.compiler.frontend.statements import StatementLowerer
@@ -108,7 +108,8 @@ class ForkLowerer:
 
     def join(self, call: ast.Call) -> list[Item]:
         """`forks.join()`: SGLang's default mode gathers the branches' variables, which reading
-        `forks[i][name]` already does (an implicit join), so it adds no node."""
+        `forks[i][name]` already does (an implicit join), so it adds no node; mode
+        "concate_and_append" is a Join node on the fork list (the interpreter finds its parent)."""
         if call.args or any(kw.arg != "mode" for kw in call.keywords):
             raise self.ctx.error(call, "forks.join() takes only mode=",
                                  "write forks.join(): the branches' variables are then read as forks[i][\"name\"]")
@@ -116,7 +117,7 @@ class ForkLowerer:
         if mode is None or (isinstance(mode, ast.Constant) and mode.value == "gather_variable"):
             return []
         if isinstance(mode, ast.Constant) and mode.value == "concate_and_append":
-            raise self.ctx.error(call, "join(mode=\"concate_and_append\") is not supported by lmc yet",
-                                 "append the branches' text to the parent instead: for f in forks: s += ...")
+            forks, _ = self.exprs.lower(call.func.value)  # the join names the forks' parent itself
+            return [Item(Join(forks, forks, self.ctx.span(call), mode="concate_and_append"))]
         raise self.ctx.error(mode, f"unknown join mode {ast.unparse(mode)}",
                              "SGLang's modes are \"gather_variable\" (the default) and \"concate_and_append\"")

@@ -25,6 +25,7 @@ from lmc.plan.instantiate.ops import (
     CallOp,
     ForkOp,
     GenOp,
+    ImageOp,
     JoinOp,
     Op,
     RoleOp,
@@ -47,7 +48,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
 class Instantiator:
     """Turns rows into RowPrograms for one plan (or a bare graph, in tests and passes)."""
 
-    def __init__(self, plan: Plan | Graph, roles: RoleTexts | Mapping[str, tuple[str, str]] | None = None, max_loop_iterations: int | None = None) -> None:
+    def __init__(self, plan: Plan | Graph, roles: RoleTexts | Mapping[str, tuple[str, str]] | None = None,
+                 max_loop_iterations: int | None = None, gen_defaults: Mapping[str, Any] | None = None) -> None:
         if isinstance(plan, Graph):
             self.graph = plan
             limit = 64
@@ -59,6 +61,7 @@ class Instantiator:
         self.roles = None if roles is None else RoleTexts.of(roles)
         self.max_loop_iterations = max_loop_iterations or limit
         self.params = self.graph.entry.params
+        self.gen_defaults = dict(gen_defaults or {})
 
     def bind(self, row: Mapping[str, Any], row_id: Any = None) -> dict[str, Any]:
         """The program's inputs from a row: every parameter by name, defaults filled in, simple
@@ -78,7 +81,8 @@ class Instantiator:
         return inputs
 
     def row(self, row: Mapping[str, Any], row_id: Any = None) -> RowProgram:
-        return RowProgram(self.graph, self.bind(row, row_id), row_id, self.roles, self.max_loop_iterations)
+        return RowProgram(self.graph, self.bind(row, row_id), row_id, self.roles, self.max_loop_iterations,
+                          self.gen_defaults)
 
 
 def _check_type(param: Param, value: Any, row_id: Any) -> None:
@@ -102,6 +106,6 @@ def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | N
 
 
 __all__ = [
-    "PROMPT_OPS", "VALUE_OPS", "CallOp", "ForkOp", "GenOp", "Instantiator", "JoinOp", "Op", "RoleOp", "RoleTexts",
-    "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate", "messages",
+    "PROMPT_OPS", "VALUE_OPS", "CallOp", "ForkOp", "GenOp", "ImageOp", "Instantiator", "JoinOp", "Op", "RoleOp",
+    "RoleTexts", "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate", "messages",
 ]

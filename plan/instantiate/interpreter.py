@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import MISSING, Const, EvalError, Expr, Pattern, Ref, Scope, reduce, walk
 from lmc.plan.expr.scope import bind_pattern, iterate
-from lmc.plan.instantiate.ops import CallOp, ForkOp, GenOp, JoinOp, RoleOp, SelectOp, TextOp
+from lmc.plan.instantiate.ops import (
+    CallOp,
+    ForkOp,
+    GenOp,
+    ImageOp,
+    JoinOp,
+    RoleOp,
+    SelectOp,
+    TextOp,
+)
 from lmc.plan.ir import (
     Assign,
     Branch,
@@ -26,6 +35,7 @@ from lmc.plan.ir import (
     Fork,
     Gen,
     HostCall,
+    Image,
     Join,
     Loop,
     Node,
@@ -36,12 +46,13 @@ from lmc.plan.ir import (
     Select,
     Text,
 )
-from lmc.plan.language import gen, select
+from lmc.plan.language import SelectCall, as_select, gen, image, select
 
 if TYPE_CHECKING:
     from lmc.plan.instantiate.row_program import RowProgram
 
 Wait = Generator[frozenset[int], None, Any]
+SGLANG_TEMPERATURE = 1.0  # SGLang's default for a gen that sets none (lmc's own default is greedy)
 
 
 @dataclass(frozen=True)
@@ -120,15 +131,20 @@ class Interpreter:
             yield from self.gen(node_id, node)
         elif isinstance(node, Select):
             yield from self.select(node_id, node)
+        elif isinstance(node, Image):
+            state = yield from self.state_of(node.state)
+            path = yield from self.value_of(node.path)
+            try:
+                call = image(path)
+            except LanguageError as exc:
+                raise EvalError(str(exc)) from None
+            self.row.emit(ImageOp(self.row.next_id(), state, node_id, call.path))
         elif isinstance(node, HostCall):
             yield from self.host_call(node_id, node)
         elif isinstance(node, Fork):
             yield from self.fork(node_id, node)
         elif isinstance(node, Join):
-            state = yield from self.state_of(node.state)
-            forks = yield from self.value_of(node.forks)
-            children = tuple(f.id for f in forks if isinstance(f, StateHandle))
-            self.row.emit(JoinOp(self.row.next_id(), state, node_id, children))
+            yield from self.join(node_id, node)
         elif isinstance(node, (Loop, Dynamic)) and (isinstance(node, Loop) or node.construct == "for"):
             yield from self.loop(node_id, node.target, node.iter if isinstance(node, Loop) else node.test)
         elif isinstance(node, Dynamic) and node.construct == "while":
@@ -183,6 +199,16 @@ class Interpreter:
         args = {}
         for key, expr in node.args:
             args[key] = yield from self.value_of(expr)
+        if "choices" in args:  # SGLang decides gen(choices=...) as a select
+            try:
+                picked = as_select(gen(name, **args), args.get("temperature"), args.get("choices_method"))
+            except LanguageError as exc:
+                raise EvalError(str(exc)) from None
+            self._emit_select(node_id, state, picked, None)
+            return
+        args = {**self.row.gen_defaults, **args}
+        if args.get("n", 1) != 1 and "temperature" not in args:
+            args["temperature"] = SGLANG_TEMPERATURE  # n samples rely on SGLang's default temperature
         try:
             call = gen(name, **args)
         except LanguageError as exc:
@@ -195,13 +221,37 @@ class Interpreter:
         state = yield from self.state_of(node.state)
         name = yield from self.value_of(node.name)
         choices = yield from self.value_of(node.choices)
+        args = {}
+        for key, expr in node.args:
+            args[key] = yield from self.value_of(expr)
         try:
-            call = select(name, choices)
+            call = select(name, choices, **args)
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
-        op = SelectOp(self.row.next_id(), state, node_id, name, call.choices, node.choice_prefix)
+        self._emit_select(node_id, state, call, node.choice_prefix)
+
+    def _emit_select(self, node_id: str, state: int, call: SelectCall, choice_prefix: str | None) -> None:
+        op = SelectOp(self.row.next_id(), state, node_id, call.name, call.choices, choice_prefix,
+                      call.temperature, call.method)
         self.row.emit(op)
-        self.row.variables[state][name] = op.id
+        self.row.variables[state][call.name] = op.id
+
+    def join(self, node_id: str, node: Join) -> Wait:
+        """A concatenating join's `state` may be the fork list itself (SGLang's `forks.join(...)`):
+        it joins into the state the forks came from."""
+        forks = yield from self.value_of(node.forks)
+        children = tuple(f.id for f in forks if isinstance(f, StateHandle))
+        concat = node.mode == "concate_and_append"
+        if concat and node.state == node.forks:
+            parents = {self.row.parent[c] for c in children}
+            if len(parents) != 1 or None in parents:
+                raise EvalError("join(mode=\"concate_and_append\") joins the forks of one state")
+            state = parents.pop()
+        else:
+            state = yield from self.state_of(node.state)
+        if concat and any(self.row.parent[c] != state for c in children):
+            raise EvalError("join(mode=\"concate_and_append\") joins forks of the state they were forked from")
+        self.row.emit(JoinOp(self.row.next_id(), state, node_id, children, concat))
 
     def host_call(self, node_id: str, node: HostCall) -> Wait:
         """Emit the call with its arguments as known now; the walk goes on without its result,

@@ -59,7 +59,8 @@ class GenOp:
 
 @dataclass(frozen=True)
 class SelectOp:
-    """Score every choice after `state`'s prompt, keep the best (length-normalized logprob)."""
+    """Score every choice after `state`'s prompt and keep one: `method` (a lmc.plan.choices
+    name) scores them, temperature 0 keeps the best."""
 
     id: int
     state: int
@@ -67,6 +68,18 @@ class SelectOp:
     name: str
     choices: tuple[str, ...]
     choice_prefix: str | None = None
+    temperature: float = 0.0
+    method: str = "token_length_normalized"
+
+
+@dataclass(frozen=True)
+class ImageOp:
+    """An image in `state`'s prompt (`lmc.image(path)`); only a vision model can run it."""
+
+    id: int
+    state: int
+    node: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -98,12 +111,16 @@ class ForkOp:
 
 @dataclass(frozen=True)
 class JoinOp:
+    """`concat`: SGLang's join(mode="concate_and_append"): `state` goes on with every child's
+    prompt since the fork appended in order (a prompt op of `state`); otherwise informational."""
+
     id: int
     state: int
     node: str
     children: tuple[int, ...]
+    concat: bool = False
 
 
-Op = TextOp | RoleOp | GenOp | SelectOp | CallOp | ForkOp | JoinOp
-PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp)
+Op = TextOp | RoleOp | GenOp | SelectOp | ImageOp | CallOp | ForkOp | JoinOp
+PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp, ImageOp)
 VALUE_OPS = (GenOp, SelectOp, CallOp)  # ops whose value the row records

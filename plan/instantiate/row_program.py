@@ -11,13 +11,22 @@ The executor's loop over a RowProgram:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lmc.plan.errors import RowError
 from lmc.plan.expr import MISSING, Const, EvalError, Expr, Global, Scope, evaluate, reduce
 from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
-from lmc.plan.instantiate.ops import PROMPT_OPS, VALUE_OPS, CallOp, GenOp, Op, SelectOp, TextOp
+from lmc.plan.instantiate.ops import (
+    PROMPT_OPS,
+    VALUE_OPS,
+    CallOp,
+    GenOp,
+    JoinOp,
+    Op,
+    SelectOp,
+    TextOp,
+)
 from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.ir import ENTRY, Graph
 
@@ -26,15 +35,17 @@ class RowProgram:
     """The ops of one row. States are ints (0 is `s`); op ids are ints unique in the row."""
 
     def __init__(self, graph: Graph, inputs: dict[str, Any], row_id: Any = None,
-                 roles: RoleTexts | None = None, max_loop_iterations: int = 64) -> None:
+                 roles: RoleTexts | None = None, max_loop_iterations: int = 64,
+                 gen_defaults: Mapping[str, Any] | None = None) -> None:
         self.graph = graph
+        self.gen_defaults = dict(gen_defaults or {})  # run-time keywords: for what a gen leaves unsaid
         self.row_id = row_id
         self.inputs = inputs
         self.roles = roles
         self.last_role: dict[int, str | None] = {0: None}  # the role of each state's latest message
         self.max_loop_iterations = max_loop_iterations
         self.ops: list[Op] = []
-        self.values: dict[int, Any] = {}  # op id -> generated text, or a host call's result
+        self.values: dict[int, Any] = {}  # op id -> generated text (a list for n > 1), or a host call's result
         self.variables: dict[int, dict[str, int]] = {0: {}}
         self.own: dict[int, list[Op]] = {0: []}
         self.base: dict[int, list[Op]] = {0: []}
@@ -54,7 +65,7 @@ class RowProgram:
     def emit(self, op: Op) -> None:
         self.ops.append(op)
         self._new.append(op)
-        if isinstance(op, PROMPT_OPS):
+        if isinstance(op, PROMPT_OPS) or (isinstance(op, JoinOp) and op.concat):
             self.own[op.state].append(op)
 
     def new_state(self, parent: int) -> int:
@@ -166,9 +177,10 @@ class RowProgram:
             raise RowError(str(exc), self.row_id, node) from None
 
 
-def variables_output(row: RowProgram) -> dict[str, Any]:
+def variables_output(row: RowProgram, values: Mapping[int, Any] | None = None) -> dict[str, Any]:
     """Names stored on `s` map to their last value; names stored only on forks map to the list
-    of each fork's last value, in fork order."""
+    of each fork's last value, in fork order. `values` (by op id) default to the row's own."""
+    values = row.values if values is None else values
     last: dict[tuple[str, int], int] = {}
     for op in row.ops:
         if isinstance(op, (GenOp, SelectOp)):
@@ -177,10 +189,10 @@ def variables_output(row: RowProgram) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in names:
         if (name, 0) in last:
-            out[name] = row.values[last[(name, 0)]]
+            out[name] = values.get(last[(name, 0)])
         else:
             states = sorted(s for (m, s) in last if m == name)
-            out[name] = [row.values[last[(name, s)]] for s in states]
+            out[name] = [values.get(last[(name, s)]) for s in states]
     return out
 
 

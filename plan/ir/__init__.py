@@ -13,6 +13,7 @@ from lmc.plan.ir.nodes import (
     Fork,
     Gen,
     HostCall,
+    Image,
     Join,
     Loop,
     Node,
@@ -34,7 +35,7 @@ from lmc.plan.ir.nodes import (
 
 __all__ = [
     "ENTRY", "NODE_TYPES", "Assign", "Branch", "Break", "Continue", "Dynamic",
-    "Entry", "Fork", "Gen", "Graph", "HostCall", "Join", "Loop", "Node", "Param", "Piece", "Prefix", "Return",
+    "Entry", "Fork", "Gen", "Graph", "HostCall", "Image", "Join", "Loop", "Node", "Param", "Piece", "Prefix", "Return",
     "RoleBegin", "RoleEnd", "Select", "Source", "Span", "Text", "const_name", "node_exprs",
     "name_head", "name_pattern", "reads",
 ]

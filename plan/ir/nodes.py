@@ -106,7 +106,8 @@ class Gen:
 
 @dataclass(frozen=True)
 class Select:
-    """`lmc.select(name, choices)`. `choice_prefix`: text every constant choice starts with."""
+    """`lmc.select(name, choices, **args)` (args: temperature, choices_method). `choice_prefix`:
+    text every constant choice starts with."""
 
     kind: ClassVar[str] = "select"
     arms: ClassVar[tuple[str, ...]] = ()
@@ -114,6 +115,18 @@ class Select:
     name: Expr
     choices: Expr
     choice_prefix: str | None = None
+    args: tuple[tuple[str, Expr], ...] = ()
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    """`lmc.image(path)` appended to a state (compiled; running it needs a vision model)."""
+
+    kind: ClassVar[str] = "image"
+    arms: ClassVar[tuple[str, ...]] = ()
+    state: Expr
+    path: Expr
     span: Span | None = None
 
 
@@ -152,13 +165,16 @@ class Fork:
 
 @dataclass(frozen=True)
 class Join:
-    """`state.join(forks)`: informational; reading a branch variable already waits for it."""
+    """`state.join(forks)`. The default mode ("gather_variable") is informational: reading a
+    branch variable already waits for it. "concate_and_append" appends every branch's text since
+    the fork to `state`, in branch order, reusing the branches' KV (see runtime/README.md)."""
 
     kind: ClassVar[str] = "join"
     arms: ClassVar[tuple[str, ...]] = ()
     state: Expr
     forks: Expr
     span: Span | None = None
+    mode: str = "gather_variable"
 
 
 @dataclass(frozen=True)
@@ -242,11 +258,11 @@ class Prefix:
 
 
 Node = (
-    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | HostCall | Fork | Join | Loop
+    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | Image | HostCall | Fork | Join | Loop
     | Branch | Dynamic | Break | Continue | Return | Prefix
 )
 NODE_TYPES: tuple[type, ...] = (
-    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, HostCall, Fork, Join, Loop, Branch,
+    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, Image, HostCall, Fork, Join, Loop, Branch,
     Dynamic, Break, Continue, Return, Prefix,
 )
 

@@ -154,8 +154,9 @@ class Driver:
         meta = {"flags": row.flags, "generated_tokens": row.generated_tokens}
         text = row.final_text() if self.keep_text else None
         chat = messages(row.program) if self.keep_text else None
+        info = row.meta_infos() if self.keep_text else None
         self._close(live)
-        self._emit(RowResult(live.job.index, live.job.id, outputs, meta, text=text, messages=chat))
+        self._emit(RowResult(live.job.index, live.job.id, outputs, meta, text=text, messages=chat, meta_info=info))
 
     def _fail(self, live: _Live, exc: BaseException) -> None:
         live.failed = True
@@ -167,6 +168,9 @@ class Driver:
     def _close(self, live: _Live) -> None:
         self._active.pop(live.job.index, None)
         self.pins.release(live.job.index, live.pins)
+        for rid in live.row.held:
+            self.engine.unpin(rid)
+        live.row.held.clear()
 
     def _emit(self, result: RowResult) -> None:
         m = self.metrics

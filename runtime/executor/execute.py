@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lmc.plan.cache_model import Prediction, predict
 from lmc.plan.file import Plan
@@ -38,13 +39,16 @@ class RunOptions:
     """Executor knobs. `max_active_rows` bounds the rows in flight (and so the KV they hold);
     `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text;
     `token_sink(rid, name, stop, token_id)` gets every gen's tokens as they arrive (streaming).
-    `max_loop_iterations` overrides the plan's bound on dynamic `while` loops."""
+    `max_loop_iterations` overrides the plan's bound on dynamic `while` loops. `gen_defaults`
+    are `lmc.gen` arguments for every gen that does not give them itself (the sampling keywords
+    of `program.run(...)`, as SGLang's `run` applies them)."""
 
     max_active_rows: int = 128
     seed: int = 0
     keep_text: bool = False
     token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None
     max_loop_iterations: int | None = None
+    gen_defaults: tuple[tuple[str, Any], ...] = ()
 
 
 def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer,
@@ -111,9 +115,12 @@ def execute(
                     roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids), whole_conversations=whole)
     constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
-    instantiator = Instantiator(plan, roles, options.max_loop_iterations)  # checks the sources first
+    instantiator = Instantiator(plan, roles, options.max_loop_iterations, dict(options.gen_defaults))  # checks the sources first
     host = HostFunctions.for_graph(plan.graph) if plan.has_host_calls else None
-    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host)
+    model = getattr(getattr(engine, "config", None), "model", None) or type(engine).__name__
+    # an engine without `concatenates_kv` (an API backend, a baseline) cannot take ConcatKV requests
+    env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host,
+                 bool(getattr(engine, "concatenates_kv", False)), f"the model {model!r}")
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics)
     ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)

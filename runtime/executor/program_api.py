@@ -67,6 +67,18 @@ class ProgramState:
     def get(self, name: str, default: Any = None) -> Any:
         return self.outputs.get(name, default)
 
+    def get_meta_info(self, name: str) -> Any:
+        """SGLang's meta info of a gen or select: token counts and finish reason; logprobs with
+        `return_logprob=True`; a select's choice scores. A list for a gen with n > 1 (and, as for
+        values, per fork for names stored only on forks)."""
+        if self._result.error is not None:
+            raise RowFailed(self.error)
+        info = self._result.meta_info or {}
+        if name not in info:
+            known = ", ".join(sorted(info)) or "none"
+            raise KeyError(f"this row has no gen or select {name!r} (it has: {known})")
+        return info[name]
+
     def json(self, name: str) -> Any:
         """A value parsed as JSON (for gens with json_schema=)."""
         return json.loads(self[name])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from lmc.plan.language import GenCall
 from lmc.runtime.chat_template import render_conversation
-from lmc.runtime.request import FinishReason, RequestOutput
+from lmc.runtime.request import ConcatKV, FinishReason, RequestOutput
 from lmc.runtime.tokenizer import Tokenizer
 
 
@@ -33,16 +33,19 @@ class Conversation:
 @dataclass
 class StatePrompt:
     """`ids` are committed (encoded runs and generated ids); `text` is appended since.
-    `conversation` replaces both where the template renders whole conversations."""
+    `conversation` replaces both where the template renders whole conversations. `concat`: the
+    ids begin with branches joined by concate_and_append (every request made from this prompt
+    carries it)."""
 
     ids: list[int] = field(default_factory=list)
     text: str = ""
     conversation: Conversation | None = None
+    concat: ConcatKV | None = None
 
     def copy(self) -> StatePrompt:
         chat = self.conversation
         copied = None if chat is None else Conversation([dict(m) for m in chat.messages], chat.open_role)
-        return StatePrompt(list(self.ids), self.text, copied)
+        return StatePrompt(list(self.ids), self.text, copied, self.concat)
 
     def append(self, text: str) -> None:
         chat = self.conversation

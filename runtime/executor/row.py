@@ -18,16 +18,29 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lmc.plan.choices import METHODS, decide, mean, scores
 from lmc.plan.errors import RowError
-from lmc.plan.instantiate import CallOp, ForkOp, GenOp, Op, RoleOp, RowProgram, SelectOp, TextOp
+from lmc.plan.instantiate import (
+    CallOp,
+    ForkOp,
+    GenOp,
+    ImageOp,
+    JoinOp,
+    Op,
+    RoleOp,
+    RowProgram,
+    SelectOp,
+    TextOp,
+)
+from lmc.plan.instantiate.row_program import variables_output
 from lmc.plan.ir import Prefix
-from lmc.plan.language import GenCall
+from lmc.plan.language import GenCall, LogprobArgs
 from lmc.runtime.chat_template import render_conversation
 from lmc.runtime.executor.awaits import BLOCK, Await, Pin, Submit
 from lmc.runtime.executor.constraints import ConstraintCompiler, accepts
 from lmc.runtime.executor.host_calls import HostFunctions
 from lmc.runtime.executor.prompt import StatePrompt, TokenCodec
-from lmc.runtime.request import FinishReason, Request, RequestOutput, SamplingParams
+from lmc.runtime.request import ConcatKV, FinishReason, Request, RequestOutput, SamplingParams
 
 Coroutine = Generator[Await, Any, None]
 
@@ -37,7 +50,9 @@ class RowEnv:
     """What every row of a run shares: the tokenizer, the constraints, the sampling seed.
 
     `cache`: the engine reuses KV across requests. Without it, pins, prefetches and a select's
-    prompt prefill would only compute tokens nobody reads again, so they are left out."""
+    prompt prefill would only compute tokens nobody reads again, so they are left out.
+    `concat_kv`: the engine takes ConcatKV requests; without it a concate_and_append join
+    appends the branches' tokens as ordinary prompt tokens (SGLang's text fallback)."""
 
     codec: TokenCodec
     constraints: ConstraintCompiler
@@ -46,6 +61,8 @@ class RowEnv:
     cache: bool = True
     token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None  # (rid, gen name, stops, token)
     host: HostFunctions | None = None  # the plan's host functions (None: it has no calls)
+    concat_kv: bool = False
+    model: str = "the model"  # named by a row that needs what this model cannot do (an image)
 
 
 class RowRun:
@@ -62,6 +79,9 @@ class RowRun:
         self.version = 0  # bumped on every change a blocked coroutine may be waiting for
         self.node: str | None = None  # the plan node being run, for error messages
         self.modeled: set[int] = set()
+        self.reached: dict[int, int] = {}  # how far each state's coroutine has walked its history
+        self.meta_info: dict[int, Any] = {}  # gen/select op id -> what s.get_meta_info(name) reads
+        self.held: list[str] = []  # pinned branch KV of concatenations, released when the row ends
         self.calls: list[CallOp] = []  # host calls waiting for their arguments
 
     def begin(self) -> None:
@@ -112,10 +132,19 @@ class RowRun:
         return role if op.id in self.modeled else None
 
     def snapshot(self, state: int, position: int, prompt: StatePrompt) -> None:
-        """Give the branches forked at `position` of `state` their copy of its prompt."""
-        for child in self.fork_points.pop((state, position), []):
+        """Give the branches forked at `position` of `state` their copy of its prompt. Branches
+        that a concatenation joins start from its committed ids, so each one's tokens begin with
+        the parent's exactly (SGLang commits at a fork too)."""
+        children = self.fork_points.pop((state, position), [])
+        if any(isinstance(op, JoinOp) and op.concat and set(op.children) & set(children) for op in self.program.ops):
+            self.env.codec.commit(prompt)
+        for child in children:
             self.prompts[child] = prompt.copy()
             self.version += 1
+
+    def meta_infos(self) -> dict[str, Any]:
+        """`s.get_meta_info(name)` for every gen and select, named as the outputs are."""
+        return variables_output(self.program, self.meta_info)
 
     def ready(self, deps: tuple[int, ...]) -> bool:
         return all(d in self.program.values for d in deps)
@@ -131,9 +160,10 @@ class RowRun:
         node = self.program.graph.node(prefix)
         return isinstance(node, Prefix) and node.scope == "rows"
 
-    def seed(self, op: Op) -> int:
-        """A per-request seed from the row and op: sampled text does not depend on batching."""
-        return zlib.crc32(f"{self.env.seed}/{self.program.row_id}/{op.id}".encode())
+    def seed(self, op: Op, k: int = 0) -> int:
+        """A per-request seed from the row, op and sample: sampled text does not depend on
+        batching (`k` numbers the n samples of one gen)."""
+        return zlib.crc32(f"{self.env.seed}/{self.program.row_id}/{op.id}{f'/{k}' if k else ''}".encode())
 
     def final_text(self) -> str:
         """The text of `s` (the tokenizer's start-of-text space is not part of it)."""
@@ -150,6 +180,7 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
     prompt = row.prompts[state]
     program = row.program
     position = len(program.base[state])
+    row.reached[state] = position
     while True:
         row.snapshot(state, position, prompt)
         history = program.history(state)
@@ -167,11 +198,17 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
             yield from at_node(row, op.node, run_gen(row, prompt, op))
         elif isinstance(op, SelectOp):
             yield from at_node(row, op.node, run_select(row, prompt, op))
+        elif isinstance(op, JoinOp):
+            yield from at_node(row, op.node, run_concat(row, prompt, op))
+        elif isinstance(op, ImageOp):
+            raise RowError(f"lmc.image({op.path!r}) needs a vision model, and {row.env.model} is a text model "
+                           "(lmc runs text models only)", program.row_id, op.node)
         elif isinstance(op, RoleOp):
             if prompt.conversation is None:
                 raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
             _on_prompt(row, op, prompt.role, op.role, op.begin)
         position += 1
+        row.reached[state] = position
         row.version += 1
 
 
@@ -206,50 +243,137 @@ def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None)
     if op.prefix is not None and getattr(following, "prefix", None) != op.prefix:
         yield Pin(tuple(codec.peek(prompt)), op.prefix, row.keeps(op.prefix))
     if op.prefetch and row.would_wait(following):
-        request = Request(codec.peek(prompt), SamplingParams(max_tokens=0))
+        request = Request(codec.peek(prompt), SamplingParams(max_tokens=0), concat=prompt.concat)
         yield Submit((request,), op.node, "prefetch", wait=False)
 
 
 def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
+    """One request, or n of them (SGLang's `n`: the value is the list of completions, the state
+    goes on with the first)."""
     codec = row.env.codec
-    constraint = row.env.constraints.get(op.call, row.program.row_id, op.node)
-    source = row.env.constraints.source(op.call) if constraint is not None else None
+    call = op.call
+    constraint = row.env.constraints.get(call, row.program.row_id, op.node)
+    source = row.env.constraints.source(call) if constraint is not None else None
     sink = row.env.token_sink
-    on_token = None if sink is None else (lambda rid, token: sink(rid, op.name, op.call.sampling.stop, token))
-    request = Request(codec.commit(prompt), sampling(op.call, row.seed(op)), constraint=constraint,
-                      constraint_source=source, on_token=on_token)
-    (output,) = yield Submit((request,), op.node, "gen", modeled=row.modeled_as(op, "request"))
-    result = codec.gen_result(output, op.call)
-    prompt.extend(result.ids, result.text)
-    row.generated_tokens += len(output.output_ids)
-    if output.finish_reason is FinishReason.LENGTH:
-        satisfied = constraint is None or accepts(constraint, output.output_ids)
-        row.flags.append({
-            "type": "max_tokens" if satisfied else "constraint_unsatisfied",
-            "name": op.name,
-            "node": op.node,
-            "max_tokens": op.call.sampling.max_tokens,
-        })
-    row.record(op, result.text)
+    on_token = None if sink is None else (lambda rid, token: sink(rid, op.name, call.sampling.stop, token))
+    base = codec.commit(prompt)
+    asked = call.logprobs
+    start = None if asked is None or asked.start is None else min(max(asked.start, 1), len(base))
+    requests = tuple(
+        Request(list(base), sampling(call, row.seed(op, k)), constraint=constraint, constraint_source=source,
+                on_token=on_token if k == 0 else None, logprobs=None if asked is None else asked.top,
+                logprob_start=start, concat=prompt.concat)
+        for k in range(call.n))
+    outputs: list[RequestOutput] = yield Submit(requests, op.node, "gen", modeled=row.modeled_as(op, "request"))
+    results = [codec.gen_result(output, call) for output in outputs]
+    prompt.extend(results[0].ids, results[0].text)
+    for output in outputs:
+        row.generated_tokens += len(output.output_ids)
+        if output.finish_reason is FinishReason.LENGTH:
+            satisfied = constraint is None or accepts(constraint, output.output_ids)
+            row.flags.append({
+                "type": "max_tokens" if satisfied else "constraint_unsatisfied",
+                "name": op.name,
+                "node": op.node,
+                "max_tokens": call.sampling.max_tokens,
+            })
+    infos = [gen_meta(codec, output, asked, base) for output in outputs]
+    row.meta_info[op.id] = infos[0] if call.n == 1 else infos
+    row.record(op, results[0].text if call.n == 1 else [r.text for r in results])
+
+
+def gen_meta(codec: TokenCodec, output: RequestOutput, asked: LogprobArgs | None, prompt: list[int]) -> dict[str, Any]:
+    """What SGLang's `s.get_meta_info(name)` holds for a gen: token counts, the finish reason,
+    and with return_logprob (logprob, token id, text or None) triples as SGLang spells them."""
+    reason = output.finish_reason
+    info: dict[str, Any] = {
+        "prompt_tokens": output.prompt_len,
+        "completion_tokens": len(output.output_ids),
+        "cached_tokens": output.cached_tokens,
+        "finish_reason": {"type": "length", "length": len(output.output_ids)} if reason is FinishReason.LENGTH
+        else {"type": "abort"} if reason is FinishReason.ABORT
+        else {"type": "stop", "matched": output.output_ids[-1] if output.output_ids else None},
+    }
+    if asked is None:
+        return info
+
+    def triple(value: float | None, token: int) -> tuple[float | None, int, str | None]:
+        return (value, token, codec.decode([token]) if asked.text else None)
+
+    info["output_token_logprobs"] = [triple(v, t) for v, t in zip(output.output_logprobs or [], output.output_ids)]
+    info["output_top_logprobs"] = [[triple(v, t) for t, v in pairs] for pairs in output.output_top_logprobs or []]
+    if asked.start is not None:
+        first = [triple(None, prompt[0])] if asked.start == 0 else []
+        scored = prompt[max(asked.start, 1):]
+        info["input_token_logprobs"] = first + [triple(v, t) for v, t in zip(output.prompt_logprobs or [], scored)]
+    return info
 
 
 def run_select(row: RowRun, prompt: StatePrompt, op: SelectOp) -> Coroutine:
-    """Score every choice in one batch of prefill-only requests over the shared prompt.
+    """Score every choice in one batch of prefill-only requests over the shared prompt, then
+    decide with the op's choices method (lmc.plan.choices) and temperature.
 
     The prompt is prefilled first, alone: choice requests that arrive together would each
-    compute the part of it that is not cached yet (the engine only defers long shared runs)."""
+    compute the part of it that is not cached yet (the engine only defers long shared runs).
+    unconditional_likelihood_normalized also scores each choice's tokens with no prompt at all."""
     codec = row.env.codec
     base = codec.commit(prompt)
     choices = [codec.continuation(c) for c in op.choices]
     score_only = SamplingParams(max_tokens=0)
     if len(choices) > 1 and row.env.cache:
-        yield Submit((Request(base, score_only),), op.node, "select prompt", modeled=row.modeled_as(op, "helper"))
-    requests = tuple(Request(base + ids, score_only, logprob_start=len(base)) for ids in choices)
+        yield Submit((Request(base, score_only, concat=prompt.concat),), op.node, "select prompt",
+                     modeled=row.modeled_as(op, "helper"))
+    requests = tuple(Request(base + ids, score_only, logprob_start=len(base), concat=prompt.concat) for ids in choices)
     outputs: list[RequestOutput] = yield Submit(requests, op.node, "select", modeled=row.modeled_as(op, "request"))
-    scores = [sum(o.prompt_logprobs or [0.0]) / max(1, len(o.prompt_logprobs or [])) for o in outputs]
-    best = max(range(len(scores)), key=scores.__getitem__)
+    logprobs = [list(o.prompt_logprobs or []) for o in outputs]
+    unconditional = None
+    if METHODS[op.method].unconditional:
+        alone = tuple(Request(ids, score_only, logprob_start=1) for ids in choices)
+        plain: list[RequestOutput] = yield Submit(alone, op.node, "select unconditional")
+        unconditional = [[0.0, *(o.prompt_logprobs or [])] for o in plain]
+    values = scores(op.method, logprobs, unconditional)
+    best = decide(values, op.temperature, row.seed(op))
+    info: dict[str, Any] = {
+        "normalized_prompt_logprobs": [mean(lp) for lp in logprobs],
+        "input_token_logprobs": [[(v, t, None) for v, t in zip(lp, ids)] for lp, ids in zip(logprobs, choices)],
+        "output_token_logprobs": [[] for _ in choices],
+    }
+    if unconditional is not None:
+        info["unconditional_token_logprobs"] = [[(None if k == 0 else v, t, None) for k, (v, t) in enumerate(zip(u, ids))]
+                                                for u, ids in zip(unconditional, choices)]
+        info["normalized_unconditional_prompt_logprobs"] = values
+    row.meta_info[op.id] = info
     prompt.extend(choices[best], op.choices[best])
     row.record(op, op.choices[best])
+
+
+def run_concat(row: RowRun, prompt: StatePrompt, op: JoinOp) -> Coroutine:
+    """SGLang's join(mode="concate_and_append"): once every branch has walked all its ops, the
+    parent goes on with the branches' tokens since the fork appended in order. Their KV is each
+    branch's own, prefilled in one batch and pinned until the row ends, and every later request
+    of the parent names it (ConcatKV), so it is reused side by side, never recomputed."""
+    program = row.program
+    while not all(row.reached.get(c) == len(program.history(c)) for c in op.children):
+        yield BLOCK
+    codec = row.env.codec
+    if prompt.conversation is not None:
+        raise RowError("join(mode=\"concate_and_append\") needs a chat template lmc can cut into role texts",
+                       program.row_id, op.node)
+    if prompt.concat is not None:
+        raise RowError("this state was already joined with mode=\"concate_and_append\"; lmc concatenates a state once",
+                       program.row_id, op.node)
+    base = codec.commit(prompt)
+    paths = [codec.commit(row.prompts[c]) for c in op.children]
+    if any(path[: len(base)] != base for path in paths):
+        raise RowError("join(mode=\"concate_and_append\") needs the parent unchanged since the fork "
+                       "(as SGLang does); append to the parent after the join", program.row_id, op.node)
+    branches = [path[len(base):] for path in paths]
+    if row.env.concat_kv:
+        pins = tuple(Request(path, SamplingParams(max_tokens=0), pin=True) for path in paths)
+        outputs: list[RequestOutput] = yield Submit(pins, op.node, "join branches")
+        row.held.extend(o.rid for o in outputs)
+        prompt.concat = ConcatKV(len(base), tuple(len(b) for b in branches))
+    prompt.ids = base + [t for b in branches for t in b]
 
 
 def sampling(call: GenCall, seed: int) -> SamplingParams:

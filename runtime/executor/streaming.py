@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lmc.runtime.executor.execute import RunOptions
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 class StreamingState:
     """A row in flight; `text_iter(name)` streams one gen's text (every gen's when None)."""
 
-    def __init__(self, plan: Plan, inputs: dict[str, Any], runtime: Any) -> None:
+    def __init__(self, plan: Plan, inputs: dict[str, Any], runtime: Any, options: RunOptions | None = None) -> None:
         from lmc.runtime.api import default_backend
 
         self._runtime = runtime or default_backend()
@@ -33,6 +34,7 @@ class StreamingState:
         self._changed = threading.Condition()
         self._state: Any = None
         self._error: BaseException | None = None
+        self._options = replace(options or RunOptions(), keep_text=True, token_sink=self._token)
         self._thread = threading.Thread(target=self._run, args=(plan, inputs), name="lmc-stream", daemon=True)
         self._thread.start()
 
@@ -99,7 +101,7 @@ class StreamingState:
 
         try:
             (state,) = run_plan(plan, [inputs], progress=False, runtime=self._runtime,
-                                   options=RunOptions(keep_text=True, token_sink=self._token))
+                                   options=self._options)
             if state.ok:  # what the tokens did not show yet (a stop string's cut, a jump-forward)
                 for name, stream in self._streams.values():
                     value = state.outputs.get(name)

@@ -84,7 +84,7 @@ def completion_prompts(body: dict[str, Any], engine: Engine) -> list[list[int]]:
     """`prompt` as text, a list of texts, token ids or a list of token-id lists."""
     prompt = body.get("prompt")
     if isinstance(prompt, str):
-        return [engine.tokenizer.encode(prompt, add_bos=engine.tokenizer.bos_token_id is not None)]
+        return [engine.tokenizer.encode_run(prompt, at_start=True)]
     if isinstance(prompt, list) and prompt:
         if all(isinstance(p, int) and not isinstance(p, bool) for p in prompt):
             return [list(prompt)]

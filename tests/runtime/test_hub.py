@@ -23,15 +23,19 @@ def test_pull_without_an_index_names_the_offline_fallback(monkeypatch: pytest.Mo
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not USER_SMOLLM2.is_file(), reason=f"SmolLM2 not pulled at {USER_SMOLLM2} (lmc models pull)")
-def test_smollm2_answers_a_factual_question() -> None:
-    from lmc.runtime.config import EngineConfig
-    from lmc.runtime.engine import Engine
-    from lmc.runtime.request import SamplingParams
+@pytest.mark.skipif(not USER_SMOLLM2.is_file(), reason=f"SmolLM2 not pulled at {USER_SMOLLM2} (lmc models pull smollm2-135m)")
+def test_smollm2_answers_a_chat_program_with_and_without_a_system_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lmc
+    from lmc.runtime import api
 
-    engine = Engine(EngineConfig(model=str(USER_SMOLLM2)))
-    # ChatML written out: the role pieces cannot be derived yet (the template's default system
-    # prompt changes the opening), see RoleTemplate.
-    prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
-    out = engine.generate([prompt], SamplingParams(max_tokens=16))[0]
-    assert "Paris" in out.text
+    @lmc.program
+    def capital(s, country: str, system: bool):
+        if system:
+            s += lmc.system("You are a geography teacher. Answer in one short sentence.")
+        s += lmc.user(f"What is the capital of {country}?")
+        s += lmc.assistant(lmc.gen("answer", max_tokens=16))
+
+    monkeypatch.setattr(api, "_default", api.Runtime(model=str(USER_SMOLLM2)))  # ChatML, its default system prompt
+    states = capital.run_batch([{"country": "France", "system": False}, {"country": "France", "system": True}],
+                               progress=False)
+    assert all("Paris" in state["answer"] for state in states), [state["answer"] for state in states]
