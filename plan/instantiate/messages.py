@@ -22,7 +22,8 @@ def messages(row: RowProgram, state: int = 0) -> list[dict[str, str]]:
                 out.append({"role": role, "content": "".join(parts).lstrip()})
                 role = None
         elif role is not None:
-            parts.append(row.text(op) if isinstance(op, TextOp) else row.values.get(op.id, ""))
+            value = row.text(op) if isinstance(op, TextOp) else row.values.get(op.id, "")
+            parts.append(value if isinstance(value, str) else str(value[0]) if value else "")  # n > 1: the first
     return out
 
 
