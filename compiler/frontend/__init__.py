@@ -46,16 +46,22 @@ def lower_program(program: Program) -> Graph:
 
 def _signature(ctx: Context, exprs: ExpressionLowerer, fdef: ast.FunctionDef) -> tuple[str, list[Param]]:
     args = fdef.args
-    if args.vararg or args.kwarg:
-        raise ctx.error(fdef, "a program cannot take *args or **kwargs",
-                             "name every input; each row of data.jsonl supplies them by name")
+    if args.kwarg:
+        raise ctx.error(fdef, "a program cannot take **kwargs",
+                        "name every input; each row of data.jsonl supplies them by name")
     positional = [*args.posonlyargs, *args.args]
     if not positional:
         raise ctx.error(fdef, "a program's first parameter is the state", f"write def {fdef.name}(s, ...):")
     defaults = dict(zip([a.arg for a in positional][len(positional) - len(args.defaults):], args.defaults))
     defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
     params = []
-    for arg in [*positional[1:], *args.kwonlyargs]:
+    for arg in [*positional[1:], args.vararg, *args.kwonlyargs]:
+        if arg is None:
+            continue
+        if arg is args.vararg:  # `*context: str`: a list input, empty unless the row gives one
+            item = arg.annotation
+            params.append(Param(arg.arg, "list" if item is None else f"list[{ast.unparse(item)}]", [], False))
+            continue
         default = None
         if arg.arg in defaults:
             value, _ = exprs.folded(defaults[arg.arg])

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmc.plan.errors import RowError
 from lmc.plan.instantiate.interpreter import StateHandle
+from lmc.plan.instantiate.messages import messages
 from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
     VALUE_OPS,
@@ -106,6 +107,5 @@ def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | N
 
 __all__ = [
     "PROMPT_OPS", "VALUE_OPS", "CallOp", "ForkOp", "GenOp", "ImageOp", "Instantiator", "JoinOp", "Op", "RoleOp",
-    "RoleTexts",
-    "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate",
+    "RoleTexts", "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate", "messages",
 ]

@@ -142,16 +142,16 @@ class RowProgram:
         return self.finished and not self.pending()
 
     def outputs(self) -> dict[str, Any]:
-        """The row's output: the returned dict, else every named variable (see module doc)."""
+        """The row's output: a returned dict; else every named variable, and any other returned
+        value under "ret_value" (where SGLang's `state.ret_value` holds it)."""
         if not self.done:
             raise RowError("the row has not finished", self.row_id)
-        if self.returned is not None:
-            returned = self.returned
-            value = self._guard(lambda: evaluate(returned, {}, None, self.read_ref), None)
-            if not isinstance(value, dict):
-                raise RowError(f"a program must return a dict, got {type(value).__name__}", self.row_id)
-            return json.loads(json.dumps(value, default=str))
-        return variables_output(self)
+        if self.returned is None:
+            return variables_output(self)
+        returned = self.returned
+        value = json.loads(json.dumps(self._guard(lambda: evaluate(returned, {}, None, self.read_ref), None),
+                                      default=str))
+        return value if isinstance(value, dict) else {**variables_output(self), "ret_value": value}
 
     # -- internals -----------------------------------------------------------------------------
     def _advance(self) -> list[Op]:

@@ -231,7 +231,8 @@ class Continue:
 
 @dataclass(frozen=True)
 class Return:
-    """The row's output (must be a dict); without it, the output is every named variable."""
+    """The row's output when a dict; any other value is output as "ret_value" beside the named
+    variables, which are the output without a return."""
 
     kind: ClassVar[str] = "return"
     arms: ClassVar[tuple[str, ...]] = ()

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from lmc.plan.errors import RowError
-from lmc.plan.instantiate import Instantiator, RowProgram
+from lmc.plan.instantiate import Instantiator, RowProgram, messages
 from lmc.runtime.engine import InvalidRequest
 from lmc.runtime.executor.awaits import Block, Pin, Submit
 from lmc.runtime.executor.engine_like import EngineLike
@@ -153,9 +153,10 @@ class Driver:
             return
         meta = {"flags": row.flags, "generated_tokens": row.generated_tokens}
         text = row.final_text() if self.keep_text else None
+        chat = messages(row.program) if self.keep_text else None
         info = row.meta_infos() if self.keep_text else None
         self._close(live)
-        self._emit(RowResult(live.job.index, live.job.id, outputs, meta, text=text, meta_info=info))
+        self._emit(RowResult(live.job.index, live.job.id, outputs, meta, text=text, messages=chat, meta_info=info))
 
     def _fail(self, live: _Live, exc: BaseException) -> None:
         live.failed = True

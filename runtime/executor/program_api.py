@@ -58,6 +58,12 @@ class ProgramState:
             raise KeyError(f"this row has no output {name!r} (it has: {known})")
         return outputs[name]
 
+    @property
+    def ret_value(self) -> Any:
+        """What the program returned, as SGLang's `state.ret_value` (None without a return)."""
+        outputs = self.outputs
+        return outputs.get("ret_value") if "ret_value" in outputs else None
+
     def get(self, name: str, default: Any = None) -> Any:
         return self.outputs.get(name, default)
 
@@ -82,6 +88,13 @@ class ProgramState:
         if self._result.error is not None:
             raise RowFailed(self.error)
         return self._result.text or ""
+
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages of `s`, as SGLang's `state.messages()`: [{"role", "content"}, ...],
+        one per role block, the content without the chat template's texts."""
+        if self._result.error is not None:
+            raise RowFailed(self.error)
+        return [dict(m) for m in self._result.messages or []]
 
     def __repr__(self) -> str:
         body = f"error={self.error!r}" if not self.ok else f"outputs={self._result.outputs!r}"

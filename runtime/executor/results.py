@@ -18,8 +18,9 @@ class RowFailure:
 class RowResult:
     """One row, finished. `index` is its position in the input; `id` its "id" field or line
     number. `meta` holds only deterministic facts (flags, generated tokens), so a rerun or a
-    resumed run writes the same bytes. `text` is the final prompt of `s` and `meta_info` each
-    gen's and select's `get_meta_info` (both kept for the Python API only)."""
+    resumed run writes the same bytes. `text` is the final prompt of `s`, `messages` its chat
+    messages and `meta_info` each gen's and select's `get_meta_info` (all kept for the Python API
+    only)."""
 
     index: int
     id: Any
@@ -27,6 +28,7 @@ class RowResult:
     meta: dict[str, Any] = field(default_factory=dict)
     error: RowFailure | None = None
     text: str | None = None
+    messages: list[dict[str, str]] | None = None
     meta_info: dict[str, Any] | None = None
 
     @property

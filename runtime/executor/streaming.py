@@ -1,5 +1,6 @@
-"""`program.run(stream=True)`: the row runs on a thread while `state.text_iter(name)` yields its
-gens' text as tokens arrive, from the local engine or an API backend alike.
+"""`program.run(stream=True)`: the row runs on a thread while `state.text_iter(name)` (or `async
+for` over `state.text_async_iter(name)`) yields its gens' text as tokens arrive, from the local
+engine or an API backend alike.
 
 Every iterator reads the whole stream from its start, so it may be started late or twice; once
 the row is done the state acts as its finished `ProgramState`.
@@ -7,8 +8,9 @@ the row is done the state acts as its finished `ProgramState`.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +38,10 @@ class StreamingState:
         self._thread = threading.Thread(target=self._run, args=(plan, inputs), name="lmc-stream", daemon=True)
         self._thread.start()
 
-    def text_iter(self, name: str | None = None) -> Iterator[str]:
+    def text_iter(self, name: str | None = None, *, var_name: str | None = None) -> Iterator[str]:
+        """The gen `name`'s text as it arrives (every gen's when None); `var_name=` is SGLang's
+        spelling of `name`."""
+        name = name if var_name is None else var_name
         seen = 0
         while True:
             with self._changed:
@@ -51,6 +56,14 @@ class StreamingState:
                 if self._error is not None:
                     raise self._error
                 return
+
+    async def text_async_iter(self, name: str | None = None, *, var_name: str | None = None) -> AsyncIterator[str]:
+        """`text_iter` for `async for` (SGLang's spelling): each wait for text runs on a worker
+        thread, so the event loop goes on meanwhile."""
+        chunks = self.text_iter(name, var_name=var_name)
+        end = object()
+        while (chunk := await asyncio.to_thread(next, chunks, end)) is not end:
+            yield chunk
 
     @property
     def done(self) -> bool:

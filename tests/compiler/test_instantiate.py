@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lmc.compiler.frontend import lower_program
-from lmc.plan.errors import RowError
+from lmc.plan.errors import CompileError, RowError
 from lmc.plan.instantiate import (
     ForkOp,
     GenOp,
@@ -121,6 +121,40 @@ def test_return_dict_and_json_values(program):
     row = instantiate(lower_program(prog), {"text": "t"})
     row.record(1, '{"name": "Ada"}')
     assert row.outputs() == {"name": "Ada", "raw": '{"name": "Ada"}'}
+
+
+def test_a_returned_list_is_ret_value_beside_the_variables(program):
+    prog = program(
+        """
+        @lmc.program
+        def pair(s, text: str):
+            s += text + lmc.gen("a", max_tokens=1) + lmc.gen("b", max_tokens=1)
+            return [s["a"], s["b"]]
+        """
+    )
+    row = instantiate(lower_program(prog), {"text": "t"})
+    gen_a, gen_b = row.pending()
+    row.record(gen_a.id, "x")
+    row.record(gen_b.id, "y")
+    assert row.outputs() == {"a": "x", "b": "y", "ret_value": ["x", "y"]}
+
+
+def test_star_args_are_a_list_input(program):
+    graph = lower_program(program(
+        """
+        @lmc.program
+        def rag(s, question: str, *context: str, k: int = 1):
+            s += question + "\\n".join(context) * k
+        """
+    ))
+    inst = Instantiator(graph)
+    assert inst.bind({"question": "q", "context": ["a", "b"]}) == {"question": "q", "context": ["a", "b"], "k": 1}
+    assert inst.bind({"question": "q"})["context"] == []  # no *context given: empty, as in Python
+    assert instantiate(graph, {"question": "q", "context": ["a", "b"]}).ops[0].text == "qa\nb"
+    with pytest.raises(RowError, match="should be list"):
+        inst.bind({"question": "q", "context": "a"})
+    with pytest.raises(CompileError, match=r"cannot take \*\*kwargs"):
+        lower_program(program("@lmc.program\ndef p(s, **extra):\n    s += 'x'\n"))
 
 
 def test_inputs_are_bound_and_checked(program):

@@ -3,6 +3,7 @@ the local engine and from `lmc serve` through the API backend, and adds up to th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -43,3 +44,14 @@ def test_text_iter_streams_each_gen_while_the_row_runs(backend):
     assert len(chunks) > 1 and "".join(chunks) == state["story"]
     assert "".join(state.text_iter()) == state["story"] + state["moral"]  # every gen, from the start
     assert state["story"] == story.run(topic="rain")["story"]  # streaming does not change the text
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_sglang_spellings_var_name_and_async_iteration(backend):
+    state = story.run(stream=True, topic="rain")
+
+    async def collect() -> list[str]:
+        return [chunk async for chunk in state.text_async_iter(var_name="moral")]
+
+    assert "".join(asyncio.run(collect())) == state["moral"]
+    assert "".join(state.text_iter(var_name="story")) == state["story"]

@@ -1,0 +1,26 @@
+"""Ported from SGLang's test/lang/test_bind_cache.py (test_cache); only `import lmc as sgl` changed
+(the program, nested in the test method there, lifted to module level; the test's own calls moved
+under `__main__`; the `bind` stays at module level: it defines the bound program). Rows:
+{"question"} for the bound `few_shot_qa_2` ({"prompt", "question"} for `few_shot_qa`); the test
+reads nothing. The test's `cache(backend)` asks the backend to prefill the bound prefix."""
+
+import lmc as sgl
+
+
+@sgl.function
+def few_shot_qa(s, prompt, question):
+    s += prompt
+    s += "Q: What is the capital of France?\n"
+    s += "A: Paris\n"
+    s += "Q: " + question + "\n"
+    s += "A:" + sgl.gen("answer", stop="\n")
+
+
+few_shot_qa_2 = few_shot_qa.bind(
+    prompt="Answer the following questions as if you were a 5-year-old kid.\n\n"
+)
+
+
+if __name__ == "__main__":
+    backend = sgl.Runtime(model_path="meta-llama/Llama-3.1-8B-Instruct")
+    few_shot_qa_2.cache(backend)
