@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from lmc.cli.log_level import LogLevel
+
 models_app = typer.Typer(rich_markup_mode=None, help="Models: list the known and downloaded ones, pull one ahead of time.",
                          no_args_is_help=True)
 
@@ -33,7 +35,7 @@ def _parameters(fields: dict[str, Any]) -> int:
 
 
 @models_app.command("list")
-def list_cmd() -> None:
+def list_cmd(log_level: LogLevel = None) -> None:
     """Every model name lmc takes, whether it is on disk under $LMC_HOME, and its size."""
     from lmc.runtime.config import DEFAULT_MODEL
     from lmc.runtime.models.hub import PULLABLE, pulled_path
@@ -58,7 +60,8 @@ def list_cmd() -> None:
 
 
 @models_app.command("pull")
-def pull_cmd(name: Annotated[str, typer.Argument(help="A model to fetch, e.g. smollm2-135m.")]) -> None:
+def pull_cmd(name: Annotated[str, typer.Argument(help="A model to fetch, e.g. smollm2-135m.")],
+             log_level: LogLevel = None) -> None:
     """Fetch a model now (a later run then starts offline); a model already pulled is kept."""
     from lmc.runtime.models.hub import PULLABLE, PullError, pull, pulled_path
 

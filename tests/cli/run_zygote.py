@@ -3,7 +3,7 @@
 Started as `python run_zygote.py MODEL_DIR`, it imports torch and lmc and builds the engine for
 MODEL_DIR once, on one thread (so no torch thread pool exists when it forks). Then, for each
 JSON command read on stdin, it forks a child that runs the `lmc` command line (`app(args)`, the
-engine constructor handing it the engine built here) with stdout and stderr to `log`, and
+model loader and the engine constructor handing it the model and engine built here) with stdout and stderr to `log`, and
 answers on stdout with one JSON line:
 - `{"args", "log", "signal": n, "at_rows": k}`: send signal n once the output's journal holds k
   rows, wait; answer `{"exit": status, "journaled": rows when signalled}` (status as
@@ -23,8 +23,10 @@ from pathlib import Path
 import torch
 
 import lmc.runtime.engine as engine_module
+import lmc.runtime.model_loader as loader_module
 from lmc.cli.main import app
 from lmc.runtime.config import EngineConfig
+from lmc.runtime.model_loader import LoadedModel
 
 POLL_S = 0.002
 THREADS = torch.get_num_threads()
@@ -72,11 +74,17 @@ def main() -> None:
     torch.set_num_threads(1)  # no thread pool here: a forked child would inherit it dead
     built = engine_module.Engine(EngineConfig(model=model))
 
-    def shared_engine(config: EngineConfig) -> engine_module.Engine:
-        assert config.model == model, config.model
+    def shared_model(name: str, *_: object) -> LoadedModel:
+        assert name == model, name
+        return built.loaded
+
+    def shared_engine(config: EngineConfig, loaded: LoadedModel | None = None) -> engine_module.Engine:
+        assert config.model == model and loaded in (None, built.loaded), config.model
         return built
 
-    engine_module.Engine = shared_engine  # `lmc run` looks it up in the module when it runs
+    # `lmc run` looks both up in their modules when it runs
+    loader_module.load_model = shared_model
+    engine_module.Engine = shared_engine
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
