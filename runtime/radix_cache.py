@@ -22,10 +22,10 @@ from lmc.runtime.radix_node import RadixStats, TreeNode, format_tree
 _EMPTY = torch.empty(0, dtype=torch.int64)
 
 
-def _common_len(key: tuple[int, ...], tokens: Sequence[int], start: int, end: int | None = None) -> int:
+def common_prefix_len(key: Sequence[int], tokens: Sequence[int], start: int = 0, end: int | None = None) -> int:
     """Length of the common prefix of `key` and `tokens[start:end]`."""
     n = min(len(key), (len(tokens) if end is None else end) - start)
-    if tuple(tokens[start : start + n]) == key[:n]:  # the usual case, compared at C speed
+    if tuple(tokens[start : start + n]) == tuple(key[:n]):  # the usual case, compared at C speed
         return n
     i = 0
     while i < n and key[i] == tokens[start + i]:
@@ -75,7 +75,7 @@ class RadixCache:
         self._clock += 1
         node, pos, parts = self.root, 0, []
         while pos < len(tokens) and (child := node.children.get(tokens[pos])) is not None:
-            n = _common_len(child.key, tokens, pos)
+            n = common_prefix_len(child.key, tokens, pos)
             if n < len(child.key):
                 child = self._split(child, n)
             self._touch(child)
@@ -99,7 +99,7 @@ class RadixCache:
         if node is None:
             node, depth = self.root, 0
         while depth < limit and (child := node.children.get(tokens[depth])) is not None:
-            n = _common_len(child.key, tokens, depth, limit)
+            n = common_prefix_len(child.key, tokens, depth, limit)
             if n < len(child.key):
                 return node, depth, n
             node, depth = child, depth + n
@@ -150,7 +150,7 @@ class RadixCache:
                 self.stats.inserted_tokens += len(leaf.key)
                 self._push_if_evictable(leaf)
                 return pos
-            n = _common_len(child.key, tokens, pos)
+            n = common_prefix_len(child.key, tokens, pos)
             if n < len(child.key):
                 child = self._split(child, n)
             self._touch(child)

@@ -18,7 +18,7 @@ import torch
 
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.kv_pool import KVPool
-from lmc.runtime.radix_cache import RadixCache
+from lmc.runtime.radix_cache import RadixCache, common_prefix_len
 from lmc.runtime.sequence import SeqStatus, Sequence
 
 log = logging.getLogger(__name__)
@@ -307,15 +307,8 @@ class _PrefixesInFlight:
                 continue
             own = tokens[c : c + self.threshold]
             need = min(self.threshold, (len(tokens) - c + 1) // 2)
-            if any(_common_len(own, run) >= need for run in runs):
+            if any(common_prefix_len(own, run) >= need for run in runs):
                 return True
         return False
 
 
-def _common_len(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

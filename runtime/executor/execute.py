@@ -114,7 +114,7 @@ def execute(
         log.warning("the model has no chat template, so rows that use system/user/assistant will fail: %s",
                     roles_error)
     codec = TokenCodec(tokenizer, frozenset(engine.eos_ids), whole_conversations=whole)
-    constraints = constraints or ConstraintCompiler(codec.table, tokenizer.eos_token_id, engine.vocab_size)
+    constraints = constraints or constraint_compiler(engine)
     instantiator = Instantiator(plan, roles, options.max_loop_iterations, dict(options.gen_defaults))  # checks the sources first
     host = HostFunctions.for_graph(plan.graph) if plan.has_host_calls else None
     model = getattr(getattr(engine, "config", None), "model", None) or type(engine).__name__

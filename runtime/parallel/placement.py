@@ -25,6 +25,7 @@ from lmc.plan.cache_model import (
 )
 from lmc.plan.file import Plan
 from lmc.runtime.executor.inputs import RowJob
+from lmc.runtime.radix_cache import common_prefix_len
 
 POLICIES = ("planned", "round-robin")
 # A cut may move this share of one shard's predicted cost away from an equal split to reach a
@@ -78,7 +79,7 @@ def _planned(plan: Plan, jobs: list[RowJob], workers: int, tokenize: Tokenize, r
     keyed.sort(key=lambda k: (k[0], k[1]))
     trie = _PrefixTrie()
     costs = [sum(trie.insert(r) for r in requests) for _, _, _, requests in keyed]
-    shared = [0] + [_common(a[0][0], b[0][0]) if a[0] and b[0] else 0 for a, b in zip(keyed, keyed[1:])]
+    shared = [0] + [common_prefix_len(a[0][0], b[0][0]) if a[0] and b[0] else 0 for a, b in zip(keyed, keyed[1:])]
     cuts = _cuts(costs, shared, workers)
     shards = [sorted((k[2] for k in keyed[start:end]), key=lambda j: j.index)
               for start, end in zip([0, *cuts], [*cuts, len(keyed)])]
@@ -126,10 +127,3 @@ class _PrefixTrie:
         return computed
 
 
-def _common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
