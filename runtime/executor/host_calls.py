@@ -13,9 +13,7 @@ becomes its row's error, naming the function and the frame that raised.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
 import sys
 import traceback
 from pathlib import Path
@@ -26,6 +24,7 @@ from lmc.plan.errors import PlanError, RowError
 from lmc.plan.expr import Global, walk
 from lmc.plan.instantiate import CallOp, RowProgram
 from lmc.plan.ir import Graph, HostCall, Source, node_exprs
+from lmc.plan.sources import import_file
 
 
 class HostFunctions:
@@ -83,7 +82,7 @@ class HostFunctions:
             return importlib.import_module(name)
         path = str(Path(self.sources[source].path).resolve())
         if path not in self._modules:
-            self._modules[path] = loaded_from(path) or import_file(path)
+            self._modules[path] = loaded_from(path) or import_file(Path(path), "lmc_host")
         return self._modules[path]
 
 
@@ -94,27 +93,6 @@ def loaded_from(path: str) -> ModuleType | None:
         if file and Path(file).resolve() == Path(path):
             return module
     return None
-
-
-def import_file(path: str) -> ModuleType:
-    """Import a program file by path, with its folder importable as it is when run as a script."""
-    stem = Path(path).stem
-    name = f"lmc_host_{stem}_{hashlib.sha256(path.encode()).hexdigest()[:8]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    folder = str(Path(path).parent)
-    sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    finally:
-        sys.path.remove(folder)
-    return module
 
 
 def last_frame(exc: BaseException) -> str:
