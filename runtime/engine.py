@@ -376,10 +376,11 @@ class Engine:
             allowed = torch.empty(len(seqs), self.vocab_size, dtype=torch.bool, device=logits.device)
             fill_masks([(s.request.constraint, s.constraint_state) for s in seqs], allowed)
             allowed = allowed[:, : logits.shape[-1]]
+        params = [s.request.sampling for s in seqs]
         return sample(
             logits,
-            [s.request.sampling for s in seqs],
-            [s.output_ids for s in seqs],
+            params,
+            [s.output_ids if p.frequency_penalty or p.presence_penalty else [] for s, p in zip(seqs, params)],
             [s.generator for s in seqs],
             allowed,
             self._generator,
@@ -388,8 +389,8 @@ class Engine:
 
     def _check_stop(self, seq: Sequence, end: int | None = None) -> None:
         """Stop conditions after `token_ids[:end]` (all of them by default)."""
-        output = seq.token_ids[seq.prompt_len : end]
-        reason = check_stop(output, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation)
+        reason = check_stop(seq.token_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation,
+                            seq.prompt_len, end)
         constraint = seq.request.constraint
         if reason is None and constraint is not None and constraint.is_terminal(seq.constraint_state):
             reason = FinishReason.CONSTRAINT
