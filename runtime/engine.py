@@ -298,11 +298,12 @@ class Engine:
         """Mark the batch's tokens computed and share finished prefill chunks with the cache;
         returns the prefill-only requests that are done."""
         done = []
+        prefill = 0
         for seq, n, row in zip(batch.seqs, batch.extend_lens, sample_rows):
-            prompt_part = max(0, min(seq.num_computed + n, seq.prompt_len) - seq.num_computed)
-            self._stats.prefill_tokens += prompt_part
-            self._stats.decode_tokens += n - prompt_part
-            seq.num_computed += n
+            computed = seq.num_computed
+            if computed < seq.prompt_len:
+                prefill += min(computed + n, seq.prompt_len) - computed
+            seq.num_computed = computed + n
             if seq.finish_reason is not None:
                 continue
             if row < 0 and seq.num_pending == 0:
@@ -310,6 +311,8 @@ class Engine:
                 done.append(seq)
             elif n > 1:
                 self.scheduler.cache_progress(seq)
+        self._stats.prefill_tokens += prefill
+        self._stats.decode_tokens += sum(batch.extend_lens) - prefill
         return done
 
     def _read(self, step: LaunchedStep) -> list[Sequence]:
@@ -380,7 +383,7 @@ class Engine:
         return sample(
             logits,
             params,
-            [s.output_ids if p.frequency_penalty or p.presence_penalty else [] for s, p in zip(seqs, params)],
+            [s.output_ids if p.frequency_penalty or p.presence_penalty else () for s, p in zip(seqs, params)],
             [s.generator for s in seqs],
             allowed,
             self._generator,

@@ -232,12 +232,13 @@ class Scheduler:
             self.waiting = [s for s in self.waiting if s.status is SeqStatus.WAITING]
 
     def _admission_order(self) -> list[Sequence]:
-        starved = [s for s in self.waiting if self._is_starved(s)]
-        rest = [s for s in self.waiting if not self._is_starved(s)]
+        cutoff = self.step_index - self.config.starvation_steps  # arrived by then: starved
+        starved, rest = [], []
+        for seq in self.waiting:
+            (starved if seq.arrival_step <= cutoff else rest).append(seq)
         starved.sort(key=lambda s: (s.arrival_step, s.request.priority))
         if self.config.schedule_policy == "lpm" and self.cache.enabled:
-            hit = {id(s): self._cached_length(s) for s in rest}
-            rest.sort(key=lambda s: (-hit[id(s)], s.request.priority, s.arrival_step))
+            rest.sort(key=lambda s: (-self._cached_length(s), s.request.priority, s.arrival_step))  # one look each
         else:
             rest.sort(key=lambda s: (s.request.priority, s.arrival_step))
         return starved + rest
