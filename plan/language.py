@@ -120,8 +120,9 @@ def gen(
             f"lmc.gen({name!r}) has {len(given)} constraints ({', '.join(a + '=' for a in given)}); "
             "a gen takes at most one of regex=, json_schema=, grammar=, choices=, dtype="
         )
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
-        raise LanguageError(f"max_tokens must be an int > 0, got {max_tokens!r}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+        raise LanguageError(f"max_tokens must be an int >= 0 (0: score the prompt, generate nothing), "
+                            f"got {max_tokens!r}")
     ids = () if stop_token_ids is None else tuple(stop_token_ids) if isinstance(stop_token_ids, Iterable) else None
     if ids is None or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids):
         raise LanguageError(f"stop_token_ids must be a list of token ids (ints >= 0), got {stop_token_ids!r}")

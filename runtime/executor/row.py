@@ -249,22 +249,32 @@ def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None)
 
 def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     """One request, or n of them (SGLang's `n`: the value is the list of completions, the state
-    goes on with the first)."""
+    goes on with the first). `max_tokens=0` scores the prompt and generates nothing (SGLang's
+    prefill-only request): the value is "", and with return_logprob the meta info's
+    `output_top_logprobs` holds the next token's top-k, taken from one greedy token that is
+    then dropped."""
     codec = row.env.codec
     call = op.call
-    constraint = row.env.constraints.get(call, row.program.row_id, op.node)
+    scoring = call.sampling.max_tokens == 0
+    constraint = None if scoring else row.env.constraints.get(call, row.program.row_id, op.node)
     source = row.env.constraints.source(call) if constraint is not None else None
     sink = row.env.token_sink
-    on_token = None if sink is None else (lambda rid, token: sink(rid, op.name, call.sampling.stop, token))
+    on_token = None if sink is None or scoring else (lambda rid, token: sink(rid, op.name, call.sampling.stop, token))
     base = codec.commit(prompt)
     asked = call.logprobs
     start = None if asked is None or asked.start is None else min(max(asked.start, 1), len(base))
+    probe = SamplingParams(max_tokens=0 if asked is None else 1)
     requests = tuple(
-        Request(list(base), sampling(call, row.seed(op, k)), constraint=constraint, constraint_source=source,
-                on_token=on_token if k == 0 else None, logprobs=None if asked is None else asked.top,
-                logprob_start=start, concat=prompt.concat)
-        for k in range(call.n))
+        Request(list(base), probe if scoring else sampling(call, row.seed(op, k)), constraint=constraint,
+                constraint_source=source, on_token=on_token if k == 0 else None,
+                logprobs=None if asked is None else asked.top, logprob_start=start, concat=prompt.concat)
+        for k in range(1 if scoring else call.n))
     outputs: list[RequestOutput] = yield Submit(requests, op.node, "gen", modeled=row.modeled_as(op, "request"))
+    if scoring:
+        info = gen_meta(codec, outputs[0], asked, base, generated=False)
+        row.meta_info[op.id] = info if call.n == 1 else [info] * call.n
+        row.record(op, "" if call.n == 1 else [""] * call.n)
+        return
     results = [codec.gen_result(output, call) for output in outputs]
     prompt.extend(results[0].ids, results[0].text)
     for output in outputs:
@@ -282,17 +292,22 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     row.record(op, results[0].text if call.n == 1 else [r.text for r in results])
 
 
-def gen_meta(codec: TokenCodec, output: RequestOutput, asked: LogprobArgs | None, prompt: list[int]) -> dict[str, Any]:
+def gen_meta(codec: TokenCodec, output: RequestOutput, asked: LogprobArgs | None, prompt: list[int],
+             generated: bool = True) -> dict[str, Any]:
     """What SGLang's `s.get_meta_info(name)` holds for a gen: token counts, the finish reason,
-    and with return_logprob (logprob, token id, text or None) triples as SGLang spells them."""
+    and with return_logprob (logprob, token id, text or None) triples as SGLang spells them.
+    Not `generated` (max_tokens=0): no completion tokens, a length finish at 0, and one top-k
+    entry, the next token's (SGLang lists a placeholder token id 0 in output_token_logprobs;
+    lmc lists nothing there)."""
     reason = output.finish_reason
+    output_ids = output.output_ids if generated else []
     info: dict[str, Any] = {
         "prompt_tokens": output.prompt_len,
-        "completion_tokens": len(output.output_ids),
+        "completion_tokens": len(output_ids),
         "cached_tokens": output.cached_tokens,
-        "finish_reason": {"type": "length", "length": len(output.output_ids)} if reason is FinishReason.LENGTH
+        "finish_reason": {"type": "length", "length": len(output_ids)} if reason is FinishReason.LENGTH or not generated
         else {"type": "abort"} if reason is FinishReason.ABORT
-        else {"type": "stop", "matched": output.output_ids[-1] if output.output_ids else None},
+        else {"type": "stop", "matched": output_ids[-1] if output_ids else None},
     }
     if asked is None:
         return info
@@ -300,8 +315,9 @@ def gen_meta(codec: TokenCodec, output: RequestOutput, asked: LogprobArgs | None
     def triple(value: float | None, token: int) -> tuple[float | None, int, str | None]:
         return (value, token, codec.decode([token]) if asked.text else None)
 
-    info["output_token_logprobs"] = [triple(v, t) for v, t in zip(output.output_logprobs or [], output.output_ids)]
-    info["output_top_logprobs"] = [[triple(v, t) for t, v in pairs] for pairs in output.output_top_logprobs or []]
+    tops = [[triple(v, t) for t, v in pairs] for pairs in output.output_top_logprobs or []]
+    info["output_token_logprobs"] = [triple(v, t) for v, t in zip(output.output_logprobs or [], output_ids)]
+    info["output_top_logprobs"] = tops if generated else tops[:1] if asked.top else []
     if asked.start is not None:
         first = [triple(None, prompt[0])] if asked.start == 0 else []
         scored = prompt[max(asked.start, 1):]
