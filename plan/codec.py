@@ -18,10 +18,10 @@ from lmc.plan.ir import NODE_TYPES, Entry, Graph, Node, Param, Source, Span
 from lmc.plan.ir.graph import natural_key
 
 KINDS: dict[str, type] = {cls.kind: cls for cls in NODE_TYPES}  # type: ignore[attr-defined]
-_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test", "path"}
+_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test", "path", "frames"}
 # Fields added within format version 2: written only when they differ from their default, so a
 # plan that does not use them has the bytes it had before they existed.
-_LATER_FIELDS = {("select", "args"), ("join", "mode")}
+_LATER_FIELDS = {("select", "args"), ("join", "mode"), ("image", "frames")}
 
 
 def node_to_json(node: Node) -> dict[str, Any]:

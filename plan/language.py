@@ -18,7 +18,7 @@ from lmc.plan.choices import METHODS, ChoicesMethod, token_length_normalized
 from lmc.plan.errors import LanguageError
 from lmc.plan.sampling import SamplingParams
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "video", "assistant")
 CONSTRAINT_ARGS = ("regex", "json_schema", "grammar", "choices", "dtype")
 
 
@@ -272,7 +272,10 @@ def _marker(role: str, begin: bool) -> Callable[[], RoleMarker]:
 
 @dataclass(frozen=True)
 class ImageCall:
+    """An image, or with `frames` a video sampled at that many frames."""
+
     path: str
+    frames: int | None = None
 
 
 def image(path: str) -> ImageCall:
@@ -281,6 +284,16 @@ def image(path: str) -> ImageCall:
     if not isinstance(path, str) or not path:
         raise LanguageError(f"lmc.image needs a non-empty str path, got {path!r}")
     return ImageCall(path)
+
+
+def video(path: str, num_frames: int) -> ImageCall:
+    """SGLang's `video(path, num_frames)`: a video in the prompt, `num_frames` frames of it. It
+    compiles like `image`; running it needs a video model, so such a row fails naming the model."""
+    if not isinstance(path, str) or not path:
+        raise LanguageError(f"lmc.video needs a non-empty str path, got {path!r}")
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+        raise LanguageError(f"lmc.video needs num_frames, an int >= 1, got {num_frames!r}")
+    return ImageCall(path, num_frames)
 
 
 system = _role("system")
@@ -293,7 +306,7 @@ ROLE_MARKERS: dict[Callable[[], RoleMarker], RoleMarker] = {
     fn: fn() for fn in (system_begin, system_end, user_begin, user_end, assistant_begin, assistant_end)
 }
 PRIMITIVES: dict[Callable[..., Any], str] = {
-    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select", image: "image",
+    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select", image: "image", video: "video",
     system: "system", user: "user", assistant: "assistant",
     **{fn: fn.__name__ for fn in ROLE_MARKERS},
 }

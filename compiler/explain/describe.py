@@ -100,6 +100,9 @@ def describe(graph: Graph, node_id: str) -> Label:
     if isinstance(node, Fork):
         targets = ", ".join(f"{render_pattern(t)} = fork({_short(n)})" for t, n in zip(node.targets, node.sizes))
         return Label("fork", f"{targets} of {_short(node.state)}" + (f"  [group {node.group}]" if node.group else ""))
+    if isinstance(node, Image) and node.frames is not None:
+        return Label("other", f"{_short(node.state)} += video {_short(node.path)}, {_short(node.frames)} frames"
+                     "  (needs a video model)")
     if isinstance(node, Image):
         return Label("other", f"{_short(node.state)} += image {_short(node.path)}  (needs a vision model)")
     if isinstance(node, Join):

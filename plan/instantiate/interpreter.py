@@ -46,7 +46,7 @@ from lmc.plan.ir import (
     Select,
     Text,
 )
-from lmc.plan.language import SelectCall, as_select, gen, image, select
+from lmc.plan.language import SelectCall, as_select, gen, image, select, video
 
 if TYPE_CHECKING:
     from lmc.plan.instantiate.row_program import RowProgram
@@ -134,11 +134,12 @@ class Interpreter:
         elif isinstance(node, Image):
             state = yield from self.state_of(node.state)
             path = yield from self.value_of(node.path)
+            frames = None if node.frames is None else (yield from self.value_of(node.frames))
             try:
-                call = image(path)
+                call = image(path) if node.frames is None else video(path, frames)
             except LanguageError as exc:
                 raise EvalError(str(exc)) from None
-            self.row.emit(ImageOp(self.row.next_id(), state, node_id, call.path))
+            self.row.emit(ImageOp(self.row.next_id(), state, node_id, call.path, call.frames))
         elif isinstance(node, HostCall):
             yield from self.host_call(node_id, node)
         elif isinstance(node, Fork):

@@ -74,12 +74,14 @@ class SelectOp:
 
 @dataclass(frozen=True)
 class ImageOp:
-    """An image in `state`'s prompt (`lmc.image(path)`); only a vision model can run it."""
+    """An image in `state`'s prompt (`lmc.image(path)`), or a video of `frames` frames
+    (`lmc.video`); only a vision (video) model can run it."""
 
     id: int
     state: int
     node: str
     path: str
+    frames: int | None = None
 
 
 @dataclass(frozen=True)

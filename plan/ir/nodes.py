@@ -121,13 +121,15 @@ class Select:
 
 @dataclass(frozen=True)
 class Image:
-    """`lmc.image(path)` appended to a state (compiled; running it needs a vision model)."""
+    """`lmc.image(path)`, or with `frames` `lmc.video(path, num_frames)`, appended to a state
+    (compiled; running it needs a vision or video model)."""
 
     kind: ClassVar[str] = "image"
     arms: ClassVar[tuple[str, ...]] = ()
     state: Expr
     path: Expr
     span: Span | None = None
+    frames: Expr | None = None
 
 
 @dataclass(frozen=True)

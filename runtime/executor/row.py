@@ -201,8 +201,10 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
         elif isinstance(op, JoinOp):
             yield from at_node(row, op.node, run_concat(row, prompt, op))
         elif isinstance(op, ImageOp):
-            raise RowError(f"lmc.image({op.path!r}) needs a vision model, and {row.env.model} is a text model "
-                           "(lmc runs text models only)", program.row_id, op.node)
+            what = (f"lmc.image({op.path!r}) needs a vision model" if op.frames is None
+                    else f"lmc.video({op.path!r}, {op.frames}) needs a video model")
+            raise RowError(f"{what}, and {row.env.model} is a text model (lmc runs text models only)",
+                           program.row_id, op.node)
         elif isinstance(op, RoleOp):
             if prompt.conversation is None:
                 raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
