@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lmc.compiler.frontend import lower_program
-from lmc.plan.errors import CompileError
-from lmc.plan.errors import RowError
+from lmc.plan.errors import CompileError, RowError
 from lmc.plan.file import Plan
 from lmc.plan.instantiate import ForkOp, GenOp, ImageOp, RoleOp, TextOp, instantiate
 
