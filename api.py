@@ -79,7 +79,8 @@ class RunnableProgram(Program):
 
     def cache(self, backend: Any = None) -> int:
         """SGLang's `cache`: prefill the text every row starts with, so it is cached before the
-        rows come; returns its token count (0: the program starts with an input)."""
+        rows come; returns its token count. As in SGLang, a prefix of 64 characters or fewer
+        is not prefilled (0 is returned), nor is none (the program starts with an input)."""
         from lmc.runtime.executor.trace import cache_prefix
 
         return cache_prefix(plan_of(self), backend)

@@ -54,6 +54,19 @@ def next_token(s, question):
     s += " so" + sgl.gen("after", max_tokens=2, ignore_eos=True)
 
 
+HEAD_64, HEAD_65 = "Answer in one word. " * 3 + "Ok: ", "Answer in one word. " * 3 + "Ok:: "
+
+
+@sgl.function
+def headed_64(s, question):
+    s += HEAD_64 + question + sgl.gen("answer", max_tokens=2)
+
+
+@sgl.function
+def headed_65(s, question):
+    s += HEAD_65 + question + sgl.gen("answer", max_tokens=2)
+
+
 @sgl.function
 def sampled(s, question):
     s += "Q: " + question + "\nA:" + sgl.gen("many", max_tokens=4, n=3, ignore_eos=True)
@@ -254,4 +267,7 @@ def test_bind_trace_and_cache(runtime):
     before = engine.stats().prefill_tokens
     assert parallel_encoding.cache() == cached
     assert engine.stats().prefill_tokens - before == 1  # cached: only the last token is recomputed
-    assert qa.cache() == len(engine.tokenizer.encode_run("Q: ", True))
+    before = engine.stats().prefill_tokens
+    assert qa.cache() == 0 and engine.stats().prefill_tokens == before  # "Q: ": too short, as in SGLang
+    assert headed_64.cache() == 0  # SGLang's cache_program: only a prefix of len(prefix) > 64
+    assert headed_65.cache() == len(engine.tokenizer.encode_run(HEAD_65, True))
