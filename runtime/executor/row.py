@@ -59,10 +59,11 @@ class RowEnv:
     seed: int = 0
     roles_error: str | None = None  # why the model has no role texts, if it has none
     cache: bool = True
-    token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None  # (rid, gen name, stops, token)
+    token_sink: Callable[[str, int, str, tuple[str, ...], int], None] | None = None  # (rid, state, gen, stops, token)
     host: HostFunctions | None = None  # the plan's host functions (None: it has no calls)
     concat_kv: bool = False
     model: str = "the model"  # named by a row that needs what this model cannot do (an image)
+    text_sink: Callable[[Any, str], None] | None = None  # (row id, the text of `s` so far)
 
 
 class RowRun:
@@ -212,6 +213,8 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
         position += 1
         row.reached[state] = position
         row.version += 1
+        if state == 0 and row.env.text_sink is not None:
+            row.env.text_sink(program.row_id, row.final_text())
 
 
 def at_node(row: RowRun, node: str, co: Coroutine) -> Coroutine:
@@ -261,7 +264,8 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     constraint = None if scoring else row.env.constraints.get(call, row.program.row_id, op.node)
     source = row.env.constraints.source(call) if constraint is not None else None
     sink = row.env.token_sink
-    on_token = None if sink is None or scoring else (lambda rid, token: sink(rid, op.name, call.sampling.stop, token))
+    on_token = None if sink is None or scoring else (
+        lambda rid, token: sink(rid, op.state, op.name, call.sampling.stop, token))
     base = codec.commit(prompt)
     asked = call.logprobs
     start = None if asked is None or asked.start is None else min(max(asked.start, 1), len(base))

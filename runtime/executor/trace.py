@@ -18,7 +18,6 @@ from lmc.plan.ir import ENTRY, Prefix, RoleBegin, RoleEnd, Text
 from lmc.runtime.request import Request, SamplingParams
 from lmc.runtime.tokenizer import role_texts
 
-
 MIN_CACHED_CHARS = 64  # SGLang's cache_program: `if prefix and len(prefix) > 64`
 
 
