@@ -64,6 +64,8 @@ class CallLowerer:
             if func.id not in frame.bindings and func.id not in frame.local_names:
                 raise self.ctx.error(func, f"name `{func.id}` is not defined", ALLOWED_HINT)
             raise self.ctx.error(func, f"`{func.id}` is a local value and cannot be called", ALLOWED_HINT)
+        if isinstance(func, ast.Subscript) and isinstance(self.ctx.static_object(func.value), dict):
+            return self.host.lower_table(node, func)  # TOOLS[action](arg): a tool table
         raise self.ctx.error(func, "only named functions can be called here", ALLOWED_HINT)
 
     def _method_call(self, node: ast.Call, func: ast.Attribute) -> Lowered:

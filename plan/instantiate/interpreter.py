@@ -259,8 +259,11 @@ class Interpreter:
         which later expressions read as a `Ref` (they wait for it as they wait for a gen)."""
         args = tuple(reduce(a, self.scope) for a in node.positional)
         kwargs = tuple((k, reduce(v, self.scope)) for k, v in node.keywords)
-        deps = frozenset().union(*(refs(e) for e in (*args, *(v for _, v in kwargs))))
-        op = CallOp(self.row.next_id(), node_id, node.function, node.source, args, kwargs, tuple(sorted(deps)))
+        key = None if node.key is None else reduce(node.key, self.scope)
+        exprs = (*args, *(v for _, v in kwargs), *(() if key is None else (key,)))
+        deps = frozenset().union(*(refs(e) for e in exprs))
+        op = CallOp(self.row.next_id(), node_id, node.function, node.source, args, kwargs, tuple(sorted(deps)),
+                    node.table, key)
         self.row.emit(op)
         if isinstance(node.target, str):
             self.env[node.target] = Ref(op.id)

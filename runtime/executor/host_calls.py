@@ -41,7 +41,8 @@ class HostFunctions:
         host = cls(graph.sources)
         for node_id, node in graph.nodes_of(HostCall):
             assert isinstance(node, HostCall)
-            host.resolve(node.function, node.source, node_id)
+            for function, source in [(f, s) for _, f, s in node.table] or [(node.function, node.source)]:
+                host.resolve(function, source, node_id)
         for node_id, _, _, _ in graph.walk():
             for expr in node_exprs(graph.node(node_id)):
                 for e in walk(expr):
@@ -69,12 +70,13 @@ class HostFunctions:
 
     def call(self, program: RowProgram, op: CallOp) -> Any:
         """Run one call op of `program`; an exception inside it is the row's error."""
-        function = self.resolve(op.function, op.source, op.node)
+        target, source = program.call_target(op)
+        function = self.resolve(target, source, op.node)
         args, kwargs = program.call_arguments(op, self.read_global)
         try:
             return function(*args, **kwargs)
         except Exception as exc:
-            raise RowError(f"{op.function.partition(':')[2]}(...) raised {type(exc).__name__}: {exc}"
+            raise RowError(f"{target.partition(':')[2]}(...) raised {type(exc).__name__}: {exc}"
                            f"{last_frame(exc)}", program.row_id, op.node) from None
 
     def _module(self, name: str, source: int | None) -> ModuleType:

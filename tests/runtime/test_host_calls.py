@@ -251,6 +251,11 @@ def test_a_missing_function_fails_the_run_before_any_row(engine):
     plan = plan_of([HostCall("x", f"{HERE}:no_such_function", None), Text(S, Name("x"))], ())
     with pytest.raises(PlanError, match="calls .*:no_such_function .*cannot be found: AttributeError"):
         run(engine, plan, [{}])
+    table = (("a", f"{HERE}:search", None), ("b", f"{HERE}:gone", None))  # every entry of a tool table
+    plan = plan_of([HostCall("x", f"{HERE}:TOOLS", None, (Name("q"),), table=table, key=Name("q")),
+                    Text(S, Name("x"))], ("q",))
+    with pytest.raises(PlanError, match="calls .*:gone .*cannot be found"):
+        run(engine, plan, [{"q": "a"}])
 
 
 # -- the same, written as programs (the frontend lowers the calls) -------------------------------
@@ -273,6 +278,13 @@ def calculate(expression):
     return str(eval(expression))
 
 
+def count(query):
+    return f"{query} has {len(query)} letters."
+
+
+TOOLS = {"Search": search, "Count": count}
+
+
 class Verdict(pydantic.BaseModel):
     correct: bool
     grade: Literal["A", "B", "C"]
@@ -293,6 +305,22 @@ def react(s, question: str):
             break
         s += " [" + lmc.gen(f"query_{i}", choices=list(WIKI)) + "]\\n"
         s += f"Observation {i}: " + search(s[f"query_{i}"]) + "\\n"
+
+
+@lmc.program
+def react_tools(s, question: str):
+    s += question + "\\n"
+    for i in range(1, 4):
+        s += f"Action {i}: " + lmc.select(f"action_{i}", choices=["Search", "Count", "Finish"])
+        if s[f"action_{i}"] == "Finish":
+            break
+        s += " [" + lmc.gen(f"query_{i}", choices=list(WIKI)) + "]\\n"
+        s += f"Observation {i}: " + TOOLS[s[f"action_{i}"]](s[f"query_{i}"]) + "\\n"
+
+
+@lmc.program
+def pick_tool(s, tool: str, query: str):
+    s += "Tool: " + tool + "\\nObservation: " + TOOLS[tool](query) + "\\n" + lmc.gen("note", max_tokens=2)
 
 
 @lmc.program
@@ -331,6 +359,39 @@ def test_programs_react_loop_calls_its_dict_lookup_tool(engine, programs):
             query = result.outputs[f"query_{n}"]
             assert f"[{query}]\nObservation {n}: {WIKI[query]}\n" in result.text
     assert searched > 0
+
+
+def test_a_tool_table_calls_the_function_the_generated_action_names(engine, programs):
+    """TOOLS[action](query), `action` generated: each row runs the function its action names."""
+    _, progs = programs
+    plan = progs["react_tools"].compile()
+    (node,) = [n for n in plan.to_json()["nodes"] if n["kind"] == "call"]
+    assert node["function"] == "tools_prog:TOOLS"
+    assert node["table"] == [["Count", "tools_prog:count", 0], ["Search", "tools_prog:search", 0]]
+    questions = ["Which country is Paris in?", "Where is Rome?", "Count the letters of Paris.", "Finish now."]
+    results = run(engine, plan, [{"question": q} for q in questions])
+    tools = {"Search": lambda q: WIKI[q], "Count": lambda q: f"{q} has {len(q)} letters."}
+    used = set()
+    for result in results:
+        assert result.error is None, result.error
+        for n in range(1, 4):
+            action = result.outputs.get(f"action_{n}")
+            if action not in tools:
+                break
+            used.add(action)
+            query = result.outputs[f"query_{n}"]
+            assert f"[{query}]\nObservation {n}: {tools[action](query)}\n" in result.text
+    assert used  # a tool ran (greedy: the same every run)
+
+
+def test_an_unknown_key_of_a_tool_table_fails_its_row_naming_the_keys(engine, programs):
+    _, progs = programs
+    rows = [{"tool": "Count", "query": "Rome"}, {"tool": "Weather", "query": "Rome"}]
+    ok, unknown = run(engine, progs["pick_tool"].compile(), rows)
+    assert ok.error is None and "Observation: Rome has 4 letters.\n" in ok.text
+    assert unknown.error is not None
+    assert "TOOLS['Weather']: the table has no key 'Weather' (its keys: 'Count', 'Search')" in unknown.error.message
+    assert "row 'r1'" in unknown.error.message
 
 
 def test_programs_tool_use_and_pydantic_schemas(engine, programs):
