@@ -42,7 +42,8 @@ class RunOptions:
     `text_sink(row_id, text)` the text of `s` so far each time one of its ops is done (streaming).
     `max_loop_iterations` overrides the plan's bound on dynamic `while` loops. `gen_defaults`
     are `lmc.gen` arguments for every gen that does not give them itself (the sampling keywords
-    of `program.run(...)`, as SGLang's `run` applies them)."""
+    of `program.run(...)`, as SGLang's `run` applies them). `host_threads` threads run the
+    host calls, so a slow tool holds up only the rows that wait for it."""
 
     max_active_rows: int = 128
     seed: int = 0
@@ -51,6 +52,7 @@ class RunOptions:
     text_sink: Callable[[Any, str], None] | None = None
     max_loop_iterations: int | None = None
     gen_defaults: tuple[tuple[str, Any], ...] = ()
+    host_threads: int = 8
 
 
 def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer,
@@ -124,6 +126,6 @@ def execute(
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host,
                  bool(getattr(engine, "concatenates_kv", False)), f"the model {model!r}", options.text_sink)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
-                    metrics)
+                    metrics, options.host_threads)
     ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)
     return driver.run(ordered, started)

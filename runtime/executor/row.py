@@ -6,9 +6,10 @@ are sibling coroutines whose prompts start as a copy of the parent's at the fork
 ids, so the engine's radix cache shares the parent's KV without being told). Reading a branch's
 value is an implicit join: the text that reads it waits until it is recorded. When a recorded
 value lets a dynamic region go on, the RowProgram emits more ops and the coroutines of the states
-concerned walk on; new forks start new coroutines. A host call runs (`host_calls.py`) as soon as
-the values it reads are recorded: at `begin` for calls on inputs and constants, else inside the
-`record` that completes its arguments; its result is recorded like a gen's.
+concerned walk on; new forks start new coroutines. A host call is ready (`ready_calls`) as soon
+as the values it reads are recorded: at `begin` for calls on inputs and constants, else at the
+`record` that completes its arguments; the driver runs it on its call pool (`host_calls.py`)
+and records its result like a gen's.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class RowRun:
         self.meta_info: dict[int, Any] = {}  # gen/select op id -> what s.get_meta_info(name) reads
         self.held: list[str] = []  # pinned branch KV of concatenations, released when the row ends
         self.calls: list[CallOp] = []  # host calls waiting for their arguments
+        self.ready_calls: list[CallOp] = []  # host calls whose arguments exist, for the driver to run
 
     def begin(self) -> None:
         """Start the walk; the coroutines to run are in `spawned`.
@@ -102,7 +104,7 @@ class RowRun:
         self._accept(ops)
         self._run_calls()
 
-    def record(self, op: GenOp | SelectOp, value: str) -> None:
+    def record(self, op: GenOp | SelectOp | CallOp, value: Any) -> None:
         self._accept(self.program.record(op.id, value))
         self._run_calls()
         self.version += 1
@@ -119,15 +121,14 @@ class RowRun:
         self.version += 1
 
     def _run_calls(self) -> None:
-        """Run, in op order, every waiting call whose arguments exist; a result may resume the
-        walk, which may emit more calls."""
-        while (call := next((c for c in self.calls if self.ready(c.deps)), None)) is not None:
+        """Hand the driver, in op order, every waiting call whose arguments exist (it runs them
+        off this thread and records each result, which may emit more calls)."""
+        for call in [c for c in self.calls if self.ready(c.deps)]:
             self.calls.remove(call)
-            self.node = call.node
             if self.env.host is None:
                 raise RowError("this plan has host calls, but the executor was given no host functions",
                                self.program.row_id, call.node)
-            self._accept(self.program.record(call.id, self.env.host.call(self.program, call)))
+            self.ready_calls.append(call)
 
     def modeled_as(self, op: Op, role: str) -> str | None:
         return role if op.id in self.modeled else None

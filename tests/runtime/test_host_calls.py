@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -124,6 +126,29 @@ def schema_regex(model: type[pydantic.BaseModel]) -> str:
     return json_schema_to_regex(json.dumps(model.model_json_schema()))
 
 
+FINISHED = threading.Condition()
+FINISHED_ROWS: list[str] = []
+RUNNING = {"now": 0, "most": 0}
+
+
+def observe(kind: str, value: str) -> str:
+    """A slow tool: "wait" blocks until the other rows have finished (an API call that takes a
+    while); "sleep" holds its thread briefly. Both count how many calls run at once."""
+    with FINISHED:
+        RUNNING["now"] += 1
+        RUNNING["most"] = max(RUNNING["most"], RUNNING["now"])
+    try:
+        if kind == "sleep":
+            time.sleep(0.05)
+            return value.upper()
+        with FINISHED:
+            FINISHED.wait_for(lambda: len(FINISHED_ROWS) >= 3, timeout=20)
+            return f"saw {len(FINISHED_ROWS)} rows finish"
+    finally:
+        with FINISHED:
+            RUNNING["now"] -= 1
+
+
 # -- tests ---------------------------------------------------------------------------------------
 def test_a_call_on_inputs_runs_at_row_start_and_its_text_is_the_prompt(engine):
     rows = [{"question": f"What is {k} + {k}?", "options": [str(k), str(2 * k), "7"]} for k in range(3)]
@@ -211,6 +236,47 @@ def test_a_react_loop_calls_its_tool_on_each_generated_action(engine):
             assert f"[{out[f'query_{n}']}]\nObservation: {WIKI[out[f'query_{n}']]}\n" in result.text
     assert 0 < searched < 3 * len(questions)  # both arms ran (greedy: the same every run)
     assert len([c for c in CALLS if c[0] == "search"]) == searched
+
+
+def run_observed(engine: Engine, plan: Plan, rows: list[dict[str, object]], threads: int) -> list[RowResult]:
+    results: list[RowResult] = []
+    FINISHED_ROWS.clear()
+    RUNNING.update(now=0, most=0)
+
+    def on_result(result: RowResult) -> None:
+        results.append(result)
+        with FINISHED:
+            FINISHED_ROWS.append(result.id)
+            FINISHED.notify_all()
+
+    jobs = [RowJob(i, f"r{i}", row) for i, row in enumerate(rows)]
+    execute(engine, plan, jobs, on_result, RunOptions(keep_text=True, host_threads=threads))
+    return sorted(results, key=lambda r: r.index)
+
+
+def test_host_calls_run_off_the_executor_thread_while_other_rows_go_on(engine):
+    """Row 0's tool waits until the other rows are done; they finish meanwhile (gens, and
+    their own calls on generated text), so the tool sees them: the engine went on while it
+    waited. One thread gives the same outputs, only with one call at a time."""
+    kind = Name("kind")
+    plan = plan_of([
+        Text(S, BinOp("+", Name("topic"), Const(":"))), gen("a", max_tokens=4, ignore_eos=True),
+        HostCall("seen", f"{HERE}:observe", None, (kind, Var(S, Const("a")))),
+        Text(S, BinOp("+", Const(" -> "), Name("seen"))), gen("b", max_tokens=2, ignore_eos=True),
+    ], ("kind", "topic"))
+    rows = [{"kind": "wait", "topic": "rain"}] + [{"kind": "sleep", "topic": t} for t in ("snow", "wind", "sun")]
+    results = run_observed(engine, plan, rows, threads=4)
+    assert all(r.error is None for r in results), results
+    assert FINISHED_ROWS[-1] == "r0" and " -> saw 3 rows finish" in results[0].text
+    assert RUNNING["most"] >= 2  # the waiting call overlapped the others' calls
+    for r in results[1:]:
+        assert f" -> {r.outputs['a'].upper()}" in r.text
+    rows[0] = {"kind": "sleep", "topic": "rain"}  # one thread: nothing may wait for another row
+    serial = run_observed(engine, plan, rows, threads=1)
+    assert RUNNING["most"] == 1
+    again = run_observed(engine, plan, rows, threads=4)
+    assert [r.outputs for r in serial] == [r.outputs for r in again]  # the outputs do not depend on it
+    assert [r.text for r in serial] == [r.text for r in again]
 
 
 def test_a_pydantic_model_becomes_a_schema_through_calls(engine):
