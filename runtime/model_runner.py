@@ -40,8 +40,10 @@ class ModelRunner:
         pool: KVPool,
         attn: AttentionBackend,
         graphs: DecodeGraphs | None = None,
+        share_prefixes: bool = True,
     ) -> None:
         self.model = model
+        self.share_prefixes = share_prefixes
         self.pool = pool
         self.attn = attn
         self.graphs = graphs
@@ -52,7 +54,7 @@ class ModelRunner:
     def forward(self, batch: ScheduledBatch, previous: LaunchedStep | None = None) -> ForwardOutput:
         """Launch the forward of `batch`; input tokens that `previous` sampled and the host has
         not read yet come from its device tensor."""
-        rows = plan_rows(batch)
+        rows = plan_rows(batch, self.share_prefixes)
         if rows.placeholders and previous is None:
             raise RuntimeError("the batch has tokens still on the device but no step in flight")
         if self.graphs is not None and self.graphs.fits(rows):
