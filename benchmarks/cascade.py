@@ -29,16 +29,20 @@ from lmc.kernels.attention.shared_prefix import (
     max_tiles,
 )
 from lmc.kernels.attention.triton_backend import TritonAttention
+from lmc.kernels.triton.plan import plan_attention
+from lmc.kernels.triton.shared_prefix_attention import shared_prefix_attention
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine
 from lmc.runtime.model_loader import load_model
+from lmc.runtime.request import Request, SamplingParams
 
 SHAPE = FewShotShape(rows=256, prefix_tokens=1024, own_tokens=64, new_tokens=8)
 
 
-def engine_rows(model: str, vocab_hint: int, repeats: int) -> list[dict]:
+def engine_rows(model: str, vocab_hint: int, repeats: int) -> tuple[list[dict], dict[str, list[dict]]]:
     """The few-shot shape and one decode step of it, cascade on then off, `repeats` times each
-    (alternating, so drift on the card hits both alike); the best wall of each is reported."""
+    (alternating, so drift on the card hits both alike); the best wall of each is reported;
+    then one synchronised run of each for a per-step breakdown."""
     loaded = load_model(model, "dummy", "auto", "cuda")
     vocab = min(loaded.model.vocab_size, vocab_hint)
     config = EngineConfig(
@@ -58,6 +62,11 @@ def engine_rows(model: str, vocab_hint: int, repeats: int) -> list[dict]:
             engine.cache.reset()
             steps[on].append(decode_step_time(engine, prompts))
             engine.cache.reset()
+    breakdown = {}
+    for on in (True, False):
+        engine.runner.share_prefixes = on
+        breakdown["cascade" if on else "no cascade"] = step_breakdown(engine, prompts)
+        engine.cache.reset()
     rows = []
     for on in (True, False):
         system = "lmc, cascade" if on else "lmc, no cascade"
@@ -70,7 +79,35 @@ def engine_rows(model: str, vocab_hint: int, repeats: int) -> list[dict]:
     del engine, loaded
     gc.collect()
     torch.cuda.empty_cache()
-    return rows
+    return rows, breakdown
+
+
+def step_breakdown(engine: Engine, prompts: list[list[int]]) -> list[dict]:
+    """The few-shot shape once more, synchronised after every step: each step's sequences, new
+    tokens and seconds (the overlap of host and GPU is lost, so the sum exceeds the wall)."""
+    forward = engine.runner.forward
+    shapes: list[tuple[int, int]] = []
+
+    def recording(batch, previous=None):
+        shapes.append((len(batch.seqs), batch.num_tokens))
+        return forward(batch, previous)
+
+    engine.runner.forward = recording
+    params = SamplingParams(max_tokens=SHAPE.new_tokens, ignore_eos=True)
+    for ids in prompts:
+        engine.submit(Request(ids, params))
+    steps = []
+    try:
+        while engine.has_work():
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            engine.step()
+            torch.cuda.synchronize()
+            seqs, tokens = shapes[-1] if shapes else (0, 0)
+            steps.append({"seqs": seqs, "tokens": tokens, "s": time.perf_counter() - start})
+    finally:
+        engine.runner.forward = forward
+    return steps
 
 
 def kernel_rows(copy_tb_s: float, rows: int = 256, prefix: int = 1024, own: int = 72) -> list[dict]:
@@ -110,6 +147,14 @@ def kernel_rows(copy_tb_s: float, rows: int = 256, prefix: int = 1024, own: int 
                     "system": "triton, cascade" if on else "triton, no cascade", "wall_s": seconds,
                     "rate": 1e6 * seconds, "unit": "us", "kv_bytes": read,
                     "vs_floor": seconds / (read / (copy_tb_s * 1e12))})
+    plan = plan_attention(meta, device, 64)
+    for splits in (1, 2, 3, 4, 8):
+        for warps in (4, 8):
+            seconds = _time_graph(lambda s=splits, w=warps: shared_prefix_attention(
+                q, k_cache, v_cache, plan, tables, dim**-0.5, s, num_warps=w))
+            out.append({"shape": f"prefix kernel alone, {rows} rows x {prefix} shared",
+                        "system": f"{splits} splits, {warps} warps", "wall_s": seconds,
+                        "rate": 1e6 * seconds, "unit": "us"})
     return out
 
 
@@ -134,6 +179,8 @@ def bench_cascade(model: str = "llama-3-8b", out_dir: Path | str = "lmc-bench", 
     if not torch.cuda.is_available():
         raise RuntimeError("lmc bench cascade needs a CUDA device")
     ceilings = measure_ceilings(torch.device("cuda"))
-    rows = kernel_rows(ceilings["copy_tb_s"]) + engine_rows(model, 32000, repeats)
+    engine, breakdown = engine_rows(model, 32000, repeats)
+    rows = kernel_rows(ceilings["copy_tb_s"]) + engine
     return write_report(name, rows, out_dir,
-                        extra={"model": f"{model} (dummy bf16)", "backend": "triton", "ceilings": ceilings})
+                        extra={"model": f"{model} (dummy bf16)", "backend": "triton", "ceilings": ceilings,
+                               "few_shot_steps": breakdown})

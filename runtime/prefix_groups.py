@@ -68,3 +68,23 @@ def _ancestors(node: TreeNode) -> list[tuple[TreeNode, int]]:
         depth += len(up.key)
         out.append((up, depth))
     return out
+
+
+class PrefixGrouper:
+    """`shared_prefix_groups` that remembers its last batch: the decode steps of one batch keep
+    their sequences and locked nodes, so most steps reuse the last answer for the price of two
+    list comparisons. The remembered nodes are held, so no other node can take their identity;
+    a node keeps its depth and its place on every path through it while a sequence locks it."""
+
+    def __init__(self) -> None:
+        self._nodes: list[TreeNode | None] = []
+        self._short: list[bool] = []
+        self._groups: list[PrefixGroup] = []
+
+    def __call__(self, seqs: list[Sequence], extend_lens: list[int]) -> list[PrefixGroup]:
+        nodes = [seq.node for seq in seqs]
+        short = [n <= SHORT_EXTEND for n in extend_lens]
+        if nodes != self._nodes or short != self._short:
+            self._nodes, self._short = nodes, short
+            self._groups = shared_prefix_groups(seqs, extend_lens)
+        return self._groups

@@ -22,7 +22,7 @@ from lmc.kernels.attention.shared_prefix import (
     fill_tables,
     max_tiles,
 )
-from lmc.runtime.prefix_groups import shared_prefix_groups
+from lmc.runtime.prefix_groups import PrefixGrouper
 from lmc.runtime.scheduler import ScheduledBatch
 from lmc.runtime.sequence import PLACEHOLDER, Sequence
 
@@ -61,10 +61,10 @@ class StepRows:
         return sum(self.seq_lens)
 
 
-def plan_rows(batch: ScheduledBatch, share_prefixes: bool = True) -> StepRows:
+def plan_rows(batch: ScheduledBatch, grouper: PrefixGrouper | None = None) -> StepRows:
     """The one pass over the batch's sequences; it runs before every forward, with the GPU idle,
-    so it does no per-sequence tensor work beyond taking each slot list as it is. With
-    `share_prefixes`, sequences sharing a long cached prefix are grouped (prefix_groups.py)."""
+    so it does no per-sequence tensor work beyond taking each slot list as it is. A `grouper`
+    groups sequences sharing a long cached prefix (prefix_groups.py)."""
     rows = StepRows(
         [], [seq.num_computed for seq in batch.seqs], list(batch.extend_lens), [], [], [], [], []
     )
@@ -91,8 +91,8 @@ def plan_rows(batch: ScheduledBatch, share_prefixes: bool = True) -> StepRows:
         else:
             rows.sample_rows.append(-1)
         offset += n
-    if share_prefixes:
-        rows.prefix_groups = shared_prefix_groups(batch.seqs, batch.extend_lens)
+    if grouper is not None:
+        rows.prefix_groups = grouper(batch.seqs, batch.extend_lens)
     return rows
 
 

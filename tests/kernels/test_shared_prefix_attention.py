@@ -76,7 +76,8 @@ def make_case(
     for _ in range(loners):
         specs.append((int(torch.randint(0, 300, (1,), generator=gen)), new_tokens[len(specs) % len(new_tokens)]))
         owners.append(-1)
-    next_page = iter(torch.randperm(4096, generator=gen).tolist())
+    num_pages = sum(-(-(c + e) // page_size) for c, e in specs) + 1
+    next_page = iter(torch.randperm(num_pages, generator=gen).tolist())
     group_pages = [[next(next_page) for _ in range(p // page_size)] for p in shared]
     slots, copies = [], []
     for (cached, new), owner in zip(specs, owners):
@@ -88,7 +89,7 @@ def make_case(
         slots.append(torch.tensor(pages).repeat_interleave(page_size)[:n] * page_size + pos % page_size)
         if owner >= 0:
             copies.append((owner, slots[-1]))
-    num_slots = 4096 * page_size
+    num_slots = num_pages * page_size
 
     def rand(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=gen).to(dtype=dtype, device=DEVICE)

@@ -9,11 +9,10 @@ import pytest
 import torch
 import transformers
 
-from lmc.runtime import step_inputs
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.engine import Engine
 from lmc.runtime.model_loader import load_model
-from lmc.runtime.prefix_groups import shared_prefix_groups
+from lmc.runtime.prefix_groups import PrefixGrouper
 from lmc.runtime.request import Request, SamplingParams
 
 pytestmark = [
@@ -55,13 +54,15 @@ def greedy(small_model_dir, prompts, backend: str, monkeypatch, **config) -> tup
     """Greedy outputs, and how many forwards had a shared-prefix group."""
     grouped = 0
 
-    def counting(seqs, extend_lens, *args):
+    original = PrefixGrouper.__call__
+
+    def counting(self, seqs, extend_lens):
         nonlocal grouped
-        groups = shared_prefix_groups(seqs, extend_lens, *args)
+        groups = original(self, seqs, extend_lens)
         grouped += bool(groups)
         return groups
 
-    monkeypatch.setattr(step_inputs, "shared_prefix_groups", counting)
+    monkeypatch.setattr(PrefixGrouper, "__call__", counting)
     loaded = load_model(str(small_model_dir), dtype="float32", device="cuda")
     engine = Engine(EngineConfig(device="cuda", attention_backend=backend, kv_cache_tokens=16384,
                                  max_running_requests=64, **config), loaded=loaded)

@@ -18,11 +18,10 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from lmc.kernels.attention.shared_prefix import MIN_PREFIX, MIN_ROWS, PrefixGroup  # noqa: E402
-from lmc.runtime import step_inputs  # noqa: E402
 from lmc.runtime.config import EngineConfig  # noqa: E402
 from lmc.runtime.engine import Engine  # noqa: E402
 from lmc.runtime.model_loader import load_model  # noqa: E402
-from lmc.runtime.prefix_groups import shared_prefix_groups  # noqa: E402
+from lmc.runtime.prefix_groups import PrefixGrouper, shared_prefix_groups  # noqa: E402
 from lmc.runtime.request import Request, SamplingParams  # noqa: E402
 
 
@@ -42,12 +41,14 @@ def run_recording(engine: Engine, prompts: list[list[int]], monkeypatch, new_tok
     """Run `prompts`; return each step's groups with its members' slot lists as they were."""
     seen: list[tuple[list[PrefixGroup], list[torch.Tensor]]] = []
 
-    def recording(seqs, extend_lens, *args):
-        groups = shared_prefix_groups(seqs, extend_lens, *args)
+    original = PrefixGrouper.__call__
+
+    def recording(self, seqs, extend_lens):
+        groups = original(self, seqs, extend_lens)
         seen.append((groups, [seq.slots.clone() for seq in seqs]))
         return groups
 
-    monkeypatch.setattr(step_inputs, "shared_prefix_groups", recording)
+    monkeypatch.setattr(PrefixGrouper, "__call__", recording)
     params = SamplingParams(max_tokens=new_tokens, ignore_eos=True)
     handles = [engine.submit(Request(ids, params)) for ids in prompts]
     engine.run_until_done()
@@ -101,3 +102,24 @@ def test_triton_cascade_matches_reference_end_to_end_interpreted(small_model_dir
     assert any(len(groups) == 2 for groups, _ in seen), "both groups should share their prefixes"
     _, reference_out = run_recording(engine(small_model_dir), prompts, monkeypatch, new_tokens=3)
     assert triton_out == reference_out
+
+
+def test_grouper_reuses_its_answer_only_for_the_same_nodes(small_model_dir, monkeypatch):
+    """Each step's answer, remembered or not, equals a fresh grouping of that step's batch."""
+    reused: list[bool] = []
+    original = PrefixGrouper.__call__
+
+    def checking(self, seqs, extend_lens):
+        before = self._groups
+        groups = original(self, seqs, extend_lens)
+        assert groups == shared_prefix_groups(seqs, extend_lens)
+        reused.append(bool(groups) and groups is before)
+        return groups
+
+    monkeypatch.setattr(PrefixGrouper, "__call__", checking)
+    eng = engine(small_model_dir)
+    params = SamplingParams(max_tokens=6, ignore_eos=True)
+    for ids in few_shot(MIN_ROWS + 2, 300, 8):
+        eng.submit(Request(ids, params))
+    eng.run_until_done()
+    assert any(reused), "decode steps of one batch should reuse the last grouping"
