@@ -242,11 +242,13 @@ def test_backend_with_tables_matches_reference_interpreted() -> None:
 
 # --- GPU: compiled kernels at real sizes ---------------------------------------------------------
 
+GPU_SHAPES = [(page, group, torch.bfloat16) for page in (1, 16) for group in (1, 4, 8)]
+GPU_SHAPES.append((16, 4, torch.float16))
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
-@pytest.mark.parametrize("page_size", [1, 16])
-@pytest.mark.parametrize("group", [1, 4, 8])
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize(("page_size", "group", "dtype"), GPU_SHAPES)
 @pytest.mark.parametrize("kind", ["decode", "extend"])
 def test_cascade_gpu(page_size: int, group: int, dtype: torch.dtype, kind: str) -> None:
     gen = torch.Generator().manual_seed(page_size * 100 + group)
