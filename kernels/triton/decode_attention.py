@@ -162,7 +162,7 @@ def decode_attention(
                                device=q.device)
     else:
         o_part, lse_part = out, out
-    pre = prefix if prefix is not None else PrefixParts(o_part, lse_part, plan.seq_lens, 1, 16, 16)
+    pre = prefix if prefix is not None else PrefixParts.unused(o_part, plan.seq_lens)
     _decode_partial_kernel[(batch, num_kv_heads, num_splits)](
         q, k_cache, v_cache, out, o_part, lse_part,
         plan.page_indptr, plan.page_table, plan.seq_lens, pre.prefix_lens, pre.o_part,

@@ -134,7 +134,7 @@ def extend_attention(
         return
     if num_warps is None:
         num_warps = 8 if plan.block_m * head_dim >= 128 * 128 else 4
-    pre = prefix if prefix is not None else PrefixParts(out, out, plan.seq_lens, 1, 16, 16)
+    pre = prefix if prefix is not None else PrefixParts.unused(out, plan.seq_lens)
     grid = (plan.num_blocks, num_q_heads)
     _extend_kernel[grid](
         q, k_cache, v_cache, out,
