@@ -32,7 +32,7 @@ class PrefixGroup:
 class SharedPrefixTables:
     """Device tables of one forward (all int32). Tile i covers query tokens
     `tile_tokens[tile_first[i] : tile_first[i] + tile_count[i]]`, which attend to positions
-    `0 .. tile_len[i]` of sequence `tile_leader[i]`'s KV list; a sequence with `prefix_lens[b]`
+    `0 .. tile_len[i] - 1` of sequence `tile_leader[i]`'s KV list; a sequence with `prefix_lens[b]`
     > 0 attends to the rest of its list itself. Tiles with `tile_count` 0 do nothing, so a
     CUDA graph launches `num_tiles` programs whatever the groups of the step it replays."""
 
