@@ -133,7 +133,8 @@ class Engine:
         attn = create_backend(config.attention_backend, self.device)
         if self.tensor_parallel is None:
             graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
-            self.runner = ModelRunner(self.model, self.pool, attn, graphs)
+            self.runner = ModelRunner(self.model, self.pool, attn, graphs,
+                                      share_prefixes=config.shared_prefix_attention)
         else:
             self.runner = TensorParallelRunner(self.model, self.pool, attn, self.tensor_parallel)
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
