@@ -4,7 +4,10 @@ Developer tool behind issue 16's items 4 and 5, one device call: the ceilings (c
 square and real-shape matmuls), the decode matmuls at 64 rows through cuBLAS and the Triton
 weight-streaming kernel, decode and extend attention over their launch parameters, then the
 engine at the Llama-3-8B dummy shape: `lmc bench gpu`'s decode step and prefill, graph replay
-alone, per-kernel tables from torch.profiler, and the step with the fastest variants installed.
+alone, per-kernel tables from torch.profiler, and the step with variants installed (the fastest
+attention parameters found; every matmul on cuBLAS, the model's choice before `ops.linear`).
+The copy ceiling here is timed inside a CUDA graph, where torch's copy becomes a copy-engine
+memcpy node: read it as that, not as `lmc bench gpu`'s copy bandwidth.
 Every section writes into one JSON file as it ends, so a section that fails or runs out of time
 leaves the others' results.
 """
@@ -386,20 +389,8 @@ def _replay_seconds(graph: torch.cuda.CUDAGraph, reps: int = 16) -> float:
     return start.elapsed_time(end) / 1e3 / reps
 
 
-class SkinnyLinear:
-    """`F` for the model module with `linear` sent to skinny_matmul where `best` has the shape."""
-
-    def __init__(self, best: dict[tuple[int, int], tuple[SkinnyConfig, float]]) -> None:
-        self.best = best
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(F, name)
-
-    def linear(self, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        cfg = self.best.get(tuple(w.shape))
-        if bias is None and cfg is not None and x.dim() == 2 and x.shape[0] <= 64 and x.stride(1) == 1:
-            return skinny_matmul(x, w, cfg[0])
-        return F.linear(x, w, bias)
+def _cublas_linear(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    return F.linear(x, w, bias)
 
 
 def main() -> None:
@@ -430,10 +421,7 @@ def main() -> None:
     if matmuls:
         best = best_skinny(matmuls)
         report.data["skinny_best"] = {str(k): [repr(c), r] for k, (c, r) in best.items()}
-        if best:
-            decode_variants["skinny_linear"] = [(llama, "F", SkinnyLinear(best))]
-    if len(decode_variants) == 3:
-        decode_variants["decode_attn_and_skinny"] = [p for v in list(decode_variants.values())[1:] for p in v]
+    decode_variants["cublas_only"] = [(llama, "linear", _cublas_linear)]
     for name, patches in decode_variants.items() if probe is not None else ():
         report.section(f"variant_{name}", functools.partial(probe.variant, patches, False), 0.85 * b)
     ext = report.section("extend_attention", extend_attention_sweep, 0.9 * b)

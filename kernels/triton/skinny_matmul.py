@@ -1,10 +1,16 @@
 """`x @ w.T` for a few rows of x (a decode step's batch): a weight-streaming matmul.
 
-With 64 rows a decode matmul reads each weight once and does little arithmetic on it, so its
-speed is the rate at which the weight streams from memory. Each program takes a stripe of
+With up to 64 rows a decode matmul reads each weight once and does little arithmetic on it, so
+its speed is the rate at which the weight streams from memory. Each program takes a stripe of
 BLOCK_N output columns (and, with SPLIT_K > 1, a 1/SPLIT_K share of the reduction) for all rows
 at once, so the grid has enough programs to keep every multiprocessor streaming; split partials
 are summed in float32 by a second small kernel.
+
+`decode_config` says where this beats cuBLAS. On an H200 at 64 rows (benchmarks/gpu_probe.py,
+benchmarks/results/session5_h200/gpuperf.md), weights streamed at: lm_head 128256 x 4096 4.09
+TB/s against cuBLAS's 3.49, gate_up 28672 x 4096 3.67 against 3.52, down 4096 x 14336 3.35
+against 3.19; but qkv 6144 x 4096 2.86 against 3.05 and o_proj 4096 x 4096 2.47 against 2.64,
+where too few stripes fill the card and cuBLAS keeps those.
 """
 
 from __future__ import annotations
@@ -25,6 +31,30 @@ class SkinnyConfig:
     split_k: int = 1
     num_warps: int = 4
     num_stages: int = 4
+
+
+ROW_BLOCK = 64  # rows per program: one compile serves every batch up to 64 (masked rows read nothing)
+MAX_ROWS = 64  # the most rows measured; more rows make the matmul less weight-bound
+WIDE = SkinnyConfig(block_n=128, block_k=128, split_k=1, num_warps=4, num_stages=4)
+DEEP = SkinnyConfig(block_n=64, block_k=128, split_k=2, num_warps=4, num_stages=6)
+
+
+def decode_config(x: torch.Tensor, w: torch.Tensor) -> SkinnyConfig | None:
+    """The config to run `x @ w.T` with here, or None where cuBLAS was measured faster: many
+    output columns (N >= 16 384: enough stripes for several waves) or a long reduction over
+    few columns (K >= 8 192, split in two); at most MAX_ROWS rows of a 16-bit dtype."""
+    if x.dim() != 2 or w.dim() != 2 or not 0 < x.shape[0] <= MAX_ROWS:
+        return None
+    if x.dtype not in (torch.bfloat16, torch.float16) or w.dtype != x.dtype:
+        return None
+    if x.stride(1) != 1 or w.stride(1) != 1:
+        return None
+    n, k = w.shape
+    if n >= 16384 and k % WIDE.block_k == 0:
+        return WIDE
+    if k >= 8192 and k % (DEEP.split_k * DEEP.block_k) == 0:
+        return DEEP
+    return None
 
 
 @triton.jit
@@ -74,7 +104,7 @@ def _split_sum_kernel(PART, OUT, N, stride_ps, stride_pm, stride_om,
 
 
 def skinny_matmul(x: torch.Tensor, w: torch.Tensor, config: SkinnyConfig = SkinnyConfig()) -> torch.Tensor:
-    """`x [M, K] @ w [N, K].T` in x's dtype, accumulated in float32, for M up to a few hundred."""
+    """`x [M, K] @ w [N, K].T` in x's dtype, accumulated in float32 (row blocks of ROW_BLOCK)."""
     (m, k), n = x.shape, w.shape[0]
     if w.shape[1] != k or x.stride(1) != 1 or w.stride(1) != 1:
         raise ValueError(f"skinny_matmul needs x [M, K] and w [N, K] with dense rows; got "
@@ -85,7 +115,7 @@ def skinny_matmul(x: torch.Tensor, w: torch.Tensor, config: SkinnyConfig = Skinn
     out = torch.empty(m, n, dtype=x.dtype, device=x.device)
     if m == 0:
         return out
-    block_m = max(16, min(64, triton.next_power_of_2(m)))
+    block_m = ROW_BLOCK
     if config.split_k > 1:
         part = torch.empty(config.split_k, m, n, dtype=torch.float32, device=x.device)
     else:
