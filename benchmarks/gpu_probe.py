@@ -32,6 +32,7 @@ from lmc.kernels.attention import triton_backend
 from lmc.kernels.triton.decode_attention import decode_attention
 from lmc.kernels.triton.extend_attention import extend_attention
 from lmc.kernels.triton.plan import AttentionPlan, _extend_blocks
+from lmc.kernels.triton.shared_prefix_attention import PrefixParts
 from lmc.kernels.triton.skinny_matmul import SkinnyConfig, skinny_matmul
 
 HIDDEN, INTER, HEADS, KV_HEADS, HEAD_DIM, VOCAB = 4096, 14336, 32, 8, 128, 128256
@@ -209,6 +210,13 @@ def decode_attention_sweep(batch: int = 64, ctx: int = 1024, layers: int = 4) ->
                             "config": [bn, warps, stages, splits]}
         except Exception as exc:  # noqa: BLE001
             results[key] = {"error": repr(exc)[:300]}
+    parts = PrefixParts(torch.empty(batch, HEADS, 1, HEAD_DIM, device="cuda"),
+                        torch.empty(batch, HEADS, 1, device="cuda"),
+                        torch.zeros(batch, dtype=torch.int32, device="cuda"), 1, 64, 256)
+    run = functools.partial(decode_attention, plan=plan, scale=HEAD_DIM**-0.5, num_splits=1, prefix=parts)
+    secs = graph_seconds(lambda: [run(q, k, v, out) for k, v in caches], layers)
+    results["default_cascade_on_no_prefix"] = {"us": 1e6 * secs, "tb_s": nbytes / secs / 1e12,
+                                               "note": "what a captured decode graph runs: CASCADE on, prefix_lens 0"}
     return results
 
 
@@ -412,7 +420,7 @@ def main() -> None:
 
     decode_variants: dict[str, list] = {"recaptured_b64_control": []}
     if attn:
-        key = min((v["us"], k) for k, v in attn.items() if "us" in v)[1]
+        key = min((v["us"], k) for k, v in attn.items() if "config" in v)[1]
         bn, w, s, sp = attn[key]["config"]
         decode_variants[f"decode_attn_{key}"] = [
             (triton_backend, "decode_attention",
