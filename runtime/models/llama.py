@@ -17,7 +17,7 @@ from torch import nn
 from transformers import PretrainedConfig
 
 from lmc.kernels.attention import AttentionBackend, AttentionMetadata
-from lmc.kernels.ops import RopeParams, apply_rotary, rms_norm, rotary_cos_sin, silu_and_mul
+from lmc.kernels.ops import RopeParams, apply_rotary, linear, rms_norm, rotary_cos_sin, silu_and_mul
 
 
 def _param(*shape: int, dtype: torch.dtype, device: torch.device) -> nn.Parameter:
@@ -73,14 +73,14 @@ class LlamaAttention(nn.Module):
         attn: AttentionBackend,
     ) -> torch.Tensor:
         tokens = x.shape[0]
-        qkv = F.linear(x, self.qkv_proj, self.qkv_bias)
+        qkv = linear(x, self.qkv_proj, self.qkv_bias)
         q, k, v = qkv.split([self.q_size, self.kv_size, self.kv_size], dim=-1)
         q = q.view(tokens, self.num_heads, self.head_dim)
         k = k.view(tokens, self.num_kv_heads, self.head_dim)
         v = v.view(tokens, self.num_kv_heads, self.head_dim)
         q, k = apply_rotary(q, k, positions, cos_sin)
         out = attn.forward(q, k, v, kv_cache[0], kv_cache[1], meta, self.scale)
-        return sum_over_ranks(F.linear(out.reshape(tokens, self.q_size), self.o_proj), self.tp_group)
+        return sum_over_ranks(linear(out.reshape(tokens, self.q_size), self.o_proj), self.tp_group)
 
 
 class LlamaMLP(nn.Module):
@@ -94,8 +94,8 @@ class LlamaMLP(nn.Module):
         self.tp_group: dist.ProcessGroup | None = None  # set by tensor-parallel sharding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = silu_and_mul(F.linear(x, self.gate_up_proj))
-        return sum_over_ranks(F.linear(hidden, self.down_proj), self.tp_group)
+        hidden = silu_and_mul(linear(x, self.gate_up_proj))
+        return sum_over_ranks(linear(hidden, self.down_proj), self.tp_group)
 
 
 class LlamaDecoderLayer(nn.Module):
@@ -184,7 +184,7 @@ class LlamaForCausalLM(nn.Module):
         hidden, _ = rms_norm(hidden, self.norm, self.eps, residual[logits_indices])
         head = self.embed_tokens if self.lm_head is None else self.lm_head
         # Like transformers, the projection runs in the model dtype and is widened afterwards.
-        return F.linear(hidden, head).float()
+        return linear(hidden, head).float()
 
     @torch.no_grad()
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
