@@ -18,6 +18,9 @@ from transformers import PretrainedConfig
 
 from lmc.kernels.attention import AttentionBackend, AttentionMetadata
 from lmc.kernels.ops import RopeParams, apply_rotary, linear, rms_norm, rotary_cos_sin, silu_and_mul
+from lmc.runtime.models.model_config import ModelConfig
+
+Config = ModelConfig | PretrainedConfig  # lmc's own (presets, GGUF) or a Hugging Face directory's
 
 
 def _param(*shape: int, dtype: torch.dtype, device: torch.device) -> nn.Parameter:
@@ -33,7 +36,7 @@ def sum_over_ranks(x: torch.Tensor, group: dist.ProcessGroup | None) -> torch.Te
     return x
 
 
-def rope_params_from_config(config: PretrainedConfig, head_dim: int) -> RopeParams:
+def rope_params_from_config(config: Config, head_dim: int) -> RopeParams:
     """Read rotary settings from either config generation (v5 `rope_parameters`, v4 `rope_scaling`)."""
     params = dict(getattr(config, "rope_parameters", None) or {})
     if not params:
@@ -46,7 +49,7 @@ def rope_params_from_config(config: PretrainedConfig, head_dim: int) -> RopePara
 
 
 class LlamaAttention(nn.Module):
-    def __init__(self, config: PretrainedConfig, head_dim: int, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, head_dim: int, dtype: torch.dtype, device: torch.device):
         super().__init__()
         self.num_heads = config.num_attention_heads
         self.num_kv_heads = config.num_key_value_heads
@@ -84,7 +87,7 @@ class LlamaAttention(nn.Module):
 
 
 class LlamaMLP(nn.Module):
-    def __init__(self, config: PretrainedConfig, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, dtype: torch.dtype, device: torch.device):
         super().__init__()
         if config.hidden_act != "silu":
             raise ValueError(f"hidden_act {config.hidden_act!r} is not supported; only 'silu' is")
@@ -99,7 +102,7 @@ class LlamaMLP(nn.Module):
 
 
 class LlamaDecoderLayer(nn.Module):
-    def __init__(self, config: PretrainedConfig, head_dim: int, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, head_dim: int, dtype: torch.dtype, device: torch.device):
         super().__init__()
         self.eps = config.rms_norm_eps
         self.input_layernorm = _param(config.hidden_size, dtype=dtype, device=device)
@@ -135,7 +138,7 @@ class LlamaForCausalLM(nn.Module):
     `sliding_window` tokens, which the engine enforces through its maximum model length.
     """
 
-    def __init__(self, config: PretrainedConfig, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, dtype: torch.dtype, device: torch.device):
         super().__init__()
         device = torch.device(device)
         self.config = config
