@@ -478,7 +478,7 @@ def test_match_resumed_from_a_peek_equals_a_fresh_match():
         prompts = [[rng.randrange(3) for _ in range(rng.randrange(2, 14))] for _ in range(6)]
         history = [[rng.randrange(3) for _ in range(rng.randrange(1, 12))] for _ in range(8)]
         looks = []
-        for k, (pool, cache) in enumerate(pools):
+        for pool, cache in pools:
             for tokens in history[:4]:
                 cached(cache, pool, tokens)
             looks.append([cache.peek_match(p, len(p)) for p in prompts])
