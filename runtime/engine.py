@@ -302,11 +302,12 @@ class Engine:
         """Mark the batch's tokens computed and share finished prefill chunks with the cache;
         returns the prefill-only requests that are done."""
         done = []
+        prefill = 0
         for seq, n, row in zip(batch.seqs, batch.extend_lens, sample_rows):
-            prompt_part = max(0, min(seq.num_computed + n, seq.prompt_len) - seq.num_computed)
-            self._stats.prefill_tokens += prompt_part
-            self._stats.decode_tokens += n - prompt_part
-            seq.num_computed += n
+            computed = seq.num_computed
+            if computed < seq.prompt_len:
+                prefill += min(computed + n, seq.prompt_len) - computed
+            seq.num_computed = computed + n
             if seq.finish_reason is not None:
                 continue
             if row < 0 and seq.num_pending == 0:
@@ -314,6 +315,8 @@ class Engine:
                 done.append(seq)
             elif n > 1:
                 self.scheduler.cache_progress(seq)
+        self._stats.prefill_tokens += prefill
+        self._stats.decode_tokens += sum(batch.extend_lens) - prefill
         return done
 
     def _read(self, step: LaunchedStep) -> list[Sequence]:
@@ -380,10 +383,11 @@ class Engine:
             allowed = torch.empty(len(seqs), self.vocab_size, dtype=torch.bool, device=logits.device)
             fill_masks([(s.request.constraint, s.constraint_state) for s in seqs], allowed)
             allowed = allowed[:, : logits.shape[-1]]
+        params = [s.request.sampling for s in seqs]
         return sample(
             logits,
-            [s.request.sampling for s in seqs],
-            [s.output_ids for s in seqs],
+            params,
+            [s.output_ids if p.frequency_penalty or p.presence_penalty else () for s, p in zip(seqs, params)],
             [s.generator for s in seqs],
             allowed,
             self._generator,
@@ -392,8 +396,8 @@ class Engine:
 
     def _check_stop(self, seq: Sequence, end: int | None = None) -> None:
         """Stop conditions after `token_ids[:end]` (all of them by default)."""
-        output = seq.token_ids[seq.prompt_len : end]
-        reason = check_stop(output, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation)
+        reason = check_stop(seq.token_ids, seq.request.sampling, self.eos_ids, self.tokenizer.decode_continuation,
+                            seq.prompt_len, end)
         constraint = seq.request.constraint
         if reason is None and constraint is not None and constraint.is_terminal(seq.constraint_state):
             reason = FinishReason.CONSTRAINT

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import mmap
 
+import numpy as np
 import torch
 
 
@@ -18,8 +19,9 @@ class KVPool:
     """Paged KV memory (page size 1): one K and one V tensor per layer, a free list of slots.
 
     The free list is a preallocated int64 stack (`alloc` pops its top, `free` pushes), so both are
-    a few tensor ops whatever the batch size; `_held` counts owners per slot (0 or 1) to catch
-    double frees, including a slot listed twice in one `free` call.
+    a few whole-array numpy ops whatever the batch size (torch's per-op overhead on a CPU tensor
+    was most of their cost); `_held` marks each slot's one owner (0 or 1) to catch double frees,
+    including a slot listed twice in one `free` call.
     """
 
     def __init__(
@@ -41,10 +43,11 @@ class KVPool:
         self.k_caches = [_zeros(shape, dtype, device) for _ in range(num_layers)]
         self.v_caches = [_zeros(shape, dtype, device) for _ in range(num_layers)]
         # Top of the stack is the end; reversed so the first allocations get slots 1, 2, 3, ...
-        self._free_stack = torch.arange(num_slots, 0, -1, dtype=torch.int64)
+        self._free_stack = np.arange(num_slots, 0, -1, dtype=np.int64)
         self._top = num_slots
-        self._held = torch.zeros(num_slots + 1, dtype=torch.int32)
+        self._held = np.zeros(num_slots + 1, dtype=np.int8)
         self._held[0] = 1  # the scratch slot counts as permanently held, so freeing it fails
+        self._mark = np.zeros(num_slots + 1, dtype=np.int64)  # scratch of `free`'s duplicate test
 
     @property
     def num_free(self) -> int:
@@ -56,34 +59,35 @@ class KVPool:
             raise ValueError(f"cannot allocate a negative number of slots ({n})")
         if n > self._top:
             return None
-        slots = self._free_stack[self._top - n : self._top].flip(0)
+        slots = self._free_stack[self._top - n : self._top][::-1].copy()
         self._top -= n
         self._held[slots] = 1
-        return slots
+        return torch.from_numpy(slots)
 
     def free(self, slots: torch.Tensor) -> None:
         """Return slots to the free list; raises (changing nothing) on slot 0, out-of-range ids,
         and slots that are already free or listed twice."""
-        slots = slots.reshape(-1).to(device="cpu", dtype=torch.int64)
-        if slots.numel() == 0:
+        ids = slots.reshape(-1).to(device="cpu", dtype=torch.int64).numpy()
+        if ids.size == 0:
             return
-        lo, hi = int(slots.min()), int(slots.max())
+        lo, hi = int(ids.min()), int(ids.max())
         if lo < 1 or hi > self.capacity:
             raise ValueError(
                 f"free() got slot ids in [{lo}, {hi}], outside the usable range [1, {self.capacity}]"
                 " (slot 0 is the scratch slot and is never allocated)"
             )
-        self._held.index_add_(0, slots, torch.full_like(slots, -1, dtype=torch.int32))
-        wrong = self._held[slots] != 0
-        if bool(wrong.any()):
-            bad = slots[wrong].unique().tolist()
-            self._held.index_add_(0, slots, torch.ones_like(slots, dtype=torch.int32))
+        order = np.arange(ids.size)
+        self._mark[ids] = order  # a slot listed twice keeps only its last position
+        wrong = (self._held[ids] == 0) | (self._mark[ids] != order)
+        if wrong.any():
+            bad = np.unique(ids[wrong]).tolist()
             raise RuntimeError(
                 f"double free of KV slots {bad[:16]}: each slot must be freed once by its one owner "
                 "(the radix cache or the request holding it)"
             )
-        self._free_stack[self._top : self._top + slots.numel()] = slots.flip(0)
-        self._top += slots.numel()
+        self._held[ids] = 0
+        self._free_stack[self._top : self._top + ids.size] = ids[::-1]
+        self._top += ids.size
 
     @staticmethod
     def bytes_per_token(

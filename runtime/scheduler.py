@@ -72,28 +72,33 @@ class Scheduler:
         batch = ScheduledBatch()
         budget = self.config.max_batch_tokens
         self._make_room_for_running()
-        decodes = [s for s in self.running if s.num_pending == 1][:budget]
-        extends = [s for s in self.running if s.num_pending > 1]
+        decodes = [s for s in self.running if len(s.token_ids) - s.num_computed == 1][:budget]
         if decodes and (slots := self._alloc(len(decodes))) is not None:
-            for seq, slot in zip(decodes, slots.split(1)):  # one allocation for all decodes
-                seq.slots = torch.cat([seq.slots[: seq.num_computed], slot])
-                batch.add(seq, 1)
+            new = slots.numpy()  # one allocation for all decodes
+            for i, seq in enumerate(decodes):
+                seq.put_slots(seq.num_computed, new[i : i + 1])
+            batch.seqs.extend(decodes)
+            batch.extend_lens.extend([1] * len(decodes))
             budget -= len(decodes)
-        for seq in extends:
+        for seq in self.running:
+            if seq.num_pending <= 1:
+                continue
             n = min(seq.num_pending, self.config.chunk_size, budget)
             if n <= 0 or not self._give_slots(seq, n):
                 break
             batch.add(seq, n)
             budget -= n
-        self._admit(batch, budget)
+        if self.waiting:
+            self._admit(batch, budget)
         return batch
 
     # ----------------------------------------------------------------- running requests
 
     def _make_room_for_running(self) -> None:
         """Preempt the youngest running requests until the rest can take their next chunk."""
+        chunk = self.config.chunk_size
         while self.running:
-            need = sum(min(s.num_pending, self.config.chunk_size) for s in self.running)
+            need = sum([min(len(s.token_ids) - s.num_computed, chunk) for s in self.running])
             if need <= self.pool.num_free + self.cache.evictable_size:
                 return
             victim = max(self.running, key=lambda s: (s.arrival_step, s.rid))
@@ -124,7 +129,7 @@ class Scheduler:
         self.cache_progress(seq)
         node = seq.node
         seq.node = None
-        seq.slots = seq.slots[:0]
+        seq.clear_slots()
         self.running.remove(seq)
         seq.status = SeqStatus.FINISHED
         return node
@@ -137,7 +142,7 @@ class Scheduler:
         slots, node = self.cache.cache_request(
             seq.token_ids[:n], seq.slots[:n], seq.node, finished=False
         )
-        seq.slots = torch.cat([slots, seq.slots[n:]])
+        seq.slot_array[:n] = slots.numpy()
         seq.node = node
 
     def _release(self, seq: Sequence) -> None:
@@ -146,9 +151,9 @@ class Scheduler:
             return
         n = seq.num_computed
         self.cache.cache_request(seq.token_ids[:n], seq.slots[:n], seq.node, finished=True)
-        if len(seq.slots) > n:  # slots handed out for a forward that never ran
+        if seq.num_slots > n:  # slots handed out for a forward that never ran
             self.pool.free(seq.slots[n:])
-        seq.slots = seq.slots[:0]
+        seq.clear_slots()
         seq.node = None
         seq.num_computed = 0
 
@@ -178,7 +183,7 @@ class Scheduler:
         for node in seq.borrowed_nodes:
             self.cache.unlock(node)
         self.pool.free(seq.slots[seq.borrowed :])
-        seq.slots = seq.slots[:0]
+        seq.clear_slots()
         seq.borrowed_nodes, seq.borrowed = [], 0
         seq.node = None
         seq.num_computed = 0
@@ -187,7 +192,7 @@ class Scheduler:
         slots = self._alloc(n)
         if slots is None:
             return False
-        seq.slots = torch.cat([seq.slots[: seq.num_computed], slots])
+        seq.put_slots(seq.num_computed, slots.numpy())
         return True
 
     def _alloc(self, n: int) -> torch.Tensor | None:
@@ -204,6 +209,7 @@ class Scheduler:
     def _admit(self, batch: ScheduledBatch, budget: int) -> None:
         computing = _PrefixesInFlight(self.config.defer_shared_prefix_tokens if self.cache.enabled else 0)
         reserve = sum(self._reserve(s) for s in self.running)
+        admitted = False
         for seq in self._admission_order():
             if budget <= 0 or len(self.running) >= self.config.max_running_requests:
                 break
@@ -221,14 +227,18 @@ class Scheduler:
             reserve += self._reserve(seq)
             batch.add(seq, n)
             budget -= n
+            admitted = True
+        if admitted:  # one pass over the queue, not one list.remove per admission
+            self.waiting = [s for s in self.waiting if s.status is SeqStatus.WAITING]
 
     def _admission_order(self) -> list[Sequence]:
-        starved = [s for s in self.waiting if self._is_starved(s)]
-        rest = [s for s in self.waiting if not self._is_starved(s)]
+        cutoff = self.step_index - self.config.starvation_steps  # arrived by then: starved
+        starved, rest = [], []
+        for seq in self.waiting:
+            (starved if seq.arrival_step <= cutoff else rest).append(seq)
         starved.sort(key=lambda s: (s.arrival_step, s.request.priority))
         if self.config.schedule_policy == "lpm" and self.cache.enabled:
-            hit = {id(s): self._cached_length(s) for s in rest}
-            rest.sort(key=lambda s: (-hit[id(s)], s.request.priority, s.arrival_step))
+            rest.sort(key=lambda s: (-self._cached_length(s), s.request.priority, s.arrival_step))  # one look each
         else:
             rest.sort(key=lambda s: (s.request.priority, s.arrival_step))
         return starved + rest
@@ -256,7 +266,7 @@ class Scheduler:
             cached, held = self._borrow(seq)
             node = self.cache.root
         else:
-            cached, node = self.cache.match_prefix(seq.token_ids[: seq.match_limit()])
+            cached, node = self.cache.match_prefix(seq.token_ids[: seq.match_limit()], seq.match_node, seq.match_depth)
             self.cache.lock(node)
             held = [node]
         n = min(len(seq.token_ids) - len(cached), self.config.chunk_size, budget)
@@ -270,13 +280,13 @@ class Scheduler:
         seq.node = node
         seq.match_node, seq.match_depth = None, 0
         seq.num_computed = len(cached)
-        seq.slots = torch.cat([cached, slots])
+        seq.put_slots(0, cached.numpy())
+        seq.put_slots(len(cached), slots.numpy())
         if seq.admissions == 0:
             seq.prompt_cached_tokens = len(cached)
         seq.admissions += 1
         self.counters.cached_tokens += len(cached)
-        seq.status = SeqStatus.RUNNING
-        self.waiting.remove(seq)
+        seq.status = SeqStatus.RUNNING  # `_admit` takes it out of `waiting`
         self.running.append(seq)
         return n
 

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from lmc.runtime.request import FinishReason, Request
@@ -18,6 +19,9 @@ PLACEHOLDER = -1
 """Stands in `token_ids` for a token sampled by a forward whose result the host has not read
 yet (overlap scheduling): the next forward takes the real id from the device, and the engine
 writes it here when it reads the step."""
+
+
+_NO_SLOTS = np.empty(0, dtype=np.int64)
 
 
 class SeqStatus(enum.Enum):
@@ -35,6 +39,9 @@ class Sequence:
     to the depth of the locked `node` belong to the radix tree, the rest to this sequence alone.
     Tokens at `num_computed` and beyond are pending: the next forward computes them (a prefill
     chunk, a decode token, or a jump-forward run).
+
+    The slots live in one int64 array sized for the whole request (prompt + max_tokens), filled
+    in place as the request grows: a decode step writes one entry instead of rebuilding a tensor.
     """
 
     request: Request
@@ -43,7 +50,8 @@ class Sequence:
     prompt_len: int
     arrival_step: int
     status: SeqStatus = SeqStatus.WAITING
-    slots: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.int64))
+    slot_array: np.ndarray = field(default_factory=lambda: _NO_SLOTS, repr=False)  # [:num_slots] in use
+    num_slots: int = 0
     num_computed: int = 0
     node: TreeNode | None = None
     prompt_cached_tokens: int = 0  # cache hit at first admission (reported in the output)
@@ -64,6 +72,34 @@ class Sequence:
     # how many slots they give (its `node` stays the root; nothing of it is inserted).
     borrowed_nodes: list[TreeNode] = field(default_factory=list)
     borrowed: int = 0
+    token_limit: int = field(init=False)  # prompt + max_tokens: read at every step, so kept
+
+    def __post_init__(self) -> None:
+        self.token_limit = self.prompt_len + self.request.sampling.max_tokens
+
+    @property
+    def slots(self) -> torch.Tensor:
+        """The slots in use, as a tensor sharing `slot_array`'s memory (copy it to keep it)."""
+        return torch.from_numpy(self.slot_array[: self.num_slots])
+
+    @slots.setter
+    def slots(self, value: torch.Tensor) -> None:
+        self.num_slots = 0
+        self.put_slots(0, value.numpy())
+
+    def put_slots(self, start: int, values: np.ndarray) -> None:
+        """Make `values` the slots from `start` on (dropping any after them)."""
+        end = start + len(values)
+        if end > len(self.slot_array):
+            grown = np.empty(max(end, self.token_limit, 2 * len(self.slot_array)), np.int64)
+            grown[: self.num_slots] = self.slot_array[: self.num_slots]
+            self.slot_array = grown
+        self.slot_array[start:end] = values
+        self.num_slots = end
+
+    def clear_slots(self) -> None:
+        """Hold no slots (the caller has given them back); the array goes too."""
+        self.slot_array, self.num_slots = _NO_SLOTS, 0
 
     @property
     def output_ids(self) -> list[int]:
@@ -86,7 +122,7 @@ class Sequence:
 
     @property
     def remaining_tokens(self) -> int:
-        return self.max_tokens - (len(self.token_ids) - self.prompt_len)
+        return self.token_limit - len(self.token_ids)
 
     def concat_limit(self) -> int:
         """How many leading tokens a ConcatKV request borrows: the concatenation, short of the

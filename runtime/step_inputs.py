@@ -44,7 +44,7 @@ class StepRows:
     starts: list[int]  # position of each sequence's first new token (its num_computed)
     extend_lens: list[int]
     seq_lens: list[int]
-    slots: list[torch.Tensor]  # each sequence's KV slots, through its new tokens
+    slots: list[np.ndarray]  # each sequence's KV slots, through its new tokens (views)
     logits_rows: list[int]
     sample_rows: list[int]
     logprob_rows: list[list[tuple[int, int]]]
@@ -74,8 +74,7 @@ def plan_rows(batch: ScheduledBatch, grouper: PrefixGrouper | None = None) -> St
         tokens = seq.token_ids
         rows.input_ids.extend(tokens[start:end])
         rows.seq_lens.append(end)
-        slots = seq.slots
-        rows.slots.append(slots if slots.shape[0] == end else slots[:end])
+        rows.slots.append(seq.slot_array[:end])
         scored = _scored_positions(seq, start, end)
         if scored:
             first = len(rows.logits_rows)
@@ -129,15 +128,15 @@ def fill(views: dict[str, torch.Tensor], rows: StepRows, pad_to: int) -> None:
     out["extend_lens"][:pad_to] = ext
     out["input_ids"][: len(rows.input_ids)] = rows.input_ids
     out["input_ids"][len(rows.input_ids) : tokens] = 0
-    kv_indices = views["kv_indices"][: kv_indptr[-1]]
-    torch.cat([*rows.slots, torch.zeros(pad, dtype=torch.int64)], out=kv_indices)
+    kv_indices = out["kv_indices"][: kv_indptr[-1]]
+    np.concatenate([*rows.slots, np.zeros(pad, dtype=np.int64)], out=kv_indices)
     # Token t of sequence b is at position starts[b] + (t - qo_indptr[b]), and its K/V goes to
     # entry kv_indptr[b] + position of b's KV list (the new tokens end the list).
     seq_of_token = np.repeat(np.arange(pad_to), ext)
     positions = np.arange(tokens) + (starts - qo_indptr[:-1])[seq_of_token]
     out["positions"][:tokens] = positions
     out_entries = kv_indptr[:-1][seq_of_token] + positions
-    np.take(kv_indices.numpy(), out_entries, out=out["out_slots"][:tokens])
+    np.take(kv_indices, out_entries, out=out["out_slots"][:tokens])
     out["logits_rows"][: len(rows.logits_rows)] = rows.logits_rows
     fill_tables(out, rows.prefix_groups, qo_indptr)
 

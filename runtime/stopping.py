@@ -2,38 +2,49 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from lmc.runtime.request import FinishReason, SamplingParams
 
 
 def check_stop(
-    output_ids: list[int],
+    ids: list[int],
     params: SamplingParams,
     eos_ids: frozenset[int],
     decode: Callable[[list[int]], str],
+    start: int = 0,
+    end: int | None = None,
 ) -> FinishReason | None:
-    """The reason to stop after the last appended token, or None to go on.
+    """The reason to stop after the last appended token of the output `ids[start:end]`, or None
+    to go on (the bounds spare the caller a copy of the output at every token).
 
     Nothing stops a request before `min_tokens` (SGLang's min_new_tokens). Stop strings are
     searched only in the text that the newest token could have completed, so
     the check costs O(longest stop string) per token rather than the whole output.
     """
-    if len(output_ids) < params.min_tokens:
+    end = len(ids) if end is None else end
+    if end - start < params.min_tokens:
         return None
-    last = output_ids[-1]
+    last = ids[end - 1]
     if last in params.stop_token_ids:
         return FinishReason.STOP
     if last in eos_ids and not params.ignore_eos:
         return FinishReason.EOS
     if params.stop:
-        longest = max(len(s) for s in params.stop)
-        tail = decode(output_ids[-(longest + 8) :])
+        tail = decode(ids[max(start, end - _window(tuple(params.stop))) : end])
         if any(s in tail for s in params.stop):
             return FinishReason.STOP
-    if len(output_ids) >= params.max_tokens:
+    if end - start >= params.max_tokens:
         return FinishReason.LENGTH
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _window(stop: tuple[str, ...]) -> int:
+    """Tokens to decode for a stop check: the longest stop string's characters (a token adds at
+    least one unless it is special), and a margin for specials and split characters."""
+    return max(len(s) for s in stop) + 8
 
 
 def final_text(

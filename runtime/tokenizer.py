@@ -200,7 +200,9 @@ class Tokenizer:
         Ids beyond the tokenizer's vocabulary add nothing (the engine never samples them, but a
         caller may hand in any id the model's vocabulary has)."""
         table = self._token_bytes
-        return b"".join(table[i] if i < len(table) else b"" for i in ids)
+        if ids and max(ids) >= len(table):
+            return b"".join(table[i] if i < len(table) else b"" for i in ids)
+        return b"".join([table[i] for i in ids])  # the usual case, without a test per id
 
     def decode_continuation(self, ids: list[int]) -> str:
         """The text that `ids` add after earlier tokens (keeps a leading space; drops specials)."""

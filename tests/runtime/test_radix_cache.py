@@ -446,3 +446,48 @@ def test_peek_match_resumed_across_inserts_splits_and_evictions_equals_a_fresh_m
         looks[i] = (node, depth)
         fresh = cache.peek_match(prompt, limit)
         assert depth + partial == fresh[1] + fresh[2] == len(cache.match_prefix(prompt[:limit])[0]), step
+
+
+def test_common_prefix_len_agrees_with_os_path_commonprefix():
+    """The bisecting comparison against the standard library's element-wise common prefix, on
+    runs that differ anywhere (first token, last, none) and with bounds into `tokens`."""
+    import os.path
+    import random
+
+    from lmc.runtime.radix_cache import common_prefix_len
+
+    rng = random.Random(11)
+    for _ in range(3000):
+        key = tuple(rng.randrange(3) for _ in range(rng.randrange(0, 300)))
+        lead = [rng.randrange(3) for _ in range(rng.randrange(0, 4))]
+        body = list(key[: rng.randrange(0, len(key) + 1)]) + [rng.randrange(3) for _ in range(rng.randrange(0, 50))]
+        tokens = lead + body
+        end = rng.choice([None, rng.randrange(len(lead), len(tokens) + 1)])
+        expected = len(os.path.commonprefix([list(key), tokens[len(lead) : end]]))
+        assert common_prefix_len(key, tokens, len(lead), end) == expected
+
+
+def test_match_resumed_from_a_peek_equals_a_fresh_match():
+    """Admission resumes its match where the scheduler's look ended; slots, node and the tree
+    afterwards must be those of a walk from the root, whatever happened in between."""
+    import random
+
+    rng = random.Random(3)
+    for trial in range(40):
+        pools = [make(num_slots=96) for _ in range(2)]
+        prompts = [[rng.randrange(3) for _ in range(rng.randrange(2, 14))] for _ in range(6)]
+        history = [[rng.randrange(3) for _ in range(rng.randrange(1, 12))] for _ in range(8)]
+        looks = []
+        for pool, cache in pools:
+            for tokens in history[:4]:
+                cached(cache, pool, tokens)
+            looks.append([cache.peek_match(p, len(p)) for p in prompts])
+            for tokens in history[4:]:  # the tree grows and splits after the look
+                cached(cache, pool, tokens)
+            cache.evict(3)
+        resumed, fresh = pools[0][1], pools[1][1]
+        for p, (node, depth, _) in zip(prompts, looks[0]):
+            a_slots, a_node = resumed.match_prefix(p, node, depth)
+            b_slots, b_node = fresh.match_prefix(p)
+            assert a_slots.tolist() == b_slots.tolist() and path_tokens(a_node) == path_tokens(b_node), trial
+        assert resumed.dump() == fresh.dump(), trial

@@ -126,3 +126,26 @@ def test_only_a_large_share_of_uncached_tokens_defers():
     computing.add(head + long, cached=40)
     assert computing.shares(head + long[:32] + list(range(200)))  # 32 shared: the threshold
     assert not computing.shares(head + long[:31] + list(range(200)))
+
+
+def test_slot_array_grows_and_keeps_what_it_holds():
+    """Slots filled in place (prefill chunk, then one per decode) read back as the tensor the
+    scheduler used to rebuild each step; a request past its sized array still grows."""
+    import numpy as np
+    import torch
+
+    from lmc.runtime.sequence import Sequence
+
+    seq = Sequence(Request([5, 6, 7], SamplingParams(max_tokens=2)), "r", [5, 6, 7], 3, 0)
+    seq.put_slots(0, np.array([10, 11]))
+    seq.put_slots(2, np.array([12]))
+    assert len(seq.slot_array) == 5 and seq.slots.tolist() == [10, 11, 12]
+    seq.token_ids += [8, 9, 1]  # more than max_tokens, as a test may force
+    seq.put_slots(3, np.array([13, 14, 15]))
+    assert seq.slots.tolist() == [10, 11, 12, 13, 14, 15]
+    seq.put_slots(1, np.array([20]))  # a rewrite drops what came after it
+    assert seq.slots.tolist() == [10, 20]
+    seq.slots = torch.tensor([7, 8, 9])
+    assert seq.slots.tolist() == [7, 8, 9] and seq.num_slots == 3
+    seq.clear_slots()
+    assert seq.slots.tolist() == [] and len(seq.slot_array) == 0
