@@ -21,12 +21,14 @@ from lmc.plan.ir import (
     Image,
     Join,
     Loop,
+    NewState,
     Node,
     Prefix,
     Return,
     RoleBegin,
     RoleEnd,
     Select,
+    SetVar,
     Text,
     name_pattern,
 )
@@ -97,6 +99,10 @@ def describe(graph: Graph, node_id: str) -> Label:
         args = ", ".join([_short(a) for a in node.positional] + [f"{k}={_short(v)}" for k, v in node.keywords])
         target = "" if node.target is None else f"{render_pattern(node.target)} = "
         return Label("call", f"{target}{node.function}({args})  (Python, run when its arguments exist)")
+    if isinstance(node, SetVar):
+        return Label("other", f"{_short(node.state)}[{name_pattern(node.name)}] = {_short(node.value)}")
+    if isinstance(node, NewState):
+        return Label("fork", f"{render_pattern(node.target)} = a new state of its own (empty prompt)")
     if isinstance(node, Fork):
         targets = ", ".join(f"{render_pattern(t)} = fork({_short(n)})" for t, n in zip(node.targets, node.sizes))
         return Label("fork", f"{targets} of {_short(node.state)}" + (f"  [group {node.group}]" if node.group else ""))
