@@ -24,6 +24,7 @@ _EXPORTS = {
     "user": "lmc.plan.language",
     "assistant": "lmc.plan.language",
     "image": "lmc.plan.language",
+    "video": "lmc.plan.language",
     "token_length_normalized": "lmc.plan.choices",
     "greedy_token_selection": "lmc.plan.choices",
     "unconditional_likelihood_normalized": "lmc.plan.choices",

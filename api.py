@@ -49,7 +49,7 @@ class RunnableProgram(Program):
             **kwargs: Any) -> Any:
         """Run one row; returns its finished state (`state["name"]`, `state.text()`,
         `state.get_meta_info(name)`). With `stream=True` it returns at once a state whose
-        `text_iter(name)` yields the gens' text as it is generated. `backend`: a `lmc.Runtime`
+        `text_iter(name)` yields that gen's text as it is generated, `text_iter()` the whole text. `backend`: a `lmc.Runtime`
         (default: `lmc.set_default_backend`'s); `use_thread` is accepted for SGLang's sake."""
         inputs, options = self._split(args, kwargs)
         if stream:
@@ -79,7 +79,8 @@ class RunnableProgram(Program):
 
     def cache(self, backend: Any = None) -> int:
         """SGLang's `cache`: prefill the text every row starts with, so it is cached before the
-        rows come; returns its token count (0: the program starts with an input)."""
+        rows come; returns its token count. As in SGLang, a prefix of 64 characters or fewer
+        is not prefilled (0 is returned), nor is none (the program starts with an input)."""
         from lmc.runtime.executor.trace import cache_prefix
 
         return cache_prefix(plan_of(self), backend)

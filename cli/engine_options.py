@@ -70,6 +70,9 @@ def engine_config(
         "--radix-cache/--no-radix-cache", help="Reuse KV across requests.")] = _DEFAULT.enable_radix_cache,
     cuda_graph: Annotated[bool, _option(
         "--cuda-graph/--no-cuda-graph", help="Replay decode steps as CUDA graphs.")] = _DEFAULT.enable_cuda_graph,
+    shared_prefix_attention: Annotated[bool, _option(
+        "--shared-prefix-attention/--no-shared-prefix-attention",
+        help="Triton: read a long cached prefix shared by many rows once per step.")] = _DEFAULT.shared_prefix_attention,
     host_kv_cache_gb: Annotated[float, _option(
         "--host-kv-cache-gb", min=0.0, metavar="GB",
         help="Keep evicted KV in host memory up to this size; 0: off.")] = _DEFAULT.host_kv_cache_gb,
@@ -85,6 +88,7 @@ def engine_config(
         max_running_requests=max_running_requests, max_batch_tokens=max_batch_tokens,
         chunk_size=chunk_size, schedule_policy=schedule_policy, enable_radix_cache=radix_cache,
         enable_cuda_graph=cuda_graph, tensor_parallel=tensor_parallel, host_kv_cache_gb=host_kv_cache_gb,
+        shared_prefix_attention=shared_prefix_attention,
     )
 
 

@@ -118,6 +118,21 @@ def bench_gpu_cmd(
     typer.echo(f"results written to {path}")
 
 
+@bench_app.command("cascade")
+def bench_cascade_cmd(
+    model: str = typer.Option("llama-3-8b", help="A preset shape, loaded with random bf16 weights."),
+    out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),
+    repeats: int = typer.Option(2, help="Runs of each engine shape, cascade on and off alternating (best reported)."),
+    name: str = typer.Option("cascade", help="Results file name (without .json)."),
+    log_level: LogLevel = None,
+) -> None:
+    """Shared-prefix (cascade) attention on and off: the few-shot shape, its decode step, the kernels."""
+    from lmc.benchmarks.cascade import bench_cascade
+
+    path = bench_cascade(model, out_dir, repeats, name)
+    typer.echo(f"results written to {path}")
+
+
 @bench_app.command("constrained")
 def bench_constrained_cmd(
     out_dir: str = typer.Option("lmc-bench", help="Folder for the JSON results (benchmarks/results holds the committed ones)."),

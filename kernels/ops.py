@@ -1,4 +1,4 @@
-"""Reference tensor ops of the model: RMSNorm, rotary embedding, SiLU-and-multiply.
+"""Reference tensor ops of the model: linear, RMSNorm, rotary embedding, SiLU-and-multiply.
 
 Each function is the single entry point for its op: faster GPU versions are dispatched from
 inside these functions, so model code never picks a kernel itself. The arithmetic follows Hugging
@@ -15,6 +15,18 @@ import torch
 import torch.nn.functional as F
 
 SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3")
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """`x @ weight.T (+ bias)`. On CUDA a decode-sized x goes to the weight-streaming Triton
+    matmul where it was measured faster than cuBLAS (see `skinny_matmul.decode_config`); both
+    accumulate in float32 and round once."""
+    if x.is_cuda and bias is None:
+        from lmc.kernels.triton.skinny_matmul import decode_config, skinny_matmul
+        config = decode_config(x, weight)
+        if config is not None:
+            return skinny_matmul(x, weight, config)
+    return F.linear(x, weight, bias)
 
 
 def rms_norm(

@@ -18,10 +18,10 @@ from lmc.plan.ir import NODE_TYPES, Entry, Graph, Node, Param, Source, Span
 from lmc.plan.ir.graph import natural_key
 
 KINDS: dict[str, type] = {cls.kind: cls for cls in NODE_TYPES}  # type: ignore[attr-defined]
-_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test", "path"}
+_EXPR_FIELDS = {"state", "value", "name", "choices", "forks", "iter", "test", "path", "frames", "key"}
 # Fields added within format version 2: written only when they differ from their default, so a
 # plan that does not use them has the bytes it had before they existed.
-_LATER_FIELDS = {("select", "args"), ("join", "mode")}
+_LATER_FIELDS = {("select", "args"), ("join", "mode"), ("image", "frames"), ("call", "table"), ("call", "key")}
 
 
 def node_to_json(node: Node) -> dict[str, Any]:
@@ -49,6 +49,8 @@ def _encode(name: str, value: Any) -> Any:
         return [expr_to_json(v) for v in value]
     if name == "pieces":
         return [node_to_json(p) for p in value]
+    if name == "table":
+        return [list(entry) for entry in value]
     if name == "params":
         return [{"name": p.name, "annotation": p.annotation, "default": p.default, "required": p.required}
                 for p in value]
@@ -80,6 +82,8 @@ def _decode(cls: type, name: str, value: Any) -> Any:
         return tuple(expr_from_json(v) for v in value)
     if name == "pieces":
         return tuple(node_from_json(p) for p in value)
+    if name == "table":
+        return tuple(tuple(entry) for entry in value)
     if name == "params":
         return tuple(Param(**p) for p in value)
     if name == "span":

@@ -18,7 +18,7 @@ from lmc.plan.choices import METHODS, ChoicesMethod, token_length_normalized
 from lmc.plan.errors import LanguageError
 from lmc.plan.sampling import SamplingParams
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "video", "assistant")
 CONSTRAINT_ARGS = ("regex", "json_schema", "grammar", "choices", "dtype")
 
 
@@ -120,8 +120,9 @@ def gen(
             f"lmc.gen({name!r}) has {len(given)} constraints ({', '.join(a + '=' for a in given)}); "
             "a gen takes at most one of regex=, json_schema=, grammar=, choices=, dtype="
         )
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
-        raise LanguageError(f"max_tokens must be an int > 0, got {max_tokens!r}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+        raise LanguageError(f"max_tokens must be an int >= 0 (0: score the prompt, generate nothing), "
+                            f"got {max_tokens!r}")
     ids = () if stop_token_ids is None else tuple(stop_token_ids) if isinstance(stop_token_ids, Iterable) else None
     if ids is None or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids):
         raise LanguageError(f"stop_token_ids must be a list of token ids (ints >= 0), got {stop_token_ids!r}")
@@ -271,7 +272,10 @@ def _marker(role: str, begin: bool) -> Callable[[], RoleMarker]:
 
 @dataclass(frozen=True)
 class ImageCall:
+    """An image, or with `frames` a video sampled at that many frames."""
+
     path: str
+    frames: int | None = None
 
 
 def image(path: str) -> ImageCall:
@@ -280,6 +284,16 @@ def image(path: str) -> ImageCall:
     if not isinstance(path, str) or not path:
         raise LanguageError(f"lmc.image needs a non-empty str path, got {path!r}")
     return ImageCall(path)
+
+
+def video(path: str, num_frames: int) -> ImageCall:
+    """SGLang's `video(path, num_frames)`: a video in the prompt, `num_frames` frames of it. It
+    compiles like `image`; running it needs a video model, so such a row fails naming the model."""
+    if not isinstance(path, str) or not path:
+        raise LanguageError(f"lmc.video needs a non-empty str path, got {path!r}")
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+        raise LanguageError(f"lmc.video needs num_frames, an int >= 1, got {num_frames!r}")
+    return ImageCall(path, num_frames)
 
 
 system = _role("system")
@@ -292,7 +306,7 @@ ROLE_MARKERS: dict[Callable[[], RoleMarker], RoleMarker] = {
     fn: fn() for fn in (system_begin, system_end, user_begin, user_end, assistant_begin, assistant_end)
 }
 PRIMITIVES: dict[Callable[..., Any], str] = {
-    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select", image: "image",
+    gen: "gen", gen_int: "gen_int", gen_string: "gen_string", select: "select", image: "image", video: "video",
     system: "system", user: "user", assistant: "assistant",
     **{fn: fn.__name__ for fn in ROLE_MARKERS},
 }

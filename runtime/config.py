@@ -37,6 +37,7 @@ class EngineConfig:
     kv_cache_fraction: float = 0.8
     page_size: int = 1
     enable_radix_cache: bool = True
+    shared_prefix_attention: bool = True  # cascade attention over long shared cached prefixes
     max_running_requests: int = 256
     max_batch_tokens: int = 4096  # token budget of one forward (decodes + extends)
     chunk_size: int = 2048  # longest extend of one request in one step (chunked prefill)

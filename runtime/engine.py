@@ -19,6 +19,7 @@ import torch
 from lmc.kernels.attention import create_backend
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.cuda_graph import capture_decode_graphs
+from lmc.runtime.kernel_cache import use_lmc_kernel_cache
 from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.kv_tier import HostTier
 from lmc.runtime.launched_step import LaunchedStep
@@ -98,6 +99,8 @@ class Engine:
         self.model = self.loaded.model
         self.tokenizer = self.loaded.tokenizer
         self.device = torch.device(self.loaded.device)
+        if self.device.type == "cuda":
+            use_lmc_kernel_cache()  # before any Triton kernel compiles
         self.vocab_size = self.model.vocab_size
         # Rows of the logits past the tokenizer's ids (a padded checkpoint, a preset borrowing a
         # smaller tokenizer) have no text: they are never sampled nor scored.
@@ -133,7 +136,8 @@ class Engine:
         attn = create_backend(config.attention_backend, self.device)
         if self.tensor_parallel is None:
             graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
-            self.runner = ModelRunner(self.model, self.pool, attn, graphs)
+            self.runner = ModelRunner(self.model, self.pool, attn, graphs,
+                                      share_prefixes=config.shared_prefix_attention)
         else:
             self.runner = TensorParallelRunner(self.model, self.pool, attn, self.tensor_parallel)
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)

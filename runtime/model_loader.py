@@ -13,14 +13,21 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from transformers import AutoConfig, PretrainedConfig
+from transformers import PretrainedConfig
 
+from lmc.runtime.gguf import weights_cache
 from lmc.runtime.gguf.checkpoint import GGUFCheckpoint, find_gguf
 from lmc.runtime.models import model_class_for
 from lmc.runtime.models.hub import is_pullable
 from lmc.runtime.models.hub import model_path as pulled_model_path
 from lmc.runtime.models.llama import LlamaForCausalLM
-from lmc.runtime.models.presets import is_preset, preset_config, preset_names, preset_tokenizer
+from lmc.runtime.models.model_config import ModelConfig
+from lmc.runtime.models.presets import (
+    is_preset,
+    preset_model_config,
+    preset_names,
+    preset_tokenizer,
+)
 from lmc.runtime.models.tiny import tiny_model_dir
 from lmc.runtime.tokenizer import Tokenizer
 
@@ -33,7 +40,7 @@ class LoadedModel:
     """Everything the engine needs about its model; `model_dir` is None for presets."""
 
     model: LlamaForCausalLM
-    config: PretrainedConfig
+    config: ModelConfig | PretrainedConfig  # lmc's own for presets and GGUF files
     tokenizer: Tokenizer
     model_dir: Path | None
     dtype: torch.dtype
@@ -121,12 +128,14 @@ def load_model(
                 f"{model!r} is a preset shape without weights; pass load_format='dummy' for random "
                 "weights, or give the path of a Hugging Face directory"
             )
-        model_dir, config = None, preset_config(model)
+        model_dir, config = None, preset_model_config(model)
     else:
         model_dir = resolve_model_dir(model)
         gguf_file = None if (model_dir / "config.json").is_file() else find_gguf(model_dir)
         if gguf_file is not None:
             return _load_gguf(gguf_file, load_format, torch_dtype, torch_device, seed)
+        from transformers import AutoConfig
+
         config = AutoConfig.from_pretrained(model_dir)
     model_class = model_class_for(config)
     shards = safetensors_files(model_dir) if load_format == "auto" else []
@@ -144,14 +153,16 @@ def load_model(
 def _load_gguf(
     path: Path, load_format: str, dtype: torch.dtype, device: torch.device, seed: int
 ) -> LoadedModel:
-    """A GGUF checkpoint: config and tokenizer from its metadata, weights dequantized to `dtype`."""
+    """A GGUF checkpoint: config and tokenizer from its metadata, weights dequantized to `dtype`
+    on the first load and read from the checkpoint's weights cache afterwards."""
     checkpoint = GGUFCheckpoint.open(path)
     config = checkpoint.config()
     tokenizer = Tokenizer.from_dir(checkpoint.tokenizer_dir)
     network = model_class_for(config)(config, dtype, device)
     if load_format == "dummy":
         fill_dummy_weights(network, seed)
-    else:
+    elif not weights_cache.load_into(network, checkpoint.cache_dir, dtype):
         network.load_weights(checkpoint.hf_tensors(dtype, device))
+        weights_cache.save(network, checkpoint.cache_dir, dtype)
     network.eval()
     return LoadedModel(network, config, tokenizer, path, dtype, device)

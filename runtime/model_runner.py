@@ -10,6 +10,7 @@ from lmc.kernels.attention import AttentionBackend
 from lmc.runtime.cuda_graph import DecodeGraphs
 from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.launched_step import LaunchedStep
+from lmc.runtime.prefix_groups import PrefixGrouper
 from lmc.runtime.scheduler import ScheduledBatch
 from lmc.runtime.step_buffer import StepLayout, StepSizes, host_buffer, to_device
 from lmc.runtime.step_inputs import StepRows, fill, metadata, plan_rows
@@ -40,8 +41,11 @@ class ModelRunner:
         pool: KVPool,
         attn: AttentionBackend,
         graphs: DecodeGraphs | None = None,
+        share_prefixes: bool = True,
     ) -> None:
         self.model = model
+        self.share_prefixes = share_prefixes  # cascade attention over shared cached prefixes
+        self._grouper = PrefixGrouper()
         self.pool = pool
         self.attn = attn
         self.graphs = graphs
@@ -52,7 +56,7 @@ class ModelRunner:
     def forward(self, batch: ScheduledBatch, previous: LaunchedStep | None = None) -> ForwardOutput:
         """Launch the forward of `batch`; input tokens that `previous` sampled and the host has
         not read yet come from its device tensor."""
-        rows = plan_rows(batch)
+        rows = plan_rows(batch, self._grouper if self.share_prefixes else None)
         if rows.placeholders and previous is None:
             raise RuntimeError("the batch has tokens still on the device but no step in flight")
         if self.graphs is not None and self.graphs.fits(rows):

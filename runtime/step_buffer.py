@@ -25,6 +25,12 @@ _FIELDS: dict[str, tuple[torch.dtype, str, int]] = {
     "kv_indptr": (torch.int32, "seqs", 1),
     "seq_lens": (torch.int32, "seqs", 0),
     "extend_lens": (torch.int32, "seqs", 0),
+    "prefix_lens": (torch.int32, "seqs", 0),  # shared-prefix tables (kernels/attention/shared_prefix.py)
+    "tile_tokens": (torch.int32, "tokens", 0),
+    "tile_first": (torch.int32, "tokens", 0),
+    "tile_count": (torch.int32, "tokens", 0),
+    "tile_leader": (torch.int32, "tokens", 0),
+    "tile_len": (torch.int32, "tokens", 0),
     "kv_indices": (torch.int64, "kv_entries", 0),
 }
 

@@ -14,6 +14,15 @@ import numpy as np
 import torch
 
 from lmc.kernels.attention import AttentionMetadata
+from lmc.kernels.attention.shared_prefix import (
+    MIN_ROWS,
+    TABLE_FIELDS,
+    PrefixGroup,
+    SharedPrefixTables,
+    fill_tables,
+    max_tiles,
+)
+from lmc.runtime.prefix_groups import PrefixGrouper
 from lmc.runtime.scheduler import ScheduledBatch
 from lmc.runtime.sequence import PLACEHOLDER, Sequence
 
@@ -28,6 +37,7 @@ class StepRows:
     follows that position) for sequences that asked for prompt log-probabilities.
     `placeholders` lists (packed-token row, sequence) for input tokens the previous forward
     sampled and the host has not read yet: the runner copies them in on the device.
+    `prefix_groups` lists the sequences whose attention may read a shared cached prefix once.
     """
 
     input_ids: list[int]
@@ -39,6 +49,7 @@ class StepRows:
     sample_rows: list[int]
     logprob_rows: list[list[tuple[int, int]]]
     placeholders: list[tuple[int, Sequence]] = field(default_factory=list)
+    prefix_groups: list[PrefixGroup] = field(default_factory=list)
 
     @property
     def is_decode(self) -> bool:
@@ -50,9 +61,10 @@ class StepRows:
         return sum(self.seq_lens)
 
 
-def plan_rows(batch: ScheduledBatch) -> StepRows:
+def plan_rows(batch: ScheduledBatch, grouper: PrefixGrouper | None = None) -> StepRows:
     """The one pass over the batch's sequences; it runs before every forward, with the GPU idle,
-    so it does no per-sequence tensor work beyond taking each slot list as it is."""
+    so it does no per-sequence tensor work beyond taking each slot list as it is. A `grouper`
+    groups sequences sharing a long cached prefix (prefix_groups.py)."""
     rows = StepRows(
         [], [seq.num_computed for seq in batch.seqs], list(batch.extend_lens), [], [], [], [], []
     )
@@ -79,6 +91,8 @@ def plan_rows(batch: ScheduledBatch) -> StepRows:
         else:
             rows.sample_rows.append(-1)
         offset += n
+    if grouper is not None:
+        rows.prefix_groups = grouper(batch.seqs, batch.extend_lens)
     return rows
 
 
@@ -125,22 +139,41 @@ def fill(views: dict[str, torch.Tensor], rows: StepRows, pad_to: int) -> None:
     out_entries = kv_indptr[:-1][seq_of_token] + positions
     np.take(kv_indices.numpy(), out_entries, out=out["out_slots"][:tokens])
     out["logits_rows"][: len(rows.logits_rows)] = rows.logits_rows
+    fill_tables(out, rows.prefix_groups, qo_indptr)
 
 
 def metadata(views: dict[str, torch.Tensor], rows: StepRows, batch: int) -> AttentionMetadata:
     """Attention metadata over device `views` for the first `batch` sequences (padding included)."""
     pad = batch - len(rows.seq_lens)
+    tokens = len(rows.input_ids) + pad
     return AttentionMetadata(
         qo_indptr=views["qo_indptr"][: batch + 1],
         kv_indptr=views["kv_indptr"][: batch + 1],
         kv_indices=views["kv_indices"],
-        out_slots=views["out_slots"][: len(rows.input_ids) + pad],
+        out_slots=views["out_slots"][:tokens],
         seq_lens=views["seq_lens"][:batch],
         extend_lens=views["extend_lens"][:batch],
         seq_lens_cpu=rows.seq_lens + [1] * pad,
         extend_lens_cpu=rows.extend_lens + [1] * pad,
         page_size=1,
+        shared_prefix=_shared_prefix(views, rows, batch, tokens),
     )
+
+
+def _shared_prefix(
+    views: dict[str, torch.Tensor], rows: StepRows, batch: int, tokens: int
+) -> SharedPrefixTables | None:
+    """The step's shared-prefix tables, or None when attention need not look at them.
+
+    A decode of at least MIN_ROWS sequences always carries them (no tiles when nothing is
+    shared), so that one CUDA graph captured per batch size serves steps with and without
+    shared prefixes; any other forward carries them only when a group exists."""
+    if not rows.prefix_groups and not (rows.is_decode and batch >= MIN_ROWS):
+        return None
+    tables = {name: views[name] for name in TABLE_FIELDS}
+    tables["prefix_lens"] = tables["prefix_lens"][:batch]
+    tables["tile_tokens"] = tables["tile_tokens"][:tokens]
+    return SharedPrefixTables(**tables, num_tiles=max_tiles(tokens, batch))
 
 
 def _exclusive_cumsum(x: np.ndarray) -> np.ndarray:

@@ -39,8 +39,14 @@ def _bytes_to_unicode() -> dict[str, int]:
     return {chr(c): b for b, c in zip(printable, chars)}
 
 
+def _state(component: object) -> dict | None:
+    """A tokenizer component (normalizer, pre-tokenizer, decoder) as its tokenizer.json entry."""
+    return None if component is None else json.loads(component.__getstate__())
+
+
 def _without_dummy_prefix(spec: dict) -> tuple[dict, bool]:
-    """Turn off every way a tokenizer.json prepends '▁'; report whether it did at all."""
+    """Turn off every way a tokenizer.json's normalizer and pre-tokenizer prepend '▁'; report
+    whether they did at all."""
     found = False
 
     def visit(node: object) -> object:
@@ -72,10 +78,16 @@ class Tokenizer:
         if not getattr(hf, "is_fast", False):
             raise ValueError(f"{type(hf).__name__} has no tokenizers backend; lmc needs a tokenizer.json")
         self.hf = hf
-        spec, self.has_dummy_prefix = _without_dummy_prefix(json.loads(hf.backend_tokenizer.to_str()))
-        self._plain = FastTokenizer.from_str(json.dumps(spec))
-        self._plain.no_truncation()
-        self._plain.no_padding()
+        backend = hf.backend_tokenizer
+        parts = {"normalizer": _state(backend.normalizer), "pre_tokenizer": _state(backend.pre_tokenizer)}
+        plain_parts, self.has_dummy_prefix = _without_dummy_prefix(parts)
+        self._byte_level = any("ByteLevel" in json.dumps(_state(c)) for c in (backend.pre_tokenizer, backend.decoder))
+        # A copy of the whole tokenizer.json only where a part changes; otherwise the one
+        # encoder is shared (copying a 49k-token vocabulary cost 0.3-0.6 s of every start).
+        if self.has_dummy_prefix:
+            self._plain = FastTokenizer.from_str(json.dumps({**json.loads(backend.to_str()), **plain_parts}))
+        else:
+            self._plain = backend
         self._special_ids = set(hf.all_special_ids)
         added = hf.backend_tokenizer.get_added_tokens_decoder().values()
         self._special_texts = sorted({t for t in hf.all_special_tokens if t} | {a.content for a in added if a.special})
@@ -113,6 +125,9 @@ class Tokenizer:
         if known is not None:
             self._memo.move_to_end(text)
             return known.tolist()
+        if self._plain.truncation is not None or self._plain.padding is not None:
+            self._plain.no_truncation()  # transformers sets both per call on the encoder it shares
+            self._plain.no_padding()
         ids = self._plain.encode(text, add_special_tokens=False).ids
         self._memo[text] = array("i", ids)
         if len(self._memo) > MEMO_RUNS:
@@ -157,16 +172,17 @@ class Tokenizer:
     def _token_bytes(self) -> list[bytes]:
         vocab = self.hf.backend_tokenizer.get_vocab(with_added_tokens=True)
         table = [b""] * max(len(self.hf), max(vocab.values()) + 1)
-        byte_level = "ByteLevel" in self.hf.backend_tokenizer.to_str()
-        alphabet = _bytes_to_unicode() if byte_level else {}
+        # GPT-2's stand-in characters map to bytes 0-255, i.e. to latin-1 characters: one
+        # str.translate per piece, instead of a Python loop over its characters.
+        latin1 = {ord(c): b for c, b in _bytes_to_unicode().items()} if self._byte_level else {}
         added = self.hf.backend_tokenizer.get_added_tokens_decoder()
         for piece, idx in vocab.items():
             if idx in self._special_ids or (idx in added and added[idx].special):
                 continue
             if idx in added:
                 table[idx] = piece.encode("utf-8")
-            elif byte_level:
-                table[idx] = bytes(alphabet[c] for c in piece)
+            elif self._byte_level:
+                table[idx] = piece.translate(latin1).encode("latin-1")
             elif len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
                 table[idx] = bytes([int(piece[3:5], 16)])
             else:

@@ -98,7 +98,9 @@ def describe(graph: Graph, node_id: str) -> Label:
     if isinstance(node, HostCall):
         args = ", ".join([_short(a) for a in node.positional] + [f"{k}={_short(v)}" for k, v in node.keywords])
         target = "" if node.target is None else f"{render_pattern(node.target)} = "
-        return Label("call", f"{target}{node.function}({args})  (Python, run when its arguments exist)")
+        function = node.function if node.key is None else (
+            f"{node.function}[{_short(node.key)}] of {', '.join(k for k, _, _ in node.table)}")
+        return Label("call", f"{target}{function}({args})  (Python, run when its arguments exist)")
     if isinstance(node, SetVar):
         return Label("other", f"{_short(node.state)}[{name_pattern(node.name)}] = {_short(node.value)}")
     if isinstance(node, NewState):
@@ -106,6 +108,9 @@ def describe(graph: Graph, node_id: str) -> Label:
     if isinstance(node, Fork):
         targets = ", ".join(f"{render_pattern(t)} = fork({_short(n)})" for t, n in zip(node.targets, node.sizes))
         return Label("fork", f"{targets} of {_short(node.state)}" + (f"  [group {node.group}]" if node.group else ""))
+    if isinstance(node, Image) and node.frames is not None:
+        return Label("other", f"{_short(node.state)} += video {_short(node.path)}, {_short(node.frames)} frames"
+                     "  (needs a video model)")
     if isinstance(node, Image):
         return Label("other", f"{_short(node.state)} += image {_short(node.path)}  (needs a vision model)")
     if isinstance(node, Join):

@@ -16,6 +16,7 @@ import ast
 
 from lmc.compiler.frontend.context import Binding, Context, Item
 from lmc.compiler.frontend.expressions import ExpressionLowerer
+from lmc.compiler.frontend.globals import IO_HINT, io_message, io_name
 from lmc.compiler.frontend.inlining import split_return
 from lmc.compiler.frontend.kinds import PARAM, STATE
 from lmc.compiler.frontend.statements import StatementLowerer
@@ -28,6 +29,7 @@ from lmc.plan.program import Program
 def lower_program(program: Program) -> Graph:
     """The unoptimized IR graph of `program` (passes come after)."""
     ctx, fdef = Context.for_program(program)
+    _check_io(ctx, fdef)
     statements = StatementLowerer(ctx)
     state, params = _signature(ctx, statements.exprs, fdef)
     ctx.frame.bindings[state] = Binding(state, STATE)
@@ -42,6 +44,16 @@ def lower_program(program: Program) -> Graph:
     entry = Entry(program.name, state, tuple(params), ret is not None and ret.value is not None,
                   ctx.span(fdef))
     return build_graph(entry, items, ctx)
+
+
+def _check_io(ctx: Context, fdef: ast.FunctionDef) -> None:
+    """I/O written in the body (`print(...)`) is reported first, wherever it is: no other change
+    to the program could make it compile, so it is the error worth naming."""
+    for node in ast.walk(fdef):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id not in ctx.frame.local_names
+                and (io := io_name(ctx.frame.resolve_global(node.func.id))) is not None):
+            raise ctx.error(node, io_message(io), IO_HINT)
 
 
 def _signature(ctx: Context, exprs: ExpressionLowerer, fdef: ast.FunctionDef) -> tuple[str, list[Param]]:

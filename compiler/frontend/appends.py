@@ -18,7 +18,7 @@ from lmc.plan.choices import ChoicesMethod
 from lmc.plan.errors import LanguageError
 from lmc.plan.expr import Const, Expr
 from lmc.plan.ir import Gen, Image, RoleBegin, RoleEnd, Select, Text, const_name
-from lmc.plan.language import ROLES, gen, image, select
+from lmc.plan.language import ROLES, gen, image, select, video
 from lmc.plan.program import Program
 
 if TYPE_CHECKING:
@@ -51,8 +51,8 @@ class AppendLowerer:
             check_call_shape(self.ctx, rhs)
             if primitive in GEN_DTYPES:
                 return [Item(self._gen(state, rhs, GEN_DTYPES[primitive]))]
-            if primitive == "image":
-                return [Item(self._image(state, rhs))]
+            if primitive in ("image", "video"):
+                return [Item(self._image(state, rhs, primitive == "video"))]
             if primitive == "select":
                 return [Item(self._select(state, rhs))]
             if primitive in ROLES:
@@ -162,13 +162,20 @@ class AppendLowerer:
             return Select(state, name, args["choices"], args=tuple(sorted(picked.items())), span=self.ctx.span(call))
         return Gen(state, name, tuple(sorted(args.items())), span=self.ctx.span(call))
 
-    def _image(self, state: Expr, call: ast.Call) -> Image:
-        if len(call.args) != 1 or call.keywords:
-            raise self.ctx.error(call, "lmc.image(...) takes one argument, the image's path")
-        path = self._arg("path", call.args[0], "lmc.image")
-        if isinstance(path, Const):
-            self._validate(call, lambda _name, path: image(path), Const("x"), {"path": path})
-        return Image(state, path, span=self.ctx.span(call))
+    def _image(self, state: Expr, call: ast.Call, is_video: bool) -> Image:
+        """`lmc.image(path)`, or `lmc.video(path, num_frames)`: one Image node."""
+        what = "lmc.video" if is_video else "lmc.image"
+        names = ("path", "num_frames") if is_video else ("path",)
+        bound = dict(zip(names, call.args))
+        bound.update({kw.arg: kw.value for kw in call.keywords if kw.arg in names})
+        if len(call.args) > len(names) or len(bound) != len(names) or len(bound) != len(call.args) + len(call.keywords):
+            raise self.ctx.error(call, f"{what}(...) takes {', '.join(names)}" if is_video
+                                 else "lmc.image(...) takes one argument, the image's path")
+        args = {k: self._arg(k, v, what) for k, v in bound.items()}
+        if all(isinstance(v, Const) for v in args.values()):
+            check = video if is_video else image
+            self._validate(call, lambda _name, **kw: check(**kw), Const("x"), args)
+        return Image(state, args["path"], span=self.ctx.span(call), frames=args.get("num_frames"))
 
     def _select(self, state: Expr, call: ast.Call) -> Select:
         bound = self._bind_args(call, SELECT_ARGS, "lmc.select")

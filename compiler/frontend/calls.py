@@ -11,10 +11,12 @@ from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.context import MISSING, Context
 from lmc.compiler.frontend.globals import (
     ALLOWED_HINT,
+    IO_HINT,
     MUTATING_METHODS,
     STATE_METHODS_HINT,
     builtin_name,
     describe,
+    io_message,
     io_name,
     primitive_name,
 )
@@ -62,6 +64,8 @@ class CallLowerer:
             if func.id not in frame.bindings and func.id not in frame.local_names:
                 raise self.ctx.error(func, f"name `{func.id}` is not defined", ALLOWED_HINT)
             raise self.ctx.error(func, f"`{func.id}` is a local value and cannot be called", ALLOWED_HINT)
+        if isinstance(func, ast.Subscript) and isinstance(self.ctx.static_object(func.value), dict):
+            return self.host.lower_table(node, func)  # TOOLS[action](arg): a tool table
         raise self.ctx.error(func, "only named functions can be called here", ALLOWED_HINT)
 
     def _method_call(self, node: ast.Call, func: ast.Attribute) -> Lowered:
@@ -105,8 +109,7 @@ class CallLowerer:
                         f"write `s += {label}(...)` (combine pieces with +)")
         io = io_name(target)
         if io is not None:
-            raise error(node, f"`{io}(...)` cannot run inside an lmc program (it is compiled, not executed per row)",
-                        "do I/O outside the program: pass data in as inputs, and read results from its outputs")
+            raise error(node, io_message(io), IO_HINT)
         name = builtin_name(target)
         if name is None:
             path = global_path(self.ctx, node.func)

@@ -41,6 +41,13 @@ def primitive_name(obj: Any) -> str | None:
     return next((name for fn, name in PRIMITIVES.items() if fn is obj), None)
 
 
+IO_HINT = "do I/O outside the program: pass data in as inputs, and read results from its outputs"
+
+
+def io_message(name: str) -> str:
+    return f"`{name}(...)` cannot run inside an lmc program (it is compiled, not executed per row)"
+
+
 def io_name(obj: Any) -> str | None:
     for name in IO_FUNCTIONS:
         if getattr(builtins, name, None) is obj:

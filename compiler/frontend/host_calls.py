@@ -7,7 +7,9 @@ The target is named by the path the program's own file reaches it by (`prog:rend
 `prog:math.exp`, `prog:Model.model_json_schema`, with the file as the node's `source`), so the
 executor takes it from that file, whose sha256 the plan records; builtins are `builtins:name`.
 An argument that is not data (a pydantic class given to a helper) is a `Global` named the same
-way. A call where Python would run it only sometimes, or once per item (a conditional
+way. A call through a module-level dict of functions (`TOOLS[action](arg)`, a ReAct tool table)
+is one call node whose `table` names every function of the dict and whose `key` picks one per
+row. A call where Python would run it only sometimes, or once per item (a conditional
 expression, a comprehension), is an error: it would run once, before the statement.
 """
 
@@ -78,12 +80,19 @@ class HostCalls:
     def lower(self, node: ast.Call, path: str) -> Lowered:
         """The call as a `call` node before the current statement; its result as a local."""
         ctx = self.ctx
-        if ctx.deferred is not None:
-            raise ctx.error(node, f"`{path}(...)` is called {ctx.deferred}, where it would run once, before the statement",
-                            f"call it in a statement of its own (result = {path}(...)) inside an if or for")
         function, source, obj = self.resolve(node.func, path)
         if not callable(obj) or is_module(obj):
             raise ctx.error(node.func, f"`{path}` is not a function", ALLOWED_HINT)
+        result, kinds = self._emit(node, path, function, source)
+        return result, self.result_kind(kinds)
+
+    def _emit(self, node: ast.Call, path: str, function: str, source: int | None,
+              table: tuple[tuple[str, str, int | None], ...] = (), key: Expr | None = None) -> tuple[Name, list[Kind]]:
+        """Add the call node before the statement; its result local and its arguments' kinds."""
+        ctx = self.ctx
+        if ctx.deferred is not None:
+            raise ctx.error(node, f"`{path}(...)` is called {ctx.deferred}, where it would run once, before the statement",
+                            f"call it in a statement of its own (result = {path}(...)) inside an if or for")
         args = [self.argument(a) for a in node.args]
         keywords = [(kw.arg or "", *self.argument(kw.value)) for kw in node.keywords]
         kinds = [k for _, k in args] + [k for _, _, k in keywords]
@@ -94,8 +103,37 @@ class HostCalls:
         ctx.call_count += 1
         result = f"{ctx.frame.prefix}call#{ctx.call_count}"
         ctx.calls.append(Item(HostCall(result, function, source, tuple(e for e, _ in args),
-                                       tuple((k, e) for k, e, _ in keywords), ctx.span(node))))
-        return Name(result), self.result_kind(kinds)
+                                       tuple((k, e) for k, e, _ in keywords), ctx.span(node), table, key)))
+        return Name(result), kinds
+
+    def lower_table(self, node: ast.Call, func: ast.Subscript) -> Lowered:
+        """`TOOLS[key](...)`: a call node naming each function of the module-level dict `TOOLS`
+        (str keys), the target picked per row by the key's value."""
+        ctx = self.ctx
+        path = global_path(ctx, func.value)
+        if path is None:
+            raise ctx.error(func.value, "only a module-level dict of functions can be called through", ALLOWED_HINT)
+        dict_name, source, table = self.resolve(func.value, path)
+        if not table or not all(isinstance(k, str) and callable(f) for k, f in table.items()):
+            raise ctx.error(func.value, f"`{path}` is called through, so it must map str keys to functions",
+                            f"write {path} = {{\"name\": function, ...}} at module level")
+        entries = tuple(sorted((k, *self.function_name(func.value, f)) for k, f in table.items()))
+        key, key_kind = self.exprs.lower(func.slice)
+        if K.has_state(key_kind):
+            raise ctx.error(func.slice, f"the key into `{path}` is a state", "index the table with text: s[\"tool\"]")
+        result, kinds = self._emit(node, path, dict_name, source, entries, key)
+        return result, self.result_kind([*kinds, key_kind])
+
+    def function_name(self, node: ast.expr, fn: Any) -> tuple[str, int | None]:
+        """(`module:qualname`, source) of a function held in a table: the program's own file
+        when it is defined there, else its module by name."""
+        module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+        if not module or not qualname or "<" in qualname:
+            raise self.ctx.error(node, f"{fn!r} in this table has no name the plan can use",
+                                 "put module-level functions in the table (def name(...): ...)")
+        if module == self.ctx.frame.program.fn.__module__:
+            return f"{Path(self.ctx.frame.source.path).stem}:{qualname}", self.ctx.frame.source_index
+        return f"{module}:{qualname}", None
 
     @staticmethod
     def result_kind(kinds: list[Kind]) -> Kind:

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import torch
 
+from lmc.kernels.attention.shared_prefix import SharedPrefixTables
+
 log = logging.getLogger(__name__)
 
 
@@ -26,6 +28,7 @@ class AttentionMetadata:
     Sequence b owns query rows `qo_indptr[b]:qo_indptr[b+1]`; its new tokens sit at the *end* of
     its KV list, so query i of b (0-based among its new tokens) may attend to KV positions
     `0 .. seq_lens[b] - extend_lens[b] + i` (causal over the new tokens, full over the prefix).
+    Backends that cannot share a prefix's reads ignore `shared_prefix`: it changes no result.
     """
 
     qo_indptr: torch.Tensor  # [B+1] int32, on the model's device
@@ -37,6 +40,7 @@ class AttentionMetadata:
     seq_lens_cpu: list[int]  # host copies: backends plan launches from these without a sync
     extend_lens_cpu: list[int]
     page_size: int = 1
+    shared_prefix: SharedPrefixTables | None = None  # cascade tables (see shared_prefix.py)
 
     @property
     def batch_size(self) -> int:

@@ -29,6 +29,8 @@ class FlashInferAttention:
     flashinfer's plan() needs head counts, head_dim and dtypes, which AttentionMetadata does not
     carry, so prepare() only builds the host-side index arrays and the first layer's forward plans;
     the other layers of that forward reuse the plan. Planning reads host arrays only (no sync).
+    Shared-prefix tables (`meta.shared_prefix`) are not used: flashinfer's cascade wrappers are
+    not wired (flashinfer is not installed on the lent GPU), so every row reads its whole KV list.
     """
 
     name = "flashinfer"

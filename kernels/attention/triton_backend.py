@@ -9,6 +9,7 @@ from lmc.kernels.triton.decode_attention import choose_num_splits, decode_attent
 from lmc.kernels.triton.extend_attention import extend_attention
 from lmc.kernels.triton.kv_store import store_kv
 from lmc.kernels.triton.plan import AttentionPlan, plan_attention
+from lmc.kernels.triton.shared_prefix_attention import prefix_splits, shared_prefix_attention
 
 
 class TritonAttention:
@@ -21,6 +22,10 @@ class TritonAttention:
     (no copy, no host-side lengths), and the decode kernels read every length from device memory
     and choose their split count from the batch size and head count alone. So a decode forward
     captured over static metadata buffers stays right when a replay brings other lengths.
+
+    With `meta.shared_prefix` (cascade attention) a shared prefix is read once per tile of
+    query tokens by `shared_prefix_attention`, and each sequence's kernel reads only the rest of
+    its KV list, folding the prefix in by log-sum-exp; its grid too comes from sizes alone.
     """
 
     name = "triton"
@@ -57,9 +62,13 @@ class TritonAttention:
             )
         store_kv(k, v, k_cache, v_cache, meta.out_slots)
         out = torch.empty_like(q)
+        prefix = None
+        if meta.shared_prefix is not None:
+            splits = prefix_splits(q.shape[0], k_cache.shape[1], self._num_sms) if plan.is_decode else 1
+            prefix = shared_prefix_attention(q, k_cache, v_cache, plan, meta.shared_prefix, scale, splits)
         if plan.is_decode:
             splits = choose_num_splits(plan.batch_size, k_cache.shape[1], self._num_sms)
-            decode_attention(q, k_cache, v_cache, out, plan, scale, splits)
+            decode_attention(q, k_cache, v_cache, out, plan, scale, splits, prefix=prefix)
         else:
-            extend_attention(q, k_cache, v_cache, out, plan, scale)
+            extend_attention(q, k_cache, v_cache, out, plan, scale, prefix=prefix)
         return out

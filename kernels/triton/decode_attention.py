@@ -11,40 +11,39 @@ import torch
 import triton
 import triton.language as tl
 
-from lmc.kernels.triton.paging import kv_slots
+from lmc.kernels.triton.paging import kv_slots, split_chunk
 from lmc.kernels.triton.plan import AttentionPlan
 from lmc.kernels.triton.shapes import check_head_dim
+from lmc.kernels.triton.shared_prefix_attention import PrefixParts, fold_parts
 
 _LOG2E = 1.4426950408889634
 
 
-@triton.jit
-def _split_chunk(seq_len, num_splits, BLOCK_N: tl.constexpr, MIN_SPLIT: tl.constexpr):
-    """KV positions per split: equal shares rounded up to whole blocks, at least MIN_SPLIT, so a
-    short sequence uses fewer splits than launched (the rest exit at once). Both stages agree."""
-    chunk = tl.cdiv(tl.cdiv(seq_len, num_splits), BLOCK_N) * BLOCK_N
-    return tl.maximum(chunk, MIN_SPLIT)
-
-
-@triton.jit(do_not_specialize=["group", "num_splits"])
+@triton.jit(do_not_specialize=["group", "num_splits", "prefix_splits"])
 def _decode_partial_kernel(
     Q, K_cache, V_cache, Out, O_part, LSE_part,
-    page_indptr, page_table, seq_lens,
-    group, num_splits, scale_log2e,
+    page_indptr, page_table, seq_lens, prefix_lens, O_pre, LSE_pre,
+    group, num_splits, prefix_splits, scale_log2e,
     stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh,
     stride_pt, stride_ph, stride_ps, stride_lt, stride_lh,
+    stride_et, stride_eh, stride_es, stride_ft, stride_fh,
     HEAD_DIM: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_N: tl.constexpr,
     PAGE_SIZE: tl.constexpr, MIN_SPLIT: tl.constexpr, WRITE_FINAL: tl.constexpr,
+    CASCADE: tl.constexpr, PRE_BLOCK_N: tl.constexpr, PRE_MIN_SPLIT: tl.constexpr,
 ):
     """Grid (sequence, kv head, split). With WRITE_FINAL (a single split) the normalised result
-    goes straight to Out; otherwise to O_part with its base-2 log-sum-exp in LSE_part."""
+    goes straight to Out; otherwise to O_part with its base-2 log-sum-exp in LSE_part.
+
+    With CASCADE the splits cover positions prefix_lens[seq] .. seq_len only, and split 0 folds
+    in the shared prefix's parts (O_pre, LSE_pre): the merge then sees one whole attention."""
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
     split = tl.program_id(2)
     seq_len = tl.load(seq_lens + seq)
     page_start = tl.load(page_indptr + seq)
-    chunk = _split_chunk(seq_len, num_splits, BLOCK_N, MIN_SPLIT)
-    start = split * chunk
+    kv_lo = tl.load(prefix_lens + seq) if CASCADE else 0
+    chunk = split_chunk(seq_len - kv_lo, num_splits, BLOCK_N, MIN_SPLIT)
+    start = kv_lo + split * chunk
     end = tl.minimum(start + chunk, seq_len)
 
     offs_g = tl.arange(0, BLOCK_G)
@@ -72,6 +71,13 @@ def _decode_partial_kernel(
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
 
+    if CASCADE:  # noqa: SIM102 (a compile-time branch around a run-time one)
+        if split == 0:
+            acc, m_i, l_i = fold_parts(
+                acc, m_i, l_i, LSE_pre + seq * stride_ft + heads * stride_fh,
+                O_pre + seq * stride_et + heads * stride_eh, head_ok, kv_lo, prefix_splits,
+                stride_es, HEAD_DIM, PRE_BLOCK_N, PRE_MIN_SPLIT,
+            )
     out = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]
     if WRITE_FINAL:
         tl.store(Out + seq * stride_ot + heads[:, None] * stride_oh + offs_d[None, :],
@@ -85,15 +91,17 @@ def _decode_partial_kernel(
 
 @triton.jit(do_not_specialize=["num_splits"])
 def _decode_merge_kernel(
-    Out, O_part, LSE_part, seq_lens, num_splits,
+    Out, O_part, LSE_part, seq_lens, prefix_lens, num_splits,
     stride_ot, stride_oh, stride_pt, stride_ph, stride_ps, stride_lt, stride_lh,
     HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MIN_SPLIT: tl.constexpr,
+    CASCADE: tl.constexpr,
 ):
     """Grid (sequence, q head): weight each non-empty split's output by 2^(its lse - max lse)."""
     seq = tl.program_id(0)
     head = tl.program_id(1)
     seq_len = tl.load(seq_lens + seq)
-    used = tl.cdiv(seq_len, _split_chunk(seq_len, num_splits, BLOCK_N, MIN_SPLIT))
+    kv_lo = tl.load(prefix_lens + seq) if CASCADE else 0
+    used = tl.cdiv(seq_len - kv_lo, split_chunk(seq_len - kv_lo, num_splits, BLOCK_N, MIN_SPLIT))
     offs_d = tl.arange(0, HEAD_DIM)
     m = float("-inf")
     total = 0.0
@@ -131,12 +139,14 @@ def decode_attention(
     num_warps: int = 4,
     num_stages: int = 2,
     min_split: int = 256,
+    prefix: PrefixParts | None = None,
 ) -> None:
     """Write attention of one query per sequence (`q` [B, Hq, D]) into `out` (same shape).
 
     The cache must already hold each sequence's new K/V at the end of its KV list. Up to
     `num_splits` programs share a sequence's KV list, each taking at least `min_split` positions
-    (a multiple of `block_n`): shorter splits cost more in merging than they gain.
+    (a multiple of `block_n`): shorter splits cost more in merging than they gain. With `prefix`
+    (see shared_prefix_attention) sequence b reads only positions prefix_lens[b] onwards itself.
     """
     head_dim = check_head_dim(q, k_cache, v_cache, out)
     batch, num_q_heads = q.shape[0], q.shape[1]
@@ -152,22 +162,27 @@ def decode_attention(
                                device=q.device)
     else:
         o_part, lse_part = out, out
+    pre = prefix if prefix is not None else PrefixParts.unused(o_part, plan.seq_lens)
     _decode_partial_kernel[(batch, num_kv_heads, num_splits)](
         q, k_cache, v_cache, out, o_part, lse_part,
-        plan.page_indptr, plan.page_table, plan.seq_lens,
-        group, num_splits, scale * _LOG2E,
+        plan.page_indptr, plan.page_table, plan.seq_lens, pre.prefix_lens, pre.o_part,
+        pre.lse_part,
+        group, num_splits, pre.num_splits, scale * _LOG2E,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1),
         v_cache.stride(0), v_cache.stride(1), out.stride(0), out.stride(1),
         o_part.stride(0), o_part.stride(1), o_part.stride(2), lse_part.stride(0),
-        lse_part.stride(1),
+        lse_part.stride(1), pre.o_part.stride(0), pre.o_part.stride(1), pre.o_part.stride(2),
+        pre.lse_part.stride(0), pre.lse_part.stride(1),
         HEAD_DIM=head_dim, BLOCK_G=block_g, BLOCK_N=block_n, PAGE_SIZE=plan.page_size,
-        MIN_SPLIT=min_split, WRITE_FINAL=num_splits == 1, num_warps=num_warps,
+        MIN_SPLIT=min_split, WRITE_FINAL=num_splits == 1, CASCADE=prefix is not None,
+        PRE_BLOCK_N=pre.block_n, PRE_MIN_SPLIT=pre.min_split, num_warps=num_warps,
         num_stages=num_stages,
     )
     if num_splits > 1:
         _decode_merge_kernel[(batch, num_q_heads)](
-            out, o_part, lse_part, plan.seq_lens, num_splits,
+            out, o_part, lse_part, plan.seq_lens, pre.prefix_lens, num_splits,
             out.stride(0), out.stride(1), o_part.stride(0), o_part.stride(1), o_part.stride(2),
             lse_part.stride(0), lse_part.stride(1),
-            HEAD_DIM=head_dim, BLOCK_N=block_n, MIN_SPLIT=min_split, num_warps=4,
+            HEAD_DIM=head_dim, BLOCK_N=block_n, MIN_SPLIT=min_split, CASCADE=prefix is not None,
+            num_warps=4,
         )

@@ -10,6 +10,7 @@ import triton.language as tl
 from lmc.kernels.triton.paging import kv_slots
 from lmc.kernels.triton.plan import AttentionPlan
 from lmc.kernels.triton.shapes import check_head_dim
+from lmc.kernels.triton.shared_prefix_attention import PrefixParts, fold_parts
 
 _LOG2E = 1.4426950408889634
 
@@ -41,17 +42,21 @@ def _attend_block(
     return acc, m_new, l_i
 
 
-@triton.jit(do_not_specialize=["group"])
+@triton.jit(do_not_specialize=["group", "prefix_splits"])
 def _extend_kernel(
     Q, K_cache, V_cache, Out,
     qo_indptr, page_indptr, page_table, seq_lens, block_seq, block_start,
-    group, scale_log2e,
+    prefix_lens, O_pre, LSE_pre,
+    group, prefix_splits, scale_log2e,
     stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh,
+    stride_et, stride_eh, stride_es, stride_ft, stride_fh,
     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-    PAGE_SIZE: tl.constexpr,
+    PAGE_SIZE: tl.constexpr, CASCADE: tl.constexpr, PRE_BLOCK_N: tl.constexpr,
+    PRE_MIN_SPLIT: tl.constexpr,
 ):
     """Grid (work item, q head). Positions below prefix_len + m0 are visible to every row of the
-    block and run unmasked; only the last stretch, up to the block's causal edge, is masked."""
+    block and run unmasked; only the last stretch, up to the block's causal edge, is masked.
+    With CASCADE the walk starts at prefix_lens[seq] and the shared prefix's parts are folded in."""
     work = tl.program_id(0)
     head = tl.program_id(1)
     kv_head = head // group
@@ -76,8 +81,9 @@ def _extend_kernel(
     last_pos = seq_len - 1
 
     row_limit = prefix_len + offs_m
-    full_end = (prefix_len + m0) // BLOCK_N * BLOCK_N
-    for n0 in range(0, full_end, BLOCK_N):
+    kv_lo = tl.load(prefix_lens + seq) if CASCADE else 0
+    full_end = kv_lo + (prefix_len + m0 - kv_lo) // BLOCK_N * BLOCK_N
+    for n0 in range(kv_lo, full_end, BLOCK_N):
         acc, m_i, l_i = _attend_block(
             q, acc, m_i, l_i, K_cache, V_cache, page_table, page_start, n0, last_pos,
             kv_head, stride_kt, stride_kh, stride_vt, stride_vh, scale_log2e, row_limit,
@@ -91,6 +97,12 @@ def _extend_kernel(
             HEAD_DIM, BLOCK_N, PAGE_SIZE, True,
         )
 
+    if CASCADE:
+        acc, m_i, l_i = fold_parts(
+            acc, m_i, l_i, LSE_pre + rows * stride_ft + head * stride_fh,
+            O_pre + rows * stride_et + head * stride_eh, row_ok, kv_lo, prefix_splits, stride_es,
+            HEAD_DIM, PRE_BLOCK_N, PRE_MIN_SPLIT,
+        )
     out = acc / l_i[:, None]
     tl.store(Out + rows[:, None] * stride_ot + head * stride_oh + offs_d[None, :],
              out.to(Out.dtype.element_ty), mask=row_ok[:, None])
@@ -106,6 +118,7 @@ def extend_attention(
     block_n: int = 64,
     num_warps: int | None = None,
     num_stages: int = 3,
+    prefix: PrefixParts | None = None,
 ) -> None:
     """Write attention of every packed query row of `q` [T, Hq, D] into `out` (same shape).
 
@@ -113,6 +126,7 @@ def extend_attention(
     of `plan.block_m`; `block_n` KV positions are read per step. Defaults are the fastest measured
     on an H100 at Llama-3-8B shapes (block_m 64, block_n 64, 4 warps, 3 stages: 8 x 2048 prefill
     in 879 us, 64 x (1024 cached + 64 new) in 283 us; benchmarks/results/kernels_h100.json).
+    With `prefix` (see shared_prefix_attention) sequence b reads positions prefix_lens[b] onwards.
     """
     head_dim = check_head_dim(q, k_cache, v_cache, out)
     num_q_heads, num_kv_heads = q.shape[1], k_cache.shape[1]
@@ -120,14 +134,18 @@ def extend_attention(
         return
     if num_warps is None:
         num_warps = 8 if plan.block_m * head_dim >= 128 * 128 else 4
+    pre = prefix if prefix is not None else PrefixParts.unused(out, plan.seq_lens)
     grid = (plan.num_blocks, num_q_heads)
     _extend_kernel[grid](
         q, k_cache, v_cache, out,
         plan.qo_indptr, plan.page_indptr, plan.page_table, plan.seq_lens,
-        plan.block_seq, plan.block_start,
-        num_q_heads // num_kv_heads, scale * _LOG2E,
+        plan.block_seq, plan.block_start, pre.prefix_lens, pre.o_part, pre.lse_part,
+        num_q_heads // num_kv_heads, pre.num_splits, scale * _LOG2E,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1),
         v_cache.stride(0), v_cache.stride(1), out.stride(0), out.stride(1),
+        pre.o_part.stride(0), pre.o_part.stride(1), pre.o_part.stride(2),
+        pre.lse_part.stride(0), pre.lse_part.stride(1),
         HEAD_DIM=head_dim, BLOCK_M=plan.block_m, BLOCK_N=block_n, PAGE_SIZE=plan.page_size,
+        CASCADE=prefix is not None, PRE_BLOCK_N=pre.block_n, PRE_MIN_SPLIT=pre.min_split,
         num_warps=num_warps, num_stages=num_stages,
     )

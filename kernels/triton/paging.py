@@ -16,3 +16,12 @@ def kv_slots(page_table, page_start, pos, PAGE_SIZE: tl.constexpr):
     """
     page = tl.load(page_table + page_start + pos // PAGE_SIZE)
     return page * PAGE_SIZE + pos % PAGE_SIZE
+
+
+@triton.jit
+def split_chunk(seq_len, num_splits, BLOCK_N: tl.constexpr, MIN_SPLIT: tl.constexpr):
+    """KV positions per split of a list of `seq_len`: equal shares rounded up to whole blocks,
+    at least MIN_SPLIT, so a short list uses fewer splits than launched (the rest exit at once).
+    Every kernel that writes split parts and every one that reads them uses this one rule."""
+    chunk = tl.cdiv(tl.cdiv(seq_len, num_splits), BLOCK_N) * BLOCK_N
+    return tl.maximum(chunk, MIN_SPLIT)

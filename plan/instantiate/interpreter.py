@@ -50,7 +50,7 @@ from lmc.plan.ir import (
     SetVar,
     Text,
 )
-from lmc.plan.language import SelectCall, as_select, gen, image, select
+from lmc.plan.language import SelectCall, as_select, gen, image, select, video
 
 if TYPE_CHECKING:
     from lmc.plan.instantiate.row_program import RowProgram
@@ -143,11 +143,12 @@ class Interpreter:
         elif isinstance(node, Image):
             state = yield from self.state_of(node.state)
             path = yield from self.value_of(node.path)
+            frames = None if node.frames is None else (yield from self.value_of(node.frames))
             try:
-                call = image(path)
+                call = image(path) if node.frames is None else video(path, frames)
             except LanguageError as exc:
                 raise EvalError(str(exc)) from None
-            self.row.emit(ImageOp(self.row.next_id(), state, node_id, call.path))
+            self.row.emit(ImageOp(self.row.next_id(), state, node_id, call.path, call.frames))
         elif isinstance(node, HostCall):
             yield from self.host_call(node_id, node)
         elif isinstance(node, SetVar):
@@ -284,8 +285,11 @@ class Interpreter:
         which later expressions read as a `Ref` (they wait for it as they wait for a gen)."""
         args = tuple(reduce(a, self.scope) for a in node.positional)
         kwargs = tuple((k, reduce(v, self.scope)) for k, v in node.keywords)
-        deps = frozenset().union(*(refs(e) for e in (*args, *(v for _, v in kwargs))))
-        op = CallOp(self.row.next_id(), node_id, node.function, node.source, args, kwargs, tuple(sorted(deps)))
+        key = None if node.key is None else reduce(node.key, self.scope)
+        exprs = (*args, *(v for _, v in kwargs), *(() if key is None else (key,)))
+        deps = frozenset().union(*(refs(e) for e in exprs))
+        op = CallOp(self.row.next_id(), node_id, node.function, node.source, args, kwargs, tuple(sorted(deps)),
+                    node.table, key)
         self.row.emit(op)
         if isinstance(node.target, str):
             self.env[node.target] = Ref(op.id)

@@ -74,12 +74,14 @@ class SelectOp:
 
 @dataclass(frozen=True)
 class ImageOp:
-    """An image in `state`'s prompt (`lmc.image(path)`); only a vision model can run it."""
+    """An image in `state`'s prompt (`lmc.image(path)`), or a video of `frames` frames
+    (`lmc.video`); only a vision (video) model can run it."""
 
     id: int
     state: int
     node: str
     path: str
+    frames: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class CallOp:
     """Call the host function `function` (`module:qualname`, `source` as on the HostCall node)
     once the ops `deps` have values; `args`/`kwargs` are residuals whose only unknowns are those
     values (`RowProgram.call_arguments`). The result is the op's value, read through `Ref(id)`
-    like a generated one. It belongs to no state: it adds nothing to any prompt."""
+    like a generated one. It belongs to no state: it adds nothing to any prompt. With a tool
+    `table` (as on the node), the residual `key` picks the function (`RowProgram.call_target`)."""
 
     id: int
     node: str
@@ -96,6 +99,8 @@ class CallOp:
     args: tuple[Expr, ...]
     kwargs: tuple[tuple[str, Expr], ...]
     deps: tuple[int, ...] = ()
+    table: tuple[tuple[str, str, int | None], ...] = ()
+    key: Expr | None = None
 
 
 @dataclass(frozen=True)

@@ -168,15 +168,28 @@ class RowProgram:
     def call_arguments(self, op: CallOp, read_global: Callable[[Global], Any]) -> tuple[list[Any], dict[str, Any]]:
         """A call op's arguments, now that its deps have values; `read_global` gives the Python
         object a `Global` names (only the executor can)."""
+        return [self._call_value(op, a, read_global) for a in op.args], {
+            k: self._call_value(op, v, read_global) for k, v in op.kwargs}
+
+    def call_target(self, op: CallOp) -> tuple[str, int | None]:
+        """The function a call op runs, (`module:qualname`, source): its own, or the entry of
+        its tool table that the key's value names (an unknown key is the row's error)."""
+        if op.key is None:
+            return op.function, op.source
+        key = self._call_value(op, op.key, None)
+        for name, function, source in op.table:
+            if name == key:
+                return function, source
+        known = ", ".join(repr(name) for name, _, _ in op.table)
+        table = op.function.partition(":")[2]
+        raise RowError(f"{table}[{key!r}]: the table has no key {key!r} (its keys: {known})", self.row_id, op.node)
+
+    def _call_value(self, op: CallOp, expr: Expr, read_global: Callable[[Global], Any] | None) -> Any:
         scope = Scope({}, None, self.read_ref, read_global)
-
-        def value(expr: Expr) -> Any:
-            result = self._guard(lambda: reduce(expr, scope), op.node)
-            if not isinstance(result, Const):
-                raise RowError(f"the arguments of {op.function} are not known yet", self.row_id, op.node)
-            return result.value
-
-        return [value(a) for a in op.args], {k: value(v) for k, v in op.kwargs}
+        result = self._guard(lambda: reduce(expr, scope), op.node)
+        if not isinstance(result, Const):
+            raise RowError(f"the arguments of {op.function} are not known yet", self.row_id, op.node)
+        return result.value
 
     def history(self, state: int) -> list[Op]:
         """The prompt ops of `state` in order, its parents' part (up to each fork) included."""

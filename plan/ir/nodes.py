@@ -121,13 +121,15 @@ class Select:
 
 @dataclass(frozen=True)
 class Image:
-    """`lmc.image(path)` appended to a state (compiled; running it needs a vision model)."""
+    """`lmc.image(path)`, or with `frames` `lmc.video(path, num_frames)`, appended to a state
+    (compiled; running it needs a vision or video model)."""
 
     kind: ClassVar[str] = "image"
     arms: ClassVar[tuple[str, ...]] = ()
     state: Expr
     path: Expr
     span: Span | None = None
+    frames: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,11 @@ class HostCall:
     indexes `Graph.sources` when the module is a compiled program file (loaded from that path,
     whose sha256 the plan records), else None (imported by name). The executor runs it once its
     arguments exist: at row start when they depend on inputs and constants, later when they
-    depend on generated values. `target` is None when the result is not kept."""
+    depend on generated values. `target` is None when the result is not kept.
+
+    A tool table (`TOOLS[action](arg)`, `TOOLS` a module-level dict of functions): `function`
+    names the dict, `table` holds its (key, `module:qualname`, source) entries and `key` is the
+    expression that picks one per row (generated, often)."""
 
     kind: ClassVar[str] = "call"
     arms: ClassVar[tuple[str, ...]] = ()
@@ -147,6 +153,8 @@ class HostCall:
     positional: tuple[Expr, ...] = ()
     keywords: tuple[tuple[str, Expr], ...] = ()
     span: Span | None = None
+    table: tuple[tuple[str, str, int | None], ...] = ()
+    key: Expr | None = None
 
 
 @dataclass(frozen=True)

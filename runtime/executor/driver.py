@@ -5,7 +5,8 @@ submits what they yield, steps the engine, and queues a coroutine again when all
 have finished (the engine calls back through `Request.on_finish`, also for a request whose whole
 output a constraint forced at submit). Rows start in the plan's order, at most
 `max_active_rows` at a time to bound memory; a row's position in that order is its requests'
-priority. Any exception inside a row fails that row only.
+priority. A row's host calls run on a pool of `host_threads` threads while the engine steps;
+their results are recorded here, between steps. Any exception inside a row fails that row only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lmc.plan.instantiate import Instantiator, RowProgram, messages
 from lmc.runtime.engine import InvalidRequest
 from lmc.runtime.executor.awaits import Block, Pin, Submit
 from lmc.runtime.executor.engine_like import EngineLike
+from lmc.runtime.executor.host_calls import CallPool
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics
 from lmc.runtime.executor.pins import PrefixPins
@@ -55,6 +57,7 @@ class _Live:
     queued: int = 0
     inflight: int = 0
     blocked: list[_Task] = field(default_factory=list)
+    calls: int = 0  # host calls running on the pool
     woken: int = -1
     pins: set[tuple[int, ...]] = field(default_factory=set)
     failed: bool = False
@@ -73,6 +76,7 @@ class Driver:
         keep_text: bool = False,
         on_step: Callable[[], None] | None = None,
         metrics: RunMetrics | None = None,
+        host_threads: int = 8,
     ) -> None:
         if max_active_rows < 1:
             raise ValueError(f"max_active_rows must be >= 1, got {max_active_rows}")
@@ -85,6 +89,7 @@ class Driver:
         self.on_step = on_step
         self.metrics = metrics or RunMetrics()
         self.pins = PrefixPins(engine.unpin)
+        self.calls = CallPool(host_threads)
         self._ready: deque[tuple[_Task, Any]] = deque()
         self._active: dict[int, _Live] = {}
         self._rids = itertools.count()
@@ -113,6 +118,9 @@ class Driver:
                     self.engine.step()
                     if self.on_step is not None:
                         self.on_step()
+                    self._called(wait=False)
+                elif not self._ready and self.calls.running:
+                    self._called(wait=True)
                 elif not self._ready:
                     for live in list(self._active.values()):
                         self._fail(live, RuntimeError("the row waits for values that nothing will produce"))
@@ -120,6 +128,7 @@ class Driver:
                 self.engine.step()
         finally:
             self.pins.release_all()
+            self.calls.close()
         return self.metrics
 
     # -- rows ----------------------------------------------------------------------------------
@@ -139,10 +148,37 @@ class Driver:
         self._spawn(live)
 
     def _spawn(self, live: _Live) -> None:
+        """Queue the row's new coroutines and start its host calls that are ready."""
         for co in live.row.spawned:
             live.tasks += 1
             self._queue(_Task(live, co), None)
         live.row.spawned.clear()
+        ready, live.row.ready_calls = live.row.ready_calls, []
+        for op in ready:
+            host = live.row.env.host
+            assert host is not None  # RowRun refuses calls without host functions
+            try:
+                run = host.bound(live.row.program, op)
+            except Exception as exc:
+                live.row.node = op.node
+                self._fail(live, exc)
+                return
+            live.calls += 1
+            self.calls.submit((live, op), run)
+
+    def _called(self, wait: bool) -> None:
+        """Record the host calls that finished (with `wait`, once one has) in their rows."""
+        for (live, op), future in self.calls.finished(wait):
+            live.calls -= 1
+            if live.failed:
+                continue
+            try:
+                live.row.record(op, future.result())
+            except Exception as exc:
+                live.row.node = op.node
+                self._fail(live, exc)
+                continue
+            self._settle(live)
 
     def _finish(self, live: _Live) -> None:
         row = live.row
@@ -195,18 +231,26 @@ class Driver:
             if live.failed:
                 continue
             self._resume(task, value)
-            if live.failed:
-                continue
-            self._spawn(live)
-            if live.row.version != live.woken:
-                live.woken = live.row.version
-                blocked, live.blocked = live.blocked, []
-                for waiting in blocked:
-                    self._queue(waiting, None)
-            if live.tasks == 0:
-                self._finish(live)
-            elif live.queued == 0 and live.inflight == 0:
-                self._fail(live, RuntimeError("the row waits for values that nothing will produce"))
+            if not live.failed:
+                self._settle(live)
+
+    def _settle(self, live: _Live) -> None:
+        """After the row changed: start what it made ready, wake its blocked coroutines, and
+        finish it when nothing is left (or fail it when nothing can go on)."""
+        self._spawn(live)
+        if live.failed:
+            return
+        if live.row.version != live.woken:
+            live.woken = live.row.version
+            blocked, live.blocked = live.blocked, []
+            for waiting in blocked:
+                self._queue(waiting, None)
+        if live.calls:
+            return
+        if live.tasks == 0:
+            self._finish(live)
+        elif live.queued == 0 and live.inflight == 0:
+            self._fail(live, RuntimeError("the row waits for values that nothing will produce"))
 
     def _resume(self, task: _Task, value: Any) -> None:
         live = task.live

@@ -38,17 +38,21 @@ KEEP_STARTED = 4096
 class RunOptions:
     """Executor knobs. `max_active_rows` bounds the rows in flight (and so the KV they hold);
     `seed` seeds sampled gens per row and op; `keep_text` keeps each row's final prompt text;
-    `token_sink(rid, name, stop, token_id)` gets every gen's tokens as they arrive (streaming).
+    `token_sink(rid, state, name, stop, token_id)` gets every gen's tokens as they arrive, and
+    `text_sink(row_id, text)` the text of `s` so far each time one of its ops is done (streaming).
     `max_loop_iterations` overrides the plan's bound on dynamic `while` loops. `gen_defaults`
     are `lmc.gen` arguments for every gen that does not give them itself (the sampling keywords
-    of `program.run(...)`, as SGLang's `run` applies them)."""
+    of `program.run(...)`, as SGLang's `run` applies them). `host_threads` threads run the
+    host calls, so a slow tool holds up only the rows that wait for it."""
 
     max_active_rows: int = 128
     seed: int = 0
     keep_text: bool = False
-    token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None
+    token_sink: Callable[[str, int, str, tuple[str, ...], int], None] | None = None
+    text_sink: Callable[[Any, str], None] | None = None
     max_loop_iterations: int | None = None
     gen_defaults: tuple[tuple[str, Any], ...] = ()
+    host_threads: int = 8
 
 
 def in_plan_order(plan: Plan, jobs: list[RowJob], tokenizer: Tokenizer,
@@ -120,8 +124,8 @@ def execute(
     model = getattr(getattr(engine, "config", None), "model", None) or type(engine).__name__
     # an engine without `concatenates_kv` (an API backend, a baseline) cannot take ConcatKV requests
     env = RowEnv(codec, constraints, options.seed, roles_error, engine.reuses_prefixes, options.token_sink, host,
-                 bool(getattr(engine, "concatenates_kv", False)), f"the model {model!r}")
+                 bool(getattr(engine, "concatenates_kv", False)), f"the model {model!r}", options.text_sink)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
-                    metrics)
+                    metrics, options.host_threads)
     ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)
     return driver.run(ordered, started)

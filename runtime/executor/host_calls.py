@@ -7,15 +7,20 @@ else the file imported from its path (not as `__main__`, so its script part does
 Other modules are imported by name. Everything a plan names is found before any row runs, so a
 missing function fails the run at once rather than every row.
 
-A call runs on the executor's thread between engine steps, never inside one; what it raises
-becomes its row's error, naming the function and the frame that raised.
+A call's function and arguments are resolved on the executor's thread (`bound`), and the call
+runs on a `CallPool` worker, so a slow tool (an API call) holds up only the rows that wait for
+its result; the executor records the result between engine steps, as it records a gen's. What
+a call raises becomes its row's error, naming the function and the frame that raised.
 """
 
 from __future__ import annotations
 
 import importlib
+import queue
 import sys
 import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,7 +46,8 @@ class HostFunctions:
         host = cls(graph.sources)
         for node_id, node in graph.nodes_of(HostCall):
             assert isinstance(node, HostCall)
-            host.resolve(node.function, node.source, node_id)
+            for function, source in [(f, s) for _, f, s in node.table] or [(node.function, node.source)]:
+                host.resolve(function, source, node_id)
         for node_id, _, _, _ in graph.walk():
             for expr in node_exprs(graph.node(node_id)):
                 for e in walk(expr):
@@ -67,15 +73,23 @@ class HostFunctions:
     def read_global(self, value: Global) -> Any:
         return self.resolve(value.name, value.source)
 
-    def call(self, program: RowProgram, op: CallOp) -> Any:
-        """Run one call op of `program`; an exception inside it is the row's error."""
-        function = self.resolve(op.function, op.source, op.node)
+    def bound(self, program: RowProgram, op: CallOp) -> Callable[[], Any]:
+        """One call op of `program`, its function and arguments resolved now (reading the row,
+        so on the executor's thread): calling it runs the function, any thread, and turns an
+        exception inside it into the row's error."""
+        target, source = program.call_target(op)
+        function = self.resolve(target, source, op.node)
         args, kwargs = program.call_arguments(op, self.read_global)
-        try:
-            return function(*args, **kwargs)
-        except Exception as exc:
-            raise RowError(f"{op.function.partition(':')[2]}(...) raised {type(exc).__name__}: {exc}"
-                           f"{last_frame(exc)}", program.row_id, op.node) from None
+        row_id = program.row_id
+
+        def run() -> Any:
+            try:
+                return function(*args, **kwargs)
+            except Exception as exc:
+                raise RowError(f"{target.partition(':')[2]}(...) raised {type(exc).__name__}: {exc}"
+                               f"{last_frame(exc)}", row_id, op.node) from None
+
+        return run
 
     def _module(self, name: str, source: int | None) -> ModuleType:
         if source is None:
@@ -84,6 +98,44 @@ class HostFunctions:
         if path not in self._modules:
             self._modules[path] = loaded_from(path) or import_file(Path(path), "lmc_host")
         return self._modules[path]
+
+
+class CallPool:
+    """Host calls on `threads` worker threads (started on the first call). A finished call waits
+    in `finished()` with its key until the executor's thread takes it, so only that thread
+    touches the rows."""
+
+    def __init__(self, threads: int) -> None:
+        if threads < 1:
+            raise ValueError(f"host_threads must be >= 1, got {threads}")
+        self.threads = threads
+        self.running = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._done: queue.SimpleQueue[tuple[Any, Future[Any]]] = queue.SimpleQueue()
+
+    def submit(self, key: Any, run: Callable[[], Any]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="lmc-host")
+        self.running += 1
+        self._pool.submit(run).add_done_callback(lambda future: self._done.put((key, future)))
+
+    def finished(self, wait: bool) -> list[tuple[Any, Future[Any]]]:
+        """The calls done since the last look; with `wait`, blocks until one is (if any runs)."""
+        out = []
+        if wait and self.running:
+            out.append(self._done.get())
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        self.running -= len(out)
+        return out
+
+    def close(self) -> None:
+        """Stop taking calls; one still running (of a failed row) finishes on its own."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def loaded_from(path: str) -> ModuleType | None:
@@ -105,4 +157,4 @@ def last_frame(exc: BaseException) -> str:
     return f" (at {frame.filename}:{frame.lineno} in {frame.name}{line})"
 
 
-__all__ = ["HostFunctions"]
+__all__ = ["CallPool", "HostFunctions"]

@@ -9,6 +9,7 @@ state holds the error and raises it when a value is read.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from lmc.plan.file import Plan
@@ -88,6 +89,12 @@ class ProgramState:
         if self._result.error is not None:
             raise RowFailed(self.error)
         return self._result.text or ""
+
+    def text_iter(self, name: str | None = None, *, var_name: str | None = None) -> Iterator[str]:
+        """SGLang's `text_iter` on a state run without `stream=True`: the whole text of `s` (or
+        the value `name`, SGLang's `var_name=`) in one chunk."""
+        name = name if var_name is None else var_name
+        yield self.text() if name is None else self[name]
 
     def messages(self) -> list[dict[str, str]]:
         """The chat messages of `s`, as SGLang's `state.messages()`: [{"role", "content"}, ...],

@@ -6,10 +6,11 @@ are sibling coroutines whose prompts start as a copy of the parent's at the fork
 ids, so the engine's radix cache shares the parent's KV without being told). Reading a branch's
 value is an implicit join: the text that reads it waits until it is recorded. When a recorded
 value lets a dynamic region go on, the RowProgram emits more ops and the coroutines of the states
-concerned walk on; new forks, and new states of their own (a sub-program called without a state),
-start new coroutines. A host call runs (`host_calls.py`) as soon as
-the values it reads are recorded: at `begin` for calls on inputs and constants, else inside the
-`record` that completes its arguments; its result is recorded like a gen's.
+concerned walk on; new forks, and new states of their own (a sub-program called without a
+state), start new coroutines. A host call is ready (`ready_calls`) as soon
+as the values it reads are recorded: at `begin` for calls on inputs and constants, else at the
+`record` that completes its arguments; the driver runs it on its call pool (`host_calls.py`)
+and records its result like a gen's.
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ class RowEnv:
     seed: int = 0
     roles_error: str | None = None  # why the model has no role texts, if it has none
     cache: bool = True
-    token_sink: Callable[[str, str, tuple[str, ...], int], None] | None = None  # (rid, gen name, stops, token)
+    token_sink: Callable[[str, int, str, tuple[str, ...], int], None] | None = None  # (rid, state, gen, stops, token)
     host: HostFunctions | None = None  # the plan's host functions (None: it has no calls)
     concat_kv: bool = False
     model: str = "the model"  # named by a row that needs what this model cannot do (an image)
+    text_sink: Callable[[Any, str], None] | None = None  # (row id, the text of `s` so far)
 
 
 class RowRun:
@@ -85,6 +87,7 @@ class RowRun:
         self.meta_info: dict[int, Any] = {}  # gen/select op id -> what s.get_meta_info(name) reads
         self.held: list[str] = []  # pinned branch KV of concatenations, released when the row ends
         self.calls: list[CallOp] = []  # host calls waiting for their arguments
+        self.ready_calls: list[CallOp] = []  # host calls whose arguments exist, for the driver to run
 
     def begin(self) -> None:
         """Start the walk; the coroutines to run are in `spawned`.
@@ -103,7 +106,7 @@ class RowRun:
         self._accept(ops)
         self._run_calls()
 
-    def record(self, op: GenOp | SelectOp, value: str) -> None:
+    def record(self, op: GenOp | SelectOp | CallOp, value: Any) -> None:
         self._accept(self.program.record(op.id, value))
         self._run_calls()
         self.version += 1
@@ -123,15 +126,14 @@ class RowRun:
         self.version += 1
 
     def _run_calls(self) -> None:
-        """Run, in op order, every waiting call whose arguments exist; a result may resume the
-        walk, which may emit more calls."""
-        while (call := next((c for c in self.calls if self.ready(c.deps)), None)) is not None:
+        """Hand the driver, in op order, every waiting call whose arguments exist (it runs them
+        off this thread and records each result, which may emit more calls)."""
+        for call in [c for c in self.calls if self.ready(c.deps)]:
             self.calls.remove(call)
-            self.node = call.node
             if self.env.host is None:
                 raise RowError("this plan has host calls, but the executor was given no host functions",
                                self.program.row_id, call.node)
-            self._accept(self.program.record(call.id, self.env.host.call(self.program, call)))
+            self.ready_calls.append(call)
 
     def modeled_as(self, op: Op, role: str) -> str | None:
         return role if op.id in self.modeled else None
@@ -206,8 +208,10 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
         elif isinstance(op, JoinOp):
             yield from at_node(row, op.node, run_concat(row, prompt, op))
         elif isinstance(op, ImageOp):
-            raise RowError(f"lmc.image({op.path!r}) needs a vision model, and {row.env.model} is a text model "
-                           "(lmc runs text models only)", program.row_id, op.node)
+            what = (f"lmc.image({op.path!r}) needs a vision model" if op.frames is None
+                    else f"lmc.video({op.path!r}, {op.frames}) needs a video model")
+            raise RowError(f"{what}, and {row.env.model} is a text model (lmc runs text models only)",
+                           program.row_id, op.node)
         elif isinstance(op, RoleOp):
             if prompt.conversation is None:
                 raise RowError(f"cannot render the {op.role} role: {row.env.roles_error}", program.row_id, op.node)
@@ -215,6 +219,8 @@ def state_coroutine(row: RowRun, state: int) -> Coroutine:
         position += 1
         row.reached[state] = position
         row.version += 1
+        if state == 0 and row.env.text_sink is not None:
+            row.env.text_sink(program.row_id, row.final_text())
 
 
 def at_node(row: RowRun, node: str, co: Coroutine) -> Coroutine:
@@ -254,22 +260,33 @@ def run_text(row: RowRun, prompt: StatePrompt, op: TextOp, following: Op | None)
 
 def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     """One request, or n of them (SGLang's `n`: the value is the list of completions, the state
-    goes on with the first)."""
+    goes on with the first). `max_tokens=0` scores the prompt and generates nothing (SGLang's
+    prefill-only request): the value is "", and with return_logprob the meta info's
+    `output_top_logprobs` holds the next token's top-k, taken from one greedy token that is
+    then dropped."""
     codec = row.env.codec
     call = op.call
-    constraint = row.env.constraints.get(call, row.program.row_id, op.node)
+    scoring = call.sampling.max_tokens == 0
+    constraint = None if scoring else row.env.constraints.get(call, row.program.row_id, op.node)
     source = row.env.constraints.source(call) if constraint is not None else None
     sink = row.env.token_sink
-    on_token = None if sink is None else (lambda rid, token: sink(rid, op.name, call.sampling.stop, token))
+    on_token = None if sink is None or scoring else (
+        lambda rid, token: sink(rid, op.state, op.name, call.sampling.stop, token))
     base = codec.commit(prompt)
     asked = call.logprobs
     start = None if asked is None or asked.start is None else min(max(asked.start, 1), len(base))
+    probe = SamplingParams(max_tokens=0 if asked is None else 1)
     requests = tuple(
-        Request(list(base), sampling(call, row.seed(op, k)), constraint=constraint, constraint_source=source,
-                on_token=on_token if k == 0 else None, logprobs=None if asked is None else asked.top,
-                logprob_start=start, concat=prompt.concat)
-        for k in range(call.n))
+        Request(list(base), probe if scoring else sampling(call, row.seed(op, k)), constraint=constraint,
+                constraint_source=source, on_token=on_token if k == 0 else None,
+                logprobs=None if asked is None else asked.top, logprob_start=start, concat=prompt.concat)
+        for k in range(1 if scoring else call.n))
     outputs: list[RequestOutput] = yield Submit(requests, op.node, "gen", modeled=row.modeled_as(op, "request"))
+    if scoring:
+        info = gen_meta(codec, outputs[0], asked, base, generated=False)
+        row.meta_info[op.id] = info if call.n == 1 else [info] * call.n
+        row.record(op, "" if call.n == 1 else [""] * call.n)
+        return
     results = [codec.gen_result(output, call) for output in outputs]
     prompt.extend(results[0].ids, results[0].text)
     for output in outputs:
@@ -287,17 +304,22 @@ def run_gen(row: RowRun, prompt: StatePrompt, op: GenOp) -> Coroutine:
     row.record(op, results[0].text if call.n == 1 else [r.text for r in results])
 
 
-def gen_meta(codec: TokenCodec, output: RequestOutput, asked: LogprobArgs | None, prompt: list[int]) -> dict[str, Any]:
+def gen_meta(codec: TokenCodec, output: RequestOutput, asked: LogprobArgs | None, prompt: list[int],
+             generated: bool = True) -> dict[str, Any]:
     """What SGLang's `s.get_meta_info(name)` holds for a gen: token counts, the finish reason,
-    and with return_logprob (logprob, token id, text or None) triples as SGLang spells them."""
+    and with return_logprob (logprob, token id, text or None) triples as SGLang spells them.
+    Not `generated` (max_tokens=0): no completion tokens, a length finish at 0, and one top-k
+    entry, the next token's (SGLang lists a placeholder token id 0 in output_token_logprobs;
+    lmc lists nothing there)."""
     reason = output.finish_reason
+    output_ids = output.output_ids if generated else []
     info: dict[str, Any] = {
         "prompt_tokens": output.prompt_len,
-        "completion_tokens": len(output.output_ids),
+        "completion_tokens": len(output_ids),
         "cached_tokens": output.cached_tokens,
-        "finish_reason": {"type": "length", "length": len(output.output_ids)} if reason is FinishReason.LENGTH
+        "finish_reason": {"type": "length", "length": len(output_ids)} if reason is FinishReason.LENGTH or not generated
         else {"type": "abort"} if reason is FinishReason.ABORT
-        else {"type": "stop", "matched": output.output_ids[-1] if output.output_ids else None},
+        else {"type": "stop", "matched": output_ids[-1] if output_ids else None},
     }
     if asked is None:
         return info
@@ -305,8 +327,9 @@ def gen_meta(codec: TokenCodec, output: RequestOutput, asked: LogprobArgs | None
     def triple(value: float | None, token: int) -> tuple[float | None, int, str | None]:
         return (value, token, codec.decode([token]) if asked.text else None)
 
-    info["output_token_logprobs"] = [triple(v, t) for v, t in zip(output.output_logprobs or [], output.output_ids)]
-    info["output_top_logprobs"] = [[triple(v, t) for t, v in pairs] for pairs in output.output_top_logprobs or []]
+    tops = [[triple(v, t) for t, v in pairs] for pairs in output.output_top_logprobs or []]
+    info["output_token_logprobs"] = [triple(v, t) for v, t in zip(output.output_logprobs or [], output_ids)]
+    info["output_top_logprobs"] = tops if generated else tops[:1] if asked.top else []
     if asked.start is not None:
         first = [triple(None, prompt[0])] if asked.start == 0 else []
         scored = prompt[max(asked.start, 1):]

@@ -18,6 +18,8 @@ from lmc.plan.ir import ENTRY, Prefix, RoleBegin, RoleEnd, Text
 from lmc.runtime.request import Request, SamplingParams
 from lmc.runtime.tokenizer import role_texts
 
+MIN_CACHED_CHARS = 64  # SGLang's cache_program: `if prefix and len(prefix) > 64`
+
 
 @dataclass(frozen=True)
 class Trace:
@@ -80,10 +82,12 @@ def shared_prefix(plan: Plan, roles: dict[str, tuple[str, str]] | None) -> str:
 
 def cache_prefix(plan: Plan, backend: Any = None) -> int:
     """Prefill the shared prefix on the backend's engine (it stays in the radix cache, evictable,
-    as SGLang's `cache_prefix` leaves it); the number of tokens, 0 when there is none."""
+    as SGLang's `cache_prefix` leaves it); the number of tokens, 0 when none was prefilled: no
+    prefix, or one of at most MIN_CACHED_CHARS characters (SGLang's `cache_program` skips those:
+    the rows' own prefills share them anyway)."""
     engine = _runtime(backend).engine
     text = shared_prefix(plan, role_texts(engine.tokenizer)[0])
-    if not text or not engine.reuses_prefixes:
+    if len(text) <= MIN_CACHED_CHARS or not engine.reuses_prefixes:
         return 0
     ids = engine.tokenizer.encode_run(text, True)
     engine.submit(Request(ids, SamplingParams(max_tokens=0)))

@@ -4,7 +4,9 @@ Parsing a GGUF file with the `gguf` package reads every metadata field in Python
 49k-token vocabulary), so the first load writes what it learned to a cache directory under
 `$LMC_HOME/gguf/`: `index.json` (the config and each tensor's type, shape and byte offset) and
 the tokenizer as Hugging Face files (converted from `tokenizer.ggml.*` by transformers, with the
-file's `tokenizer.chat_template`). Later loads read that index and memory-map the tensors.
+file's `tokenizer.chat_template`). Later loads read that index and memory-map the tensors; the
+model's dequantized parameters are cached there too (`weights_cache`): only a first load dequantizes.
+A rewritten GGUF (new size or mtime) gets a new cache directory and the old one is removed.
 
 llama.cpp's converter permutes the rows of each head of `attn_q`/`attn_k` for its rotary layout;
 `hf_tensors` undoes it, so the tensors are exactly the Hugging Face checkpoint's.
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 from lmc.runtime.gguf.dequant import SUPPORTED_TYPES, dequantize
+from lmc.runtime.models.model_config import ModelConfig
 
 INDEX_VERSION = 1
 ARCHITECTURE = "llama"  # the GGUF architectures lmc maps (the Llama family's own converter)
@@ -138,7 +141,7 @@ def _read_index(path: Path) -> dict[str, Any]:
         shape = [int(n) for n in reversed(tensor.shape.tolist())]
         tensors.append([tensor.name, type_name, shape, int(tensor.data_offset), int(tensor.n_bytes)])
     config = _config_fields(reader, {t[0] for t in tensors})
-    return {"version": INDEX_VERSION, "config": config, "tensors": tensors}
+    return {"version": INDEX_VERSION, "source": str(path.resolve()), "config": config, "tensors": tensors}
 
 
 def _cache_dir(path: Path) -> Path:
@@ -166,16 +169,36 @@ def _write_cache(path: Path, target: Path) -> None:
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale(path, target)
+
+
+def _remove_stale(path: Path, current: Path) -> None:
+    """Delete the cache directories of earlier versions of the file at `path` (their weights
+    alone can be gigabytes); a process still reading one keeps its open files."""
+    source = str(path.resolve())
+    for other in current.parent.glob(f"{path.stem}-*"):
+        if other == current:
+            continue
+        try:
+            stale = json.loads((other / "index.json").read_text()).get("source") == source
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 @dataclass(frozen=True)
 class GGUFCheckpoint:
-    """A GGUF file with its cached index; `tokenizer_dir` holds Hugging Face tokenizer files."""
+    """A GGUF file with its cache directory: the index, Hugging Face tokenizer files, weights."""
 
     path: Path
     config_fields: dict[str, Any]
     tensors: tuple[TensorEntry, ...]
-    tokenizer_dir: Path
+    cache_dir: Path
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        return self.cache_dir
 
     @classmethod
     def open(cls, path: str | Path) -> GGUFCheckpoint:
@@ -191,10 +214,8 @@ class GGUFCheckpoint:
         entries = tuple(TensorEntry(n, t, tuple(s), o, b) for n, t, s, o, b in index["tensors"])
         return cls(path, index["config"], entries, cache)
 
-    def config(self) -> Any:
-        from transformers import AutoConfig
-
-        return AutoConfig.for_model("llama", **self.config_fields)
+    def config(self) -> ModelConfig:
+        return ModelConfig.from_fields(self.config_fields)
 
     def hf_tensors(self, dtype: torch.dtype, device: torch.device) -> Iterator[tuple[str, torch.Tensor]]:
         """Every tensor dequantized to `dtype` on `device`, under its Hugging Face name."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
-
-from lmc.runtime.models.llama import LlamaForCausalLM
+from lmc.runtime.models.llama import Config, LlamaForCausalLM
 
 MODEL_REGISTRY: dict[str, type[LlamaForCausalLM]] = {
     "LlamaForCausalLM": LlamaForCausalLM,
@@ -17,7 +15,7 @@ def supported_architectures() -> list[str]:
     return sorted(MODEL_REGISTRY)
 
 
-def model_class_for(config: PretrainedConfig) -> type[LlamaForCausalLM]:
+def model_class_for(config: Config) -> type[LlamaForCausalLM]:
     """The class that runs this config, or an error naming what is supported."""
     architectures = getattr(config, "architectures", None) or []
     if not architectures:

@@ -17,7 +17,10 @@ from torch import nn
 from transformers import PretrainedConfig
 
 from lmc.kernels.attention import AttentionBackend, AttentionMetadata
-from lmc.kernels.ops import RopeParams, apply_rotary, rms_norm, rotary_cos_sin, silu_and_mul
+from lmc.kernels.ops import RopeParams, apply_rotary, linear, rms_norm, rotary_cos_sin, silu_and_mul
+from lmc.runtime.models.model_config import ModelConfig
+
+Config = ModelConfig | PretrainedConfig  # lmc's own (presets, GGUF) or a Hugging Face directory's
 
 
 def _param(*shape: int, dtype: torch.dtype, device: torch.device) -> nn.Parameter:
@@ -33,7 +36,7 @@ def sum_over_ranks(x: torch.Tensor, group: dist.ProcessGroup | None) -> torch.Te
     return x
 
 
-def rope_params_from_config(config: PretrainedConfig, head_dim: int) -> RopeParams:
+def rope_params_from_config(config: Config, head_dim: int) -> RopeParams:
     """Read rotary settings from either config generation (v5 `rope_parameters`, v4 `rope_scaling`)."""
     params = dict(getattr(config, "rope_parameters", None) or {})
     if not params:
@@ -46,7 +49,7 @@ def rope_params_from_config(config: PretrainedConfig, head_dim: int) -> RopePara
 
 
 class LlamaAttention(nn.Module):
-    def __init__(self, config: PretrainedConfig, head_dim: int, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, head_dim: int, dtype: torch.dtype, device: torch.device):
         super().__init__()
         self.num_heads = config.num_attention_heads
         self.num_kv_heads = config.num_key_value_heads
@@ -73,18 +76,18 @@ class LlamaAttention(nn.Module):
         attn: AttentionBackend,
     ) -> torch.Tensor:
         tokens = x.shape[0]
-        qkv = F.linear(x, self.qkv_proj, self.qkv_bias)
+        qkv = linear(x, self.qkv_proj, self.qkv_bias)
         q, k, v = qkv.split([self.q_size, self.kv_size, self.kv_size], dim=-1)
         q = q.view(tokens, self.num_heads, self.head_dim)
         k = k.view(tokens, self.num_kv_heads, self.head_dim)
         v = v.view(tokens, self.num_kv_heads, self.head_dim)
         q, k = apply_rotary(q, k, positions, cos_sin)
         out = attn.forward(q, k, v, kv_cache[0], kv_cache[1], meta, self.scale)
-        return sum_over_ranks(F.linear(out.reshape(tokens, self.q_size), self.o_proj), self.tp_group)
+        return sum_over_ranks(linear(out.reshape(tokens, self.q_size), self.o_proj), self.tp_group)
 
 
 class LlamaMLP(nn.Module):
-    def __init__(self, config: PretrainedConfig, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, dtype: torch.dtype, device: torch.device):
         super().__init__()
         if config.hidden_act != "silu":
             raise ValueError(f"hidden_act {config.hidden_act!r} is not supported; only 'silu' is")
@@ -94,12 +97,12 @@ class LlamaMLP(nn.Module):
         self.tp_group: dist.ProcessGroup | None = None  # set by tensor-parallel sharding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = silu_and_mul(F.linear(x, self.gate_up_proj))
-        return sum_over_ranks(F.linear(hidden, self.down_proj), self.tp_group)
+        hidden = silu_and_mul(linear(x, self.gate_up_proj))
+        return sum_over_ranks(linear(hidden, self.down_proj), self.tp_group)
 
 
 class LlamaDecoderLayer(nn.Module):
-    def __init__(self, config: PretrainedConfig, head_dim: int, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, head_dim: int, dtype: torch.dtype, device: torch.device):
         super().__init__()
         self.eps = config.rms_norm_eps
         self.input_layernorm = _param(config.hidden_size, dtype=dtype, device=device)
@@ -135,7 +138,7 @@ class LlamaForCausalLM(nn.Module):
     `sliding_window` tokens, which the engine enforces through its maximum model length.
     """
 
-    def __init__(self, config: PretrainedConfig, dtype: torch.dtype, device: torch.device):
+    def __init__(self, config: Config, dtype: torch.dtype, device: torch.device):
         super().__init__()
         device = torch.device(device)
         self.config = config
@@ -184,7 +187,7 @@ class LlamaForCausalLM(nn.Module):
         hidden, _ = rms_norm(hidden, self.norm, self.eps, residual[logits_indices])
         head = self.embed_tokens if self.lm_head is None else self.lm_head
         # Like transformers, the projection runs in the model dtype and is widened afterwards.
-        return F.linear(hidden, head).float()
+        return linear(hidden, head).float()
 
     @torch.no_grad()
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:

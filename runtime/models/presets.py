@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import AutoConfig, PretrainedConfig
+from transformers import PretrainedConfig
+
+from lmc.runtime.models.model_config import ModelConfig
 
 _LLAMA3_ROPE_SCALING = {
     "rope_type": "llama3",
@@ -101,7 +103,17 @@ def preset_tokenizer(name: str) -> str:
 
 
 def preset_config(name: str, **overrides: Any) -> PretrainedConfig:
-    """The Hugging Face config of a named preset; `overrides` shrink it for tests."""
+    """The Hugging Face config of a named preset (for transformers baselines); `overrides`
+    shrink it for tests."""
+    from transformers import AutoConfig
+
     fields = {**_fields(name), **overrides}
     del fields["tokenizer"]
     return AutoConfig.for_model(fields.pop("model_type"), **fields)
+
+
+def preset_model_config(name: str) -> ModelConfig:
+    """The preset as lmc's model reads it, built without importing transformers' config classes."""
+    fields = dict(_fields(name))
+    del fields["tokenizer"]
+    return ModelConfig.from_fields(fields)

@@ -17,7 +17,7 @@ from typing import Any
 
 import safetensors.torch
 import torch
-from transformers import AutoConfig, PretrainedConfig
+from transformers import PretrainedConfig
 
 # Bump when anything below changes what gets written: existing caches then rebuild.
 TINY_RECIPE_VERSION = 1
@@ -55,6 +55,8 @@ def lmc_home() -> Path:
 def tiny_config(**overrides: Any) -> PretrainedConfig:
     """The tiny model's config; overrides (e.g. a smaller hidden size, another architecture)
     make the test variants. The vocabulary must stay 32 000 to match the tokenizer."""
+    from transformers import AutoConfig
+
     fields = {**TINY_CONFIG, **overrides}
     model_type = fields.pop("model_type", None) or _MODEL_TYPES[fields["architectures"][0]]
     return AutoConfig.for_model(model_type, dtype="float32", **fields)

@@ -8,7 +8,7 @@ import pytest
 
 from lmc.compiler.frontend import lower_program
 from lmc.plan.errors import CompileError
-from lmc.plan.expr import Global, Name, Var, free_names, unparse
+from lmc.plan.expr import Const, Global, Name, Var, free_names, unparse
 from lmc.plan.ir import Assign, Dynamic, Gen, HostCall, Select, Text
 
 HELPERS = '''
@@ -32,6 +32,11 @@ def regex_for(model, strict=True):
 
 def calculate(expression):
     return str(eval(expression))
+
+
+TOOLS = {"calc": calculate, "exp": math.exp}
+NOT_TOOLS = {"calc": calculate, "answer": 42}
+LAMBDAS = {"calc": lambda e: e}
 '''
 
 
@@ -117,6 +122,9 @@ def p(s, question: str, options: list):
     ('s += question if question else render(question, [])', "only sometimes"),
     ('while calculate(s["x"]) != "1":\n        s += lmc.gen("x", max_tokens=1)', "while"),
     ('s += render(s, [])', "the state is passed to `render`"),
+    ('s += NOT_TOOLS[s["x"]](question)', "must map str keys to functions"),
+    ('s += LAMBDAS[s["x"]](question)', "has no name the plan can use"),
+    ('s += "".join(TOOLS[k](question) for k in ["calc"])', "inside a comprehension"),
 ])
 def test_what_cannot_be_a_call_node_is_a_located_error(program, body, message):
     source = HELPERS + f'''
@@ -127,6 +135,21 @@ def p(s, question: str):
 '''
     with pytest.raises(CompileError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         lower_program(program(source))
+
+
+def test_a_tool_table_is_one_call_node_naming_every_function_of_the_dict(program):
+    """TOOLS[s["x"]](...): the dict's functions by `module:qualname` (the program's own file as
+    source 0, another module by name), the key a plan expression over the generated value."""
+    graph = lower_program(program(HELPERS + '''
+@lmc.program
+def p(s, question: str):
+    s += lmc.gen("x", max_tokens=1)
+    s += TOOLS[s["x"]](question)
+'''))
+    (call,) = calls(graph)
+    stem = graph.sources[0].path.rsplit("/", 1)[-1].removesuffix(".py")
+    assert call.function == f"{stem}:TOOLS" and call.table == (("calc", f"{stem}:calculate", 0), ("exp", "math:exp", None))
+    assert call.key == Var(Name("s"), Const("x")) and call.positional == (Name("question"),)
 
 
 def test_a_function_from_an_enclosing_function_cannot_be_named(tmp_path):

@@ -200,8 +200,8 @@ def test_gen_arguments_from_inputs_are_validated_per_row(program):
         """
     ))
     assert instantiate(graph, {"limit": 3}).ops[0].call.sampling.max_tokens == 3
-    with pytest.raises(RowError, match="max_tokens must be an int > 0"):
-        instantiate(graph, {"limit": 0})
+    with pytest.raises(RowError, match="max_tokens must be an int >= 0"):
+        instantiate(graph, {"limit": -1})
 
 
 def test_unrendered_roles_stay_markers(program):

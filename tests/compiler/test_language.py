@@ -36,9 +36,9 @@ def test_one_sampling_record_for_the_language_and_the_engine():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"regex": "a", "json_schema": {}}, "has 2 constraints (regex=, json_schema=)"),
     ({"choices": ["a"], "dtype": int}, "has 2 constraints"),
-    ({"max_tokens": 0}, "max_tokens must be an int > 0"),
-    ({"max_tokens": 2.5}, "max_tokens must be an int > 0"),
-    ({"max_tokens": True}, "max_tokens must be an int > 0"),
+    ({"max_tokens": -1}, "max_tokens must be an int >= 0"),
+    ({"max_tokens": 2.5}, "max_tokens must be an int >= 0"),
+    ({"max_tokens": True}, "max_tokens must be an int >= 0"),
     ({"temperature": -1}, "temperature must be >= 0"),
     ({"temperature": float("nan")}, "temperature must be a finite number"),
     ({"top_p": 0}, "top_p must be in (0, 1]"),

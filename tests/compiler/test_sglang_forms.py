@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from lmc.compiler.frontend import lower_program
-from lmc.plan.errors import CompileError
-from lmc.plan.instantiate import ForkOp, GenOp, RoleOp, TextOp, instantiate
+from lmc.plan.errors import CompileError, RowError
+from lmc.plan.file import Plan
+from lmc.plan.instantiate import ForkOp, GenOp, ImageOp, RoleOp, TextOp, instantiate
 
 
 def prompts(row, state: int) -> list[str]:
@@ -101,12 +102,33 @@ def test_unnamed_gens_and_typed_gens(program):
      "not this program's own"),
     ("s += lmc.user(lmc.user_begin())", "roles do not nest"),
     ("s += lmc.user_end('x')", "takes no arguments"),
+    ("s += lmc.video('clip.mp4')", "takes path, num_frames"),
+    ("s += lmc.video('clip.mp4', 0)", "num_frames, an int >= 1"),
 ])
 def test_what_is_not_supported_yet_is_a_located_error(program, body, message):
     prog = program(f"@lmc.function\ndef p(s):\n    {body}\n")
     with pytest.raises(CompileError, match=message) as info:
         lower_program(prog)
     assert info.value.location is not None
+
+
+def test_video_is_an_image_node_with_frames_and_images_keep_their_plan_bytes(program):
+    """SGLang's `video(path, num_frames)` (lang/api.py): compiled like `image`, the frame count
+    an input or a constant; a plan without videos has no `frames` key (older plans read alike)."""
+    graph = lower_program(program(
+        """
+        @lmc.function
+        def p(s, clip, n):
+            s += lmc.user(lmc.video(clip, n) + "What happens?" + lmc.image("still.png"))
+        """
+    ))
+    plan = Plan.from_json(Plan(graph).to_json())
+    kinds = [n for n in plan.to_json()["nodes"] if n["kind"] == "image"]
+    assert [("frames" in n) for n in kinds] == [True, False]
+    row = instantiate(plan.graph, {"clip": "a.mp4", "n": 8})
+    assert [(op.path, op.frames) for op in row.ops if isinstance(op, ImageOp)] == [("a.mp4", 8), ("still.png", None)]
+    with pytest.raises(RowError, match="num_frames, an int >= 1"):
+        instantiate(plan.graph, {"clip": "a.mp4", "n": "8"})
 
 
 def test_num_api_spec_tokens_is_checked():

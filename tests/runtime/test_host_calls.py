@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -124,6 +126,29 @@ def schema_regex(model: type[pydantic.BaseModel]) -> str:
     return json_schema_to_regex(json.dumps(model.model_json_schema()))
 
 
+FINISHED = threading.Condition()
+FINISHED_ROWS: list[str] = []
+RUNNING = {"now": 0, "most": 0}
+
+
+def observe(kind: str, value: str) -> str:
+    """A slow tool: "wait" blocks until the other rows have finished (an API call that takes a
+    while); "sleep" holds its thread briefly. Both count how many calls run at once."""
+    with FINISHED:
+        RUNNING["now"] += 1
+        RUNNING["most"] = max(RUNNING["most"], RUNNING["now"])
+    try:
+        if kind == "sleep":
+            time.sleep(0.05)
+            return value.upper()
+        with FINISHED:
+            FINISHED.wait_for(lambda: len(FINISHED_ROWS) >= 3, timeout=20)
+            return f"saw {len(FINISHED_ROWS)} rows finish"
+    finally:
+        with FINISHED:
+            RUNNING["now"] -= 1
+
+
 # -- tests ---------------------------------------------------------------------------------------
 def test_a_call_on_inputs_runs_at_row_start_and_its_text_is_the_prompt(engine):
     rows = [{"question": f"What is {k} + {k}?", "options": [str(k), str(2 * k), "7"]} for k in range(3)]
@@ -213,6 +238,47 @@ def test_a_react_loop_calls_its_tool_on_each_generated_action(engine):
     assert len([c for c in CALLS if c[0] == "search"]) == searched
 
 
+def run_observed(engine: Engine, plan: Plan, rows: list[dict[str, object]], threads: int) -> list[RowResult]:
+    results: list[RowResult] = []
+    FINISHED_ROWS.clear()
+    RUNNING.update(now=0, most=0)
+
+    def on_result(result: RowResult) -> None:
+        results.append(result)
+        with FINISHED:
+            FINISHED_ROWS.append(result.id)
+            FINISHED.notify_all()
+
+    jobs = [RowJob(i, f"r{i}", row) for i, row in enumerate(rows)]
+    execute(engine, plan, jobs, on_result, RunOptions(keep_text=True, host_threads=threads))
+    return sorted(results, key=lambda r: r.index)
+
+
+def test_host_calls_run_off_the_executor_thread_while_other_rows_go_on(engine):
+    """Row 0's tool waits until the other rows are done; they finish meanwhile (gens, and
+    their own calls on generated text), so the tool sees them: the engine went on while it
+    waited. One thread gives the same outputs, only with one call at a time."""
+    kind = Name("kind")
+    plan = plan_of([
+        Text(S, BinOp("+", Name("topic"), Const(":"))), gen("a", max_tokens=4, ignore_eos=True),
+        HostCall("seen", f"{HERE}:observe", None, (kind, Var(S, Const("a")))),
+        Text(S, BinOp("+", Const(" -> "), Name("seen"))), gen("b", max_tokens=2, ignore_eos=True),
+    ], ("kind", "topic"))
+    rows = [{"kind": "wait", "topic": "rain"}] + [{"kind": "sleep", "topic": t} for t in ("snow", "wind", "sun")]
+    results = run_observed(engine, plan, rows, threads=4)
+    assert all(r.error is None for r in results), results
+    assert FINISHED_ROWS[-1] == "r0" and " -> saw 3 rows finish" in results[0].text
+    assert RUNNING["most"] >= 2  # the waiting call overlapped the others' calls
+    for r in results[1:]:
+        assert f" -> {r.outputs['a'].upper()}" in r.text
+    rows[0] = {"kind": "sleep", "topic": "rain"}  # one thread: nothing may wait for another row
+    serial = run_observed(engine, plan, rows, threads=1)
+    assert RUNNING["most"] == 1
+    again = run_observed(engine, plan, rows, threads=4)
+    assert [r.outputs for r in serial] == [r.outputs for r in again]  # the outputs do not depend on it
+    assert [r.text for r in serial] == [r.text for r in again]
+
+
 def test_a_pydantic_model_becomes_a_schema_through_calls(engine):
     """`Verdict.model_json_schema()` feeds json_schema=, and a helper given the class itself (a
     `Global` argument) feeds regex=; both outputs validate against the model."""
@@ -251,6 +317,11 @@ def test_a_missing_function_fails_the_run_before_any_row(engine):
     plan = plan_of([HostCall("x", f"{HERE}:no_such_function", None), Text(S, Name("x"))], ())
     with pytest.raises(PlanError, match="calls .*:no_such_function .*cannot be found: AttributeError"):
         run(engine, plan, [{}])
+    table = (("a", f"{HERE}:search", None), ("b", f"{HERE}:gone", None))  # every entry of a tool table
+    plan = plan_of([HostCall("x", f"{HERE}:TOOLS", None, (Name("q"),), table=table, key=Name("q")),
+                    Text(S, Name("x"))], ("q",))
+    with pytest.raises(PlanError, match="calls .*:gone .*cannot be found"):
+        run(engine, plan, [{"q": "a"}])
 
 
 # -- the same, written as programs (the frontend lowers the calls) -------------------------------
@@ -273,6 +344,13 @@ def calculate(expression):
     return str(eval(expression))
 
 
+def count(query):
+    return f"{query} has {len(query)} letters."
+
+
+TOOLS = {"Search": search, "Count": count}
+
+
 class Verdict(pydantic.BaseModel):
     correct: bool
     grade: Literal["A", "B", "C"]
@@ -293,6 +371,22 @@ def react(s, question: str):
             break
         s += " [" + lmc.gen(f"query_{i}", choices=list(WIKI)) + "]\\n"
         s += f"Observation {i}: " + search(s[f"query_{i}"]) + "\\n"
+
+
+@lmc.program
+def react_tools(s, question: str):
+    s += question + "\\n"
+    for i in range(1, 4):
+        s += f"Action {i}: " + lmc.select(f"action_{i}", choices=["Search", "Count", "Finish"])
+        if s[f"action_{i}"] == "Finish":
+            break
+        s += " [" + lmc.gen(f"query_{i}", choices=list(WIKI)) + "]\\n"
+        s += f"Observation {i}: " + TOOLS[s[f"action_{i}"]](s[f"query_{i}"]) + "\\n"
+
+
+@lmc.program
+def pick_tool(s, tool: str, query: str):
+    s += "Tool: " + tool + "\\nObservation: " + TOOLS[tool](query) + "\\n" + lmc.gen("note", max_tokens=2)
 
 
 @lmc.program
@@ -331,6 +425,39 @@ def test_programs_react_loop_calls_its_dict_lookup_tool(engine, programs):
             query = result.outputs[f"query_{n}"]
             assert f"[{query}]\nObservation {n}: {WIKI[query]}\n" in result.text
     assert searched > 0
+
+
+def test_a_tool_table_calls_the_function_the_generated_action_names(engine, programs):
+    """TOOLS[action](query), `action` generated: each row runs the function its action names."""
+    _, progs = programs
+    plan = progs["react_tools"].compile()
+    (node,) = [n for n in plan.to_json()["nodes"] if n["kind"] == "call"]
+    assert node["function"] == "tools_prog:TOOLS"
+    assert node["table"] == [["Count", "tools_prog:count", 0], ["Search", "tools_prog:search", 0]]
+    questions = ["Which country is Paris in?", "Where is Rome?", "Count the letters of Paris.", "Finish now."]
+    results = run(engine, plan, [{"question": q} for q in questions])
+    tools = {"Search": lambda q: WIKI[q], "Count": lambda q: f"{q} has {len(q)} letters."}
+    used = set()
+    for result in results:
+        assert result.error is None, result.error
+        for n in range(1, 4):
+            action = result.outputs.get(f"action_{n}")
+            if action not in tools:
+                break
+            used.add(action)
+            query = result.outputs[f"query_{n}"]
+            assert f"[{query}]\nObservation {n}: {tools[action](query)}\n" in result.text
+    assert used  # a tool ran (greedy: the same every run)
+
+
+def test_an_unknown_key_of_a_tool_table_fails_its_row_naming_the_keys(engine, programs):
+    _, progs = programs
+    rows = [{"tool": "Count", "query": "Rome"}, {"tool": "Weather", "query": "Rome"}]
+    ok, unknown = run(engine, progs["pick_tool"].compile(), rows)
+    assert ok.error is None and "Observation: Rome has 4 letters.\n" in ok.text
+    assert unknown.error is not None
+    assert "TOOLS['Weather']: the table has no key 'Weather' (its keys: 'Count', 'Search')" in unknown.error.message
+    assert "row 'r1'" in unknown.error.message
 
 
 def test_programs_tool_use_and_pydantic_schemas(engine, programs):

@@ -46,6 +46,28 @@ def scored(s, question):
 
 
 @sgl.function
+def next_token(s, question):
+    """cot_decoding's step 0 (examples/sglang/frontend_language/usage/cot_decoding.py)."""
+    s += "Q: " + question + "\nA:"
+    s += sgl.gen("step", max_tokens=0, return_logprob=True, top_logprobs_num=3, return_text_in_logprobs=True)
+    s += sgl.gen("plain", max_tokens=0)
+    s += " so" + sgl.gen("after", max_tokens=2, ignore_eos=True)
+
+
+HEAD_64, HEAD_65 = "Answer in one word. " * 3 + "Ok: ", "Answer in one word. " * 3 + "Ok:: "
+
+
+@sgl.function
+def headed_64(s, question):
+    s += HEAD_64 + question + sgl.gen("answer", max_tokens=2)
+
+
+@sgl.function
+def headed_65(s, question):
+    s += HEAD_65 + question + sgl.gen("answer", max_tokens=2)
+
+
+@sgl.function
 def sampled(s, question):
     s += "Q: " + question + "\nA:" + sgl.gen("many", max_tokens=4, n=3, ignore_eos=True)
     s += "\nB:" + sgl.gen("same", max_tokens=4, n=2, temperature=0, ignore_eos=True)
@@ -146,6 +168,29 @@ def test_logprobs_are_reachable_as_meta_info(runtime, hf):
     assert [t for _, t, _ in info["output_top_logprobs"][0]] == logp[n - 1].topk(3).indices.tolist()
 
 
+def test_max_tokens_0_scores_the_prompt_and_generates_nothing(runtime, hf):
+    """SGLang's prefill-only gen: the value is empty, nothing joins the prompt, and
+    output_top_logprobs holds one entry, the next token's top-k (what cot_decoding forks on)."""
+    state = next_token.run(question="What is 2 + 2?")
+    assert state["step"] == "" and state["plain"] == ""
+    assert state.text() == "Q: What is 2 + 2?\nA: so" + state["after"]
+    info = state.get_meta_info("step")
+    assert info["completion_tokens"] == 0 and info["finish_reason"] == {"type": "length", "length": 0}
+    assert info["output_token_logprobs"] == [] and len(info["output_top_logprobs"]) == 1
+    prompt = runtime.engine.tokenizer.encode_run("Q: What is 2 + 2?\nA:", True)
+    assert info["prompt_tokens"] == len(prompt)
+    with torch.no_grad():
+        logp = torch.log_softmax(hf(torch.tensor([prompt])).logits[0, -1].float(), -1)
+    best = logp.topk(3)
+    (top,) = info["output_top_logprobs"]
+    assert [t for _, t, _ in top] == best.indices.tolist()
+    assert [v for v, _, _ in top] == pytest.approx(best.values.tolist(), abs=1e-4)
+    codec = TokenCodec(runtime.engine.tokenizer, frozenset(runtime.engine.eos_ids))
+    assert [text for _, _, text in top] == [codec.decode([t]) for t in best.indices.tolist()]
+    plain = state.get_meta_info("plain")
+    assert plain["completion_tokens"] == 0 and "output_top_logprobs" not in plain
+
+
 def test_n_gives_a_list_and_the_state_goes_on_with_the_first(runtime):
     state = sampled.run(question="Name a colour.")
     many, same = state["many"], state["same"]
@@ -222,4 +267,7 @@ def test_bind_trace_and_cache(runtime):
     before = engine.stats().prefill_tokens
     assert parallel_encoding.cache() == cached
     assert engine.stats().prefill_tokens - before == 1  # cached: only the last token is recomputed
-    assert qa.cache() == len(engine.tokenizer.encode_run("Q: ", True))
+    before = engine.stats().prefill_tokens
+    assert qa.cache() == 0 and engine.stats().prefill_tokens == before  # "Q: ": too short, as in SGLang
+    assert headed_64.cache() == 0  # SGLang's cache_program: only a prefix of len(prefix) > 64
+    assert headed_65.cache() == len(engine.tokenizer.encode_run(HEAD_65, True))

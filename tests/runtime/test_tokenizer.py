@@ -251,3 +251,12 @@ def test_remembered_encodings_equal_fresh_ones_and_are_the_callers_own(tok: Toke
         tok.encode_continuation(f" {i}")
     assert len(tok._memo) == module.MEMO_RUNS
     assert tok.encode(text) == fresh
+
+
+def test_a_truncating_transformers_call_does_not_truncate_later_encodes(byte_level: Tokenizer) -> None:
+    """A byte-level tokenizer shares its encoder with transformers' object (no dummy prefix to
+    remove, so no copy): settings that a transformers call leaves on it must not leak into ours."""
+    text = "the quick brown fox jumps over the lazy dog " * 8
+    full = byte_level.encode_continuation(text)
+    assert len(byte_level.hf(text, truncation=True, max_length=3).input_ids) == 3
+    assert byte_level.encode_continuation(text + "!")[: len(full)] == full
