@@ -82,7 +82,7 @@ class CallLowerer:
             if func.attr == "text":
                 if node.args or node.keywords:
                     raise error(node, "s.text() takes no arguments")
-                return StateText(recv), K.gen()  # known per row only where no gen came before
+                return StateText(recv), K.gen()  # generated text wherever a gen came before it
             raise error(node, f"a state has no method `{func.attr}`", STATE_METHODS_HINT)
         if K.has_state(rk) and func.attr == "join":
             raise error(node, "forks.join() is a statement on its own line (it returns nothing)",
