@@ -13,7 +13,8 @@
 - transformers: the unoptimized plan on `generate` (one padded call per gen of a batch of rows,
   no reuse at all), see naive_hf.py.
 
-Every system runs the same rows of examples/data/<workload>.jsonl (the first `rows`; asked for more
+A default run takes every workload but those in `ON_REQUEST` (slow ones, run when named with -w,
+by their name or file stem). Every system runs the same rows of examples/data/<workload>.jsonl (the first `rows`; asked for more
 rows than the file has, its lines repeat under new ids, so a GPU run reaches sizes where warm-up
 is noise), after a warm-up row that compiles constraints and touches every code path; a run on a CPU that other
 processes were using is repeated (see `_measure`). Greedy outputs of every lmc
@@ -66,12 +67,29 @@ MAX_TRIES = 3
 BUSY_RATIO = 0.75
 
 
+ON_REQUEST = {  # workloads a default run leaves out (name them with -w), and why
+    "sglang/bench_tree_of_thought_deep": "30 gens of up to 256 tokens a row, four deep: minutes per system on a CPU",
+}
+
+
 def workloads() -> list[str]:
     """Examples that come with a data file: `examples/*.py`, then SGLang's ported benchmarks as
     `sglang/bench_*` (their data beside them, in examples/sglang/data/)."""
     sources = [*sorted(EXAMPLES.glob("*.py")), *sorted(EXAMPLES.glob("sglang/bench_*.py"))]
     names = [p.relative_to(EXAMPLES).with_suffix("").as_posix() for p in sources]
     return [n for n in names if _data(n).is_file()]
+
+
+def workload_name(name: str) -> str:
+    """A workload by its name or, when that is unambiguous, by its file's stem
+    (`bench_tree_of_thought_deep` for `sglang/bench_tree_of_thought_deep`)."""
+    known = workloads()
+    if name in known:
+        return name
+    matches = [w for w in known if w.rsplit("/", 1)[-1] == name]
+    if len(matches) != 1:
+        raise ValueError(f"unknown workload {name!r}; the workloads are {', '.join(known)}")
+    return matches[0]
 
 
 def _data(name: str) -> Path:
@@ -243,8 +261,10 @@ def bench_run(model: str = "tiny", rows: int = 8, names: list[str] | None = None
     name = name or f"run_{loaded.device.type}"
     table: list[dict[str, Any]] = []
     path = Path(out_dir)
-    for workload in names or workloads():
-        table += bench_workload(workload, loaded, (rows_for or {}).get(workload, rows), transformers, systems)
+    names = [workload_name(n) for n in names] if names else [w for w in workloads() if w not in ON_REQUEST]
+    rows_for = {workload_name(w): n for w, n in (rows_for or {}).items()}
+    for workload in names:
+        table += bench_workload(workload, loaded, rows_for.get(workload, rows), transformers, systems)
         path = _report(name, table, out_dir, model, loaded, rows, rows_for, load_format, names)
     return path
 

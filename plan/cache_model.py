@@ -12,8 +12,12 @@ executor's measured hit rate is compared with.
 
 Each hit is attributed to what first put its token in the tree (`SAVED_BY`): another row (a
 shared row prefix), a sibling branch of the same row (a fork prefix), an earlier request of
-the same conversation (an earlier turn), or the same select's other choices (its prompt), so
-the attribution sums to the cached total. Hits are also counted per gen/select node.
+the same conversation (an earlier turn), the same select's other choices (its prompt), or
+another of the row's independent states (a sub-program called without a state: its prompt
+starts from nothing, BOS included, and shares only what its text has in common), so the
+attribution sums to the cached total. Hits are also counted per gen/select node. A text that
+reads a state's text (`s.text()`) is known where every piece of that text is, and otherwise
+waits like text computed from a generated value (its requests are not predicted).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ SAVED_BY = {
     "fork": "fork prefix (computed once for sibling branches)",
     "turn": "earlier turn (this conversation's previous requests)",
     "select": "select prompt (shared by its choices)",
+    "state": "another state of the row (a sub-program run without a state)",
 }
 
 
@@ -73,6 +78,7 @@ class ModeledRequest:
     output: tuple[int, ...] = ()
     node: str = ""
     history: frozenset[int] = frozenset()  # ids of the ops before it in its state's history
+    root: int = 0  # the state its state was forked from: 0 (`s`) or a state of its own
 
 
 @dataclass
@@ -141,12 +147,14 @@ def row_requests(row: RowProgram, index: int, tokenize: Tokenize, ids: Placehold
         if prompt is None:
             continue
         before = frozenset(h.id for h in history[:next((i for i, h in enumerate(history) if h is op), len(history))])
+        root = row.root(op.state)
         if isinstance(op, GenOp):
             output = tuple(ids("gen", index, op.id, i) for i in range(generated_length(op.call)))
-            out.append(ModeledRequest(index, op.id, prompt, output, op.node, before))
+            out.append(ModeledRequest(index, op.id, prompt, output, op.node, before, root))
         else:
             for choice in op.choices:
-                out.append(ModeledRequest(index, op.id, prompt + tuple(tokenize(choice, False)), (), op.node, before))
+                out.append(ModeledRequest(index, op.id, prompt + tuple(tokenize(choice, False)), (), op.node, before,
+                                          root))
     return out
 
 
@@ -239,6 +247,8 @@ def predict(graph: Graph, rows: list[dict[str, Any]], tokenize: Tokenize | None 
 def _saved_by(req: ModeledRequest, origin: ModeledRequest) -> str:
     if origin.row != req.row:
         return "row"
+    if origin.root != req.root:
+        return "state"
     if origin.op == req.op:
         return "select"
     return "turn" if origin.op in req.history else "fork"

@@ -4,7 +4,8 @@ The same program and options always give byte-identical files (sorted keys and l
 timestamps), so plans can be diffed and cached. Loading checks the format version (a plan of
 another version is refused with both versions named) and validates against the shipped JSON
 Schema `plan.schema.json`; a version-1 plan is read by dropping what later versions no longer
-hold (`_from_version_1`), a version-2 plan as it is (version 3 added host-call nodes). A plan with
+hold (`_from_version_1`), a version-2 or 3 plan as it is (version 3 added host-call nodes, version 4
+`s.text()` expressions and `set_var`/`new_state` nodes). A plan with
 dynamic regions or host calls is refused at run time when its program source changed since
 compilation (`check_sources`, both hashes named).
 """
@@ -25,8 +26,10 @@ from lmc.plan.options import CompileOptions
 from lmc.plan.sources import file_sha256
 
 PLAN_FORMAT = "lmc-plan"
-PLAN_VERSION = 3
-READS_VERSIONS = (1, 2, 3)  # 1 also held a compile-time row order, now the runtime's (plan/README.md); 3 added `call` nodes
+PLAN_VERSION = 4
+# 1 also held a compile-time row order, now the runtime's (plan/README.md); 3 added `call` nodes;
+# 4 added `statetext` expressions and `set_var`/`new_state` nodes
+READS_VERSIONS = (1, 2, 3, 4)
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 
 

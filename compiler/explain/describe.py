@@ -21,12 +21,14 @@ from lmc.plan.ir import (
     Image,
     Join,
     Loop,
+    NewState,
     Node,
     Prefix,
     Return,
     RoleBegin,
     RoleEnd,
     Select,
+    SetVar,
     Text,
     name_pattern,
 )
@@ -99,6 +101,10 @@ def describe(graph: Graph, node_id: str) -> Label:
         function = node.function if node.key is None else (
             f"{node.function}[{_short(node.key)}] of {', '.join(k for k, _, _ in node.table)}")
         return Label("call", f"{target}{function}({args})  (Python, run when its arguments exist)")
+    if isinstance(node, SetVar):
+        return Label("other", f"{_short(node.state)}[{name_pattern(node.name)}] = {_short(node.value)}")
+    if isinstance(node, NewState):
+        return Label("fork", f"{render_pattern(node.target)} = a new state of its own (empty prompt)")
     if isinstance(node, Fork):
         targets = ", ".join(f"{render_pattern(t)} = fork({_short(n)})" for t, n in zip(node.targets, node.sizes))
         return Label("fork", f"{targets} of {_short(node.state)}" + (f"  [group {node.group}]" if node.group else ""))

@@ -112,7 +112,8 @@ class AppendLowerer:
             bound["name"] = ast.Constant(unnamed(call))
         return bound
 
-    def _name(self, node: ast.expr, what: str) -> Expr:
+    def variable_name(self, node: ast.expr, what: str) -> Expr:
+        """The name a gen, a select or a var_scope stores: known before the run, noted as generated."""
         expr, kind = self.exprs.folded(node)
         if K.is_gen(kind) or K.has_state(kind):
             raise self.ctx.error(node, f"the name of {what} must be known before the run",
@@ -149,7 +150,7 @@ class AppendLowerer:
 
     def _gen(self, state: Expr, call: ast.Call, dtype: str | None) -> Gen:
         bound = self._bind_args(call, GEN_ARGS, "lmc.gen")
-        name = self._name(bound.pop("name"), "lmc.gen")
+        name = self.variable_name(bound.pop("name"), "lmc.gen")
         args = {k: self._arg(k, v, "lmc.gen") for k, v in bound.items()}
         if dtype is not None:
             if "dtype" in args:
@@ -178,7 +179,7 @@ class AppendLowerer:
 
     def _select(self, state: Expr, call: ast.Call) -> Select:
         bound = self._bind_args(call, SELECT_ARGS, "lmc.select")
-        name = self._name(bound.pop("name"), "lmc.select")
+        name = self.variable_name(bound.pop("name"), "lmc.select")
         if "choices" not in bound:
             raise self.ctx.error(call, "lmc.select needs choices=[...]")
         choices = self._arg("choices", bound.pop("choices"), "lmc.select")

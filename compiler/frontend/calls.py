@@ -22,7 +22,7 @@ from lmc.compiler.frontend.globals import (
 )
 from lmc.compiler.frontend.host_calls import HostCalls, global_path
 from lmc.compiler.frontend.kinds import PARAM, STATE, Kind
-from lmc.plan.expr import Call, Method
+from lmc.plan.expr import Call, Method, StateText
 from lmc.plan.expr.builtins import METHODS
 from lmc.plan.program import Program
 
@@ -80,8 +80,9 @@ class CallLowerer:
             if func.attr == "join":
                 raise error(node, "s.join(forks) is a statement on its own line")
             if func.attr == "text":
-                raise error(node, "s.text() inside a program is not supported by lmc yet",
-                            "read generated values with s[\"name\"]; every row's outputs hold them all")
+                if node.args or node.keywords:
+                    raise error(node, "s.text() takes no arguments")
+                return StateText(recv), K.gen()  # generated text wherever a gen came before it
             raise error(node, f"a state has no method `{func.attr}`", STATE_METHODS_HINT)
         if K.has_state(rk) and func.attr == "join":
             raise error(node, "forks.join() is a statement on its own line (it returns nothing)",

@@ -50,8 +50,12 @@ class Frame:
     prefix: str
     local_names: set[str]
     bindings: dict[str, Binding] = field(default_factory=dict)
+    imported: dict[str, Any] = field(default_factory=dict)  # constants a `from lmc... import` in the body names
+    branching: int = 0  # how many loops and if-arms enclose the statement being lowered
 
     def resolve_global(self, name: str) -> Any:
+        if name in self.imported:
+            return self.imported[name]
         fn = self.program.fn
         if name in fn.__code__.co_freevars and fn.__closure__ is not None:
             cell = fn.__closure__[fn.__code__.co_freevars.index(name)]
@@ -120,6 +124,15 @@ class Context:
         return [*calls, *items]
 
     @contextmanager
+    def branching(self) -> Iterator[None]:
+        """Inside a loop body or an if-arm: a local rebound here may still hold its old value."""
+        self.frame.branching += 1
+        try:
+            yield
+        finally:
+            self.frame.branching -= 1
+
+    @contextmanager
     def deferring(self, where: str) -> Iterator[None]:
         """Inside `where`, Python runs an expression only sometimes or once per item."""
         outer, self.deferred = self.deferred, self.deferred or where
@@ -173,7 +186,8 @@ class Context:
     # -- binding locals ------------------------------------------------------------------------
     def bind(self, name: str, kind: Kind, node: ast.AST, fresh: bool = False, empty: bool = False) -> str:
         """Bind a local of the current frame (renamed by its prefix); a rebinding merges kinds
-        (an empty list fits any list kind)."""
+        (an empty list fits any list kind), or in straight-line code takes the new kind (a name
+        holding a state stays a state: `s = "text"` would lose the program's prompt)."""
         binding = self.frame.bindings.get(name)
         if binding is None:
             binding = Binding(self.frame.prefix + name, kind, fresh, empty)
@@ -185,6 +199,8 @@ class Context:
             merged = binding.kind
         else:
             merged = K.merge(binding.kind, kind)
+        if merged is None and not self.frame.branching and K.STATE not in (binding.kind, kind):
+            merged = kind  # straight-line code: the new value is the only one the name can hold
         if merged is None:
             raise self.error(node, f"`{name}` holds a {binding.kind} and cannot be rebound to a {kind}",
                              "use a different name for the new value")

@@ -47,7 +47,8 @@ class ControlLowerer:
         names = set()
         for st in stmts:
             for node in ast.walk(st):
-                if isinstance(node, ast.Call) and self.ctx.primitive_of(node) in ("gen", "gen_int", "gen_string", "select"):
+                var_scope = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "var_scope"
+                if var_scope or (isinstance(node, ast.Call) and self.ctx.primitive_of(node) in ("gen", "gen_int", "gen_string", "select")):
                     arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                         names.add(arg.value)
@@ -85,8 +86,9 @@ class ControlLowerer:
             raise self.ctx.error(st.iter, "a state cannot be iterated", "fork it: for f in s.fork(n)")
 
         def body() -> tuple[Pattern, list[Item]]:
-            pattern = self.ctx.bind_target(st.target, elem)
-            return pattern, self.statements.lower_block(st.body)
+            with self.ctx.branching():
+                pattern = self.ctx.bind_target(st.target, elem)
+                return pattern, self.statements.lower_block(st.body)
 
         self.ctx.loop_names.append(self._loop_names(st.body))
         try:
@@ -117,7 +119,8 @@ class ControlLowerer:
         def body() -> tuple[Expr, Kind, list[Item]]:
             with self.ctx.deferring("in a while condition (tested again after every iteration)"):
                 test, kind = self.exprs.folded(st.test)
-            return test, kind, self.statements.lower_block(st.body)
+            with self.ctx.branching():
+                return test, kind, self.statements.lower_block(st.body)
 
         self.ctx.loop_names.append(self._loop_names(st.body))
         try:
@@ -136,7 +139,8 @@ class ControlLowerer:
         test, kind = self.exprs.folded(st.test)
         if K.has_state(kind):
             raise self.ctx.error(st.test, "a state is always true; test one of its variables", "if s['name'] == ...:")
-        arms = {"then": self.statements.lower_block(st.body), "else": self.statements.lower_block(st.orelse)}
+        with self.ctx.branching():
+            arms = {"then": self.statements.lower_block(st.body), "else": self.statements.lower_block(st.orelse)}
         deps = K.gen_deps(kind)
         if deps is None:
             return [Item(Branch(test, self.ctx.span(st)), arms)]

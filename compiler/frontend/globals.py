@@ -23,8 +23,8 @@ MUTATING_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "so
 ALLOWED_HINT = ("allowed: len, range, str, int, float, bool, list, tuple, dict, zip, enumerate, "
                 "sorted, reversed, min, max, sum, abs, round, any, all, json.dumps, json.loads, "
                 "str/list/dict methods that return a new value, and other @lmc.program functions")
-STATE_METHODS_HINT = ("a state offers s += ..., s[name], s.json(name), forks = s.fork(n), s.join(forks), "
-                      "with s.user(): (any role)")
+STATE_METHODS_HINT = ("a state offers s += ..., s[name], s.json(name), s.text(), forks = s.fork(n), s.join(forks), "
+                      "with s.user(): (any role), with s.var_scope(name):")
 
 
 def builtin_name(obj: Any) -> str | None:

@@ -1,5 +1,7 @@
 """Calls of other programs: their body lowered in place, locals renamed `name#k.x`, arguments
-bound like Python binds them, a final `return` assigned to the call's target."""
+bound like Python binds them, a final `return` assigned to the call's target. A program called
+without a state (`expand(tip=...)`) runs, as in SGLang, on a new state of its own (NewState),
+which the call returns: the caller reads its variables, `branch["detailed_tip"]`."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from lmc.compiler.frontend.calls import check_call_shape
 from lmc.compiler.frontend.context import Binding, Context, Frame, Item, local_names
 from lmc.compiler.frontend.kinds import STATE, Kind
 from lmc.plan.errors import CompileError
-from lmc.plan.expr import Expr
-from lmc.plan.ir import Assign
+from lmc.plan.expr import Expr, Name
+from lmc.plan.ir import Assign, NewState
 from lmc.plan.program import Program
 
 if TYPE_CHECKING:
@@ -58,19 +60,19 @@ class Inliner:
             chain = " -> ".join(p.name for p in [*stack, callee])
             raise ctx.error(call, f"recursive program call ({chain}) cannot be inlined",
                             "programs are inlined at compile time; use a bounded loop (for _ in range(n)) instead")
-        if not call.args:
-            raise ctx.error(call, f"{label}(...) is called without a state; SGLang would run it on a new, "
-                            "independent state, which lmc does not support yet", f"pass the state first: {label}(s, ...)")
-        state, state_kind = self.exprs.lower(call.args[0])
-        if state_kind != STATE:
-            raise ctx.error(call.args[0], f"the first argument of {label}(...) must be a state", f"write {label}(s, ...)")
         source, fdef = ctx.sources.function(callee.fn)
-        arguments = self._bind_call(call, fdef, label)
+        stateless = not call.args or not self._is_state(call.args[0])
+        arguments = self._bind_call(call, fdef, label, call.args if stateless else call.args[1:])
         count = ctx.inline_counts.get(callee.name, 0) + 1
         ctx.inline_counts[callee.name] = count
         frame = Frame(callee, source, ctx.source_index(source), f"{callee.name}#{count}.", local_names(fdef))
         state_param = fdef.args.args[0].arg
-        items = [Item(Assign(frame.prefix + state_param, state, ctx.span(call)))]
+        if stateless:  # SGLang runs it on a new state of its own, and returns that state
+            own = f"{frame.prefix}{state_param}"
+            items = [Item(NewState(own, ctx.span(call)))]
+        else:
+            state, _ = self.exprs.lower(call.args[0])
+            items = [Item(Assign(frame.prefix + state_param, state, ctx.span(call)))]
         frame.bindings[state_param] = Binding(frame.prefix + state_param, STATE)
         caller = ctx.frame
         ctx.frame = frame
@@ -88,6 +90,10 @@ class Inliner:
         finally:
             ctx.frame = caller
             stack.pop()
+        if stateless:
+            if target is not None:
+                items.append(Item(Assign(ctx.bind_target(target, STATE), Name(own), ctx.span(call))))
+            return items
         if target is not None:
             if result is None:
                 raise ctx.error(call, f"{label} returns nothing, so its result cannot be assigned",
@@ -95,9 +101,11 @@ class Inliner:
             items.append(Item(Assign(ctx.bind_target(target, result[1]), result[0], ctx.span(call))))
         return items
 
-    def _bind_call(self, call: ast.Call, fdef: ast.FunctionDef, label: str) -> dict[str, tuple[Expr, Kind] | ast.expr]:
+    def _bind_call(self, call: ast.Call, fdef: ast.FunctionDef, label: str,
+                   given_args: list[ast.expr]) -> dict[str, tuple[Expr, Kind] | ast.expr]:
         """Per callee parameter: the argument lowered in the caller, or the default's AST (it is
-        lowered in the callee, where its names mean what they meant at definition)."""
+        lowered in the callee, where its names mean what they meant at definition).
+        `given_args`: the positional arguments after the state (all of them without one)."""
         error = self.ctx.error
         args = fdef.args
         if args.vararg or args.kwarg:
@@ -107,9 +115,9 @@ class Inliner:
         defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults))
         defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
         given: dict[str, ast.expr] = {}
-        if len(call.args) - 1 > len(positional):
-            raise error(call, f"{label} takes {len(positional)} inputs after the state, got {len(call.args) - 1}")
-        given.update(zip(positional, call.args[1:]))
+        if len(given_args) > len(positional):
+            raise error(call, f"{label} takes {len(positional)} inputs after the state, got {len(given_args)}")
+        given.update(zip(positional, given_args))
         for kw in call.keywords:
             assert kw.arg is not None
             if kw.arg not in positional + keyword_only or kw.arg in given:

@@ -6,21 +6,23 @@ the statement lowerer holds the expression and append lowerers, the control-flow
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from lmc.compiler.frontend import kinds as K
 from lmc.compiler.frontend.appends import AppendLowerer
-from lmc.compiler.frontend.context import Context, Item
+from lmc.compiler.frontend.context import MISSING, Context, Item
 from lmc.compiler.frontend.control import ControlLowerer
 from lmc.compiler.frontend.expressions import ExpressionLowerer
 from lmc.compiler.frontend.forks import ForkLowerer, is_fork_syntax
+from lmc.compiler.frontend.globals import json_constant
 from lmc.compiler.frontend.inlining import Inliner, misplaced_return
 from lmc.compiler.frontend.kinds import STATE
 from lmc.compiler.frontend.lists import ListLowerer, builds_list
-from lmc.plan.expr import BinOp, Expr, Name
-from lmc.plan.ir import Assign, Break, Continue, Join, RoleBegin, RoleEnd
+from lmc.plan.expr import BinOp, Call, Expr, Name, Slice, StateText, Subscript
+from lmc.plan.ir import Assign, Break, Continue, Join, RoleBegin, RoleEnd, SetVar
 from lmc.plan.language import ROLES
 
 UNSUPPORTED = {
@@ -31,7 +33,6 @@ UNSUPPORTED = {
     "Raise": ("`raise` cannot be compiled", "check inputs before running, or return an error field"),
     "Assert": ("`assert` cannot be compiled", "check inputs before running the program"),
     "Import": ("imports cannot run inside a program", "move the import to the top of the module"),
-    "ImportFrom": ("imports cannot run inside a program", "move the import to the top of the module"),
     "Global": ("`global` would let the program mutate module state (rows run concurrently, in any order)",
                "return values in the output dict instead of writing globals"),
     "Nonlocal": ("`nonlocal` would let the program mutate outer state", "return values instead"),
@@ -64,6 +65,7 @@ class StatementLowerer:
             ast.Continue: lambda st: [Item(Continue(ctx.span(st)))],
             ast.Expr: self.expression,
             ast.With: self.with_block,
+            ast.ImportFrom: self.import_from,
             ast.Assign: self.assign,
             ast.AnnAssign: self.annotated_assign,
             ast.AugAssign: self.augmented_assign,
@@ -130,16 +132,50 @@ class StatementLowerer:
                                  "write `with s.user():` (or system/assistant); open files outside the program")
         state, kind = self.exprs.lower(call.func.value)
         attr = call.func.attr
+        if kind == STATE and attr == "var_scope":
+            return self.var_scope(state, call, st)
         if kind != STATE or attr not in ROLES:
-            if kind == STATE and attr == "var_scope":
-                raise self.ctx.error(call, "s.var_scope(name) is not supported by lmc yet",
-                                     "generate the value with lmc.gen(name, ...) instead")
             raise self.ctx.error(call, f"`with {ast.unparse(call)}:` is not a role block",
                                  "write `with s.user():`, `with s.assistant():` or `with s.system():`")
         if call.args or call.keywords:
             raise self.ctx.error(call, f"s.{attr}() in a with block takes no arguments")
         span = self.ctx.span(call)
         return [Item(RoleBegin(state, attr, span)), *self.lower_block(st.body), Item(RoleEnd(state, attr, span))]
+
+    def var_scope(self, state: Expr, call: ast.Call, st: ast.With) -> list[Item]:
+        """`with s.var_scope(name):`: the text appended to `s` inside the block becomes the
+        variable `name`, as SGLang keeps the text's length at the start and slices it at the end:
+        a local holds `s.text()` before the body, a SetVar after it stores the rest."""
+        if len(call.args) != 1 or call.keywords:
+            raise self.ctx.error(call, "s.var_scope(name) takes the variable's name", "write with s.var_scope(\"name\"):")
+        name = self.appends.variable_name(call.args[0], "s.var_scope")
+        span = self.ctx.span(call)
+        start = self.ctx.bind(f"var_scope#{st.lineno}.{st.col_offset}", K.gen(), st)
+        since = Subscript(StateText(state), Slice(Call("len", (Name(start),))))
+        return [Item(Assign(start, StateText(state), span)), *self.lower_block(st.body),
+                Item(SetVar(state, name, since, span))]
+
+    # -- imports -------------------------------------------------------------------------------
+    def import_from(self, st: ast.ImportFrom) -> list[Item]:
+        """`from lmc.lang.ir import REGEX_INT` in a body (SGLang's test programs import its regex
+        constants there): lmc's own modules have no import-time effects, so their constants are
+        read now and folded in like module-level ones; any other import would run code."""
+        module = st.module or ""
+        if st.level or not (module == "lmc" or module.startswith("lmc.")):
+            raise self.ctx.error(st, "imports cannot run inside a program (apart from lmc's constants)",
+                                 "move the import to the top of the module")
+        try:
+            imported = importlib.import_module(module)
+        except ImportError as exc:
+            raise self.ctx.error(st, f"cannot import {module}: {exc}") from None
+        for alias in st.names:
+            value = getattr(imported, alias.name, MISSING)
+            ok, data = json_constant(value) if value is not MISSING else (False, None)
+            if not ok:
+                raise self.ctx.error(st, f"`{alias.name}` of {module} is not a constant, so it cannot be imported here",
+                                     "import it at the top of the module")
+            self.ctx.frame.imported[alias.asname or alias.name] = data
+        return []
 
     # -- assignment ----------------------------------------------------------------------------
     def assign(self, st: ast.Assign) -> list[Item]:

@@ -25,6 +25,7 @@ from lmc.plan.ir import (
     RoleEnd,
     Text,
     node_exprs,
+    reads_text,
 )
 
 
@@ -47,6 +48,9 @@ def hoist_rows(graph: Graph) -> None:
     stop = len(block)
     for i, node_id in enumerate(block):
         node = graph.node(node_id)
+        if reads_text(node):  # s.text() must not see text hoisted from after it
+            stop = i
+            break
         if isinstance(node, Assign):  # kept in place; replayed for the prefix only if it is known
             names = set(pattern_names(node.target))
             if independent(node.value, known):

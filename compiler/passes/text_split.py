@@ -3,14 +3,15 @@
 An appended text is a `+` chain and/or an f-string; both concatenate strings, so cutting the
 sequence of atoms anywhere gives two texts whose concatenation is the original. f-string parts
 are regrouped into f-strings and `+` operands into `+` chains, so every atom is evaluated exactly
-as before (no str() is added around anything).
+as before (no str() is added around anything). A text that reads a state's text (`s.text()`) is
+never cut: the head, appended first, would become part of what it reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from lmc.plan.expr import BinOp, Const, Expr, FString
+from lmc.plan.expr import BinOp, Const, Expr, FString, text_reads
 
 Atom = tuple[Expr, bool]  # (expression, True if it is an f-string part)
 
@@ -51,6 +52,8 @@ def _fstring(parts: list[Expr]) -> Expr:
 
 def split_head(expr: Expr, ok: Callable[[Expr], bool]) -> tuple[Expr | None, Expr | None]:
     """(head, rest): the longest leading run of atoms passing `ok`, and what follows."""
+    if text_reads(expr):
+        return None, expr
     items = atoms(expr)
     k = 0
     while k < len(items) and ok(items[k][0]):

@@ -22,11 +22,13 @@ from lmc.plan.expr.nodes import (
     Ref,
     Seq,
     Slice,
+    StateText,
     Subscript,
     UnaryOp,
     Var,
     free_names,
     pattern_names,
+    text_reads,
     var_reads,
     walk,
 )
@@ -35,6 +37,6 @@ from lmc.plan.expr.render import unparse
 __all__ = [
     "BinOp", "BoolOp", "Call", "Comp", "CompFor", "Compare", "Const", "DictOf", "EvalError",
     "Expr", "FString", "Format", "Global", "IfExp", "MISSING", "Method", "Name", "Pattern", "Ref", "Scope",
-    "Seq", "Slice", "Subscript", "UnaryOp", "Var", "evaluate", "free_names", "from_json",
-    "pattern_names", "reduce", "to_json", "unparse", "var_reads", "walk",
+    "Seq", "Slice", "StateText", "Subscript", "UnaryOp", "Var", "evaluate", "free_names", "from_json",
+    "pattern_names", "reduce", "text_reads", "to_json", "unparse", "var_reads", "walk",
 ]

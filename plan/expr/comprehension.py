@@ -55,10 +55,10 @@ def _residual(e: Comp, scope: Scope, reduce: Reduce) -> Expr:
     bound: dict[str, Any] = {}
     gens: list[CompFor] = []
     for g in e.generators:
-        it = reduce(g.iter, Scope(ChainMap(bound, scope.env), scope.read_var, scope.read_ref))
+        it = reduce(g.iter, scope.over(ChainMap(bound, scope.env)))
         bound.update({n: SYMBOLIC for n in pattern_names(g.target)})
-        inner = Scope(ChainMap(bound, scope.env), scope.read_var, scope.read_ref)
+        inner = scope.over(ChainMap(bound, scope.env))
         gens.append(CompFor(g.target, it, tuple(reduce(c, inner) for c in g.ifs)))
-    inner = Scope(ChainMap(bound, scope.env), scope.read_var, scope.read_ref)
+    inner = scope.over(ChainMap(bound, scope.env))
     key = reduce(e.key, inner) if e.key is not None else None
     return Comp(e.kind, reduce(e.elt, inner), tuple(gens), key)

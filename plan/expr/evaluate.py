@@ -33,6 +33,7 @@ from lmc.plan.expr.nodes import (
     Ref,
     Seq,
     Slice,
+    StateText,
     Subscript,
     UnaryOp,
     Var,
@@ -110,6 +111,15 @@ def _ref(e: Ref, scope: Scope) -> Expr:
         return e
     value = scope.read_ref(e.op, e.as_json)
     return e if value is MISSING else Const(value)
+
+
+def _state_text(e: StateText, scope: Scope) -> Expr:
+    state = reduce(e.state, scope)
+    if not isinstance(state, Const):
+        return StateText(state)  # a comprehension target inside a residual comprehension
+    if scope.read_text is None:
+        raise EvalError(f"`{unparse(e)}`: a state's text can only be read inside a row")
+    return scope.read_text(state.value)
 
 
 def _global(e: Global, scope: Scope) -> Expr:
@@ -246,8 +256,8 @@ def _const(e: Const, scope: Scope) -> Expr:
 
 
 _HANDLERS: dict[type, Callable[[Any, Scope], Expr]] = {
-    Const: _const, Name: _name, Var: _var, Ref: _ref, Global: _global, Format: _format, FString: _fstring,
-    BinOp: _binop, UnaryOp: _unary, BoolOp: _boolop, Compare: _compare, IfExp: _ifexp,
+    Const: _const, Name: _name, Var: _var, Ref: _ref, StateText: _state_text, Global: _global,
+    Format: _format, FString: _fstring, BinOp: _binop, UnaryOp: _unary, BoolOp: _boolop, Compare: _compare, IfExp: _ifexp,
     Call: _call, Method: _method, Subscript: _subscript, Slice: _slice, Seq: _seq,
     DictOf: _dict, Comp: lambda e, scope: reduce_comp(e, scope, reduce),
 }

@@ -43,6 +43,16 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class StateText:
+    """`state.text()`: the state's text so far, the concatenation of what it was given (its
+    parents' part up to each fork included). Instantiation reduces it, where it is read, to that
+    concatenation: a `Const` when every piece is known, else a residual with `Ref`s to the
+    generated pieces."""
+
+    state: Expr
+
+
+@dataclass(frozen=True)
 class Global:
     """A module-level Python object (a class, a function) named `module:qualname`, passed to a
     host call. It is not data, so only the executor resolves it (`Scope.read_global`); `source`
@@ -161,12 +171,12 @@ class Comp:
 
 
 Expr = (
-    Const | Name | Var | Ref | Global | Format | FString | BinOp | UnaryOp | BoolOp | Compare | IfExp | Call
+    Const | Name | Var | Ref | StateText | Global | Format | FString | BinOp | UnaryOp | BoolOp | Compare | IfExp | Call
     | Method | Subscript | Slice | Seq | DictOf | Comp
 )
 
 EXPR_TYPES: tuple[type, ...] = (
-    Const, Name, Var, Ref, Global, Format, FString, BinOp, UnaryOp, BoolOp, Compare, IfExp, Call, Method,
+    Const, Name, Var, Ref, StateText, Global, Format, FString, BinOp, UnaryOp, BoolOp, Compare, IfExp, Call, Method,
     Subscript, Slice, Seq, DictOf, Comp,
 )
 
@@ -228,3 +238,8 @@ def free_names(expr: Expr) -> set[str]:
 def var_reads(expr: Expr) -> list[Var]:
     """The `s[name]` reads inside an expression: the data dependences of whoever holds it."""
     return [e for e in walk(expr) if isinstance(e, Var)]
+
+
+def text_reads(expr: Expr) -> list[StateText]:
+    """The `s.text()` reads inside an expression: its value depends on where it is evaluated."""
+    return [e for e in walk(expr) if isinstance(e, StateText)]

@@ -21,6 +21,7 @@ from lmc.plan.expr.nodes import (
     Ref,
     Seq,
     Slice,
+    StateText,
     Subscript,
     UnaryOp,
     Var,
@@ -66,6 +67,8 @@ def _unparse(e: Expr) -> str:
         return f"{_unparse(e.state)}.json({_unparse(e.name)})" if e.as_json else f"{_unparse(e.state)}[{_unparse(e.name)}]"
     if isinstance(e, Ref):
         return f"<value #{e.op}>"
+    if isinstance(e, StateText):
+        return f"{_unparse(e.state)}.text()"
     if isinstance(e, Global):
         return e.name.split(":", 1)[-1]
     if isinstance(e, FString):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lmc.plan.expr.builtins import MAX_SEQUENCE
@@ -24,17 +24,21 @@ SYMBOLIC: Any = object()  # env marker: a comprehension target inside a residual
 
 @dataclass
 class Scope:
-    """Where names come from: `env` (inputs, locals), how to read generated values, and (in the
-    executor only) how to resolve a `Global` to its Python object."""
+    """Where names come from: `env` (inputs, locals), how to read generated values and a state's
+    text (in a row only), and (in the executor only) how to resolve a `Global` to its object."""
 
     env: Mapping[str, Any]
     read_var: Callable[[Any, str, bool], Expr] | None = None  # (state, name, as_json) -> Const|Ref
     read_ref: Callable[[int, bool], Any] | None = None  # (op, as_json) -> value or MISSING
     read_global: Callable[[Global], Any] | None = None
+    read_text: Callable[[Any], Expr] | None = None  # state -> its text so far, Const or residual
 
     def bind(self, target: Pattern, value: Any) -> Scope:
-        return Scope(ChainMap(bind_pattern(target, value), self.env), self.read_var, self.read_ref,
-                     self.read_global)
+        return self.over(ChainMap(bind_pattern(target, value), self.env))
+
+    def over(self, env: Mapping[str, Any]) -> Scope:
+        """The same readers over another environment."""
+        return replace(self, env=env)
 
 
 def bind_pattern(target: Pattern, value: Any) -> dict[str, Any]:

@@ -30,7 +30,9 @@ from lmc.plan.instantiate.ops import (
     Op,
     RoleOp,
     SelectOp,
+    StateOp,
     TextOp,
+    VarOp,
 )
 from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.instantiate.row_program import RowProgram
@@ -107,5 +109,5 @@ def instantiate(plan: Plan | Graph, row: Mapping[str, Any], roles: RoleTexts | N
 
 __all__ = [
     "PROMPT_OPS", "VALUE_OPS", "CallOp", "ForkOp", "GenOp", "ImageOp", "Instantiator", "JoinOp", "Op", "RoleOp",
-    "RoleTexts", "RowProgram", "SelectOp", "StateHandle", "TextOp", "instantiate", "messages",
+    "RoleTexts", "RowProgram", "SelectOp", "StateHandle", "StateOp", "TextOp", "VarOp", "instantiate", "messages",
 ]

@@ -24,7 +24,9 @@ from lmc.plan.instantiate.ops import (
     JoinOp,
     RoleOp,
     SelectOp,
+    StateOp,
     TextOp,
+    VarOp,
 )
 from lmc.plan.ir import (
     Assign,
@@ -38,12 +40,14 @@ from lmc.plan.ir import (
     Image,
     Join,
     Loop,
+    NewState,
     Node,
     Prefix,
     Return,
     RoleBegin,
     RoleEnd,
     Select,
+    SetVar,
     Text,
 )
 from lmc.plan.language import SelectCall, as_select, gen, image, select, video
@@ -79,7 +83,7 @@ class Interpreter:
         self.row = row
         self.graph = row.graph
         self.env = env
-        self.scope = Scope(env, self.read_var, row.read_ref)
+        self.scope = Scope(env, self.read_var, row.read_ref, read_text=self.read_text)
         self.node_id = ""
 
     # -- values --------------------------------------------------------------------------------
@@ -92,6 +96,11 @@ class Interpreter:
             raise EvalError(f"this state has no variable {name!r} yet (it has: {known})")
         value = self.row.read_ref(op, as_json)
         return Ref(op, as_json) if value is MISSING else Const(value)
+
+    def read_text(self, state: Any) -> Expr:
+        if not isinstance(state, StateHandle):
+            raise EvalError(f"{state!r} is not a state, so it has no text()")
+        return self.row.text_of(state.id)
 
     def value_of(self, expr: Expr) -> Wait:
         """Evaluate fully, suspending until the generated values it needs exist."""
@@ -142,6 +151,12 @@ class Interpreter:
             self.row.emit(ImageOp(self.row.next_id(), state, node_id, call.path, call.frames))
         elif isinstance(node, HostCall):
             yield from self.host_call(node_id, node)
+        elif isinstance(node, SetVar):
+            yield from self.set_var(node_id, node)
+        elif isinstance(node, NewState):
+            state = self.row.new_state(None)
+            self.row.emit(StateOp(self.row.next_id(), state, node_id))
+            self.bind(node.target, StateHandle(state))
         elif isinstance(node, Fork):
             yield from self.fork(node_id, node)
         elif isinstance(node, Join):
@@ -253,6 +268,17 @@ class Interpreter:
         if concat and any(self.row.parent[c] != state for c in children):
             raise EvalError("join(mode=\"concate_and_append\") joins forks of the state they were forked from")
         self.row.emit(JoinOp(self.row.next_id(), state, node_id, children, concat))
+
+    def set_var(self, node_id: str, node: SetVar) -> Wait:
+        """The value stays residual until what it reads is recorded; the row then computes it."""
+        state = yield from self.state_of(node.state)
+        name = yield from self.value_of(node.name)
+        if not isinstance(name, str):
+            raise EvalError(f"a variable name must be a str, got {name!r}")
+        value = reduce(node.value, self.scope)
+        op = VarOp(self.row.next_id(), state, node_id, name, value, tuple(sorted(refs(value))))
+        self.row.variables[state][name] = op.id
+        self.row.emit(op)
 
     def host_call(self, node_id: str, node: HostCall) -> Wait:
         """Emit the call with its arguments as known now; the walk goes on without its result,

@@ -1,8 +1,8 @@
 """Row ops: the concrete steps of one row, in program order, as the executor consumes them.
 
-States are small ints (0 is the program's `s`; forks create new ones). A state's prompt is the
-concatenation, in order, of the Text/Role/Gen/Select ops on it, preceded by its parent's prompt
-at the moment of the fork (`RowProgram.history`). Op ids are ints, unique within the row.
+States are small ints (0 is the program's `s`; forks create new ones, and a StateOp one with no
+parent). A state's prompt is the concatenation, in order, of the Text/Role/Gen/Select ops on it,
+preceded by its parent's prompt at the moment of the fork (`RowProgram.history`). Op ids are ints, unique within the row.
 """
 
 from __future__ import annotations
@@ -104,6 +104,29 @@ class CallOp:
 
 
 @dataclass(frozen=True)
+class VarOp:
+    """A variable of `state` set from an expression (SGLang's var_scope): `expr` is a residual
+    whose only unknowns are the values of `deps`. The row computes its value itself, as soon as
+    they are recorded; it adds nothing to any prompt."""
+
+    id: int
+    state: int
+    node: str
+    name: str
+    expr: Expr
+    deps: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateOp:
+    """`state` starts here with an empty prompt of its own (no parent, nothing shared)."""
+
+    id: int
+    state: int
+    node: str
+
+
+@dataclass(frozen=True)
 class ForkOp:
     """`children` start as copies of `state`'s prompt and variables at this point."""
 
@@ -126,6 +149,6 @@ class JoinOp:
     concat: bool = False
 
 
-Op = TextOp | RoleOp | GenOp | SelectOp | ImageOp | CallOp | ForkOp | JoinOp
+Op = TextOp | RoleOp | GenOp | SelectOp | ImageOp | CallOp | VarOp | StateOp | ForkOp | JoinOp
 PROMPT_OPS = (TextOp, RoleOp, GenOp, SelectOp, ImageOp)
-VALUE_OPS = (GenOp, SelectOp, CallOp)  # ops whose value the row records
+VALUE_OPS = (GenOp, SelectOp, CallOp, VarOp)  # ops whose value the row records (a VarOp's it computes)

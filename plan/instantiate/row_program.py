@@ -15,17 +15,33 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lmc.plan.errors import RowError
-from lmc.plan.expr import MISSING, Const, EvalError, Expr, Global, Scope, evaluate, reduce
+from lmc.plan.expr import (
+    MISSING,
+    Const,
+    EvalError,
+    Expr,
+    Format,
+    FString,
+    Global,
+    Ref,
+    Scope,
+    Subscript,
+    evaluate,
+    reduce,
+)
 from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
 from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
     VALUE_OPS,
     CallOp,
     GenOp,
+    ImageOp,
     JoinOp,
     Op,
+    RoleOp,
     SelectOp,
     TextOp,
+    VarOp,
 )
 from lmc.plan.instantiate.role_texts import RoleTexts
 from lmc.plan.ir import ENTRY, Graph
@@ -51,6 +67,7 @@ class RowProgram:
         self.base: dict[int, list[Op]] = {0: []}
         self.parent: dict[int, int | None] = {0: None}
         self.returned: Expr | None = None
+        self.unsettled: list[VarOp] = []  # variables set from values not recorded yet
         self.waiting_for: frozenset[int] = frozenset()
         self.finished = False
         self._new: list[Op] = []
@@ -67,15 +84,46 @@ class RowProgram:
         self._new.append(op)
         if isinstance(op, PROMPT_OPS) or (isinstance(op, JoinOp) and op.concat):
             self.own[op.state].append(op)
+        if isinstance(op, VarOp):
+            self.unsettled.append(op)
+            self._settle()
 
-    def new_state(self, parent: int) -> int:
+    def new_state(self, parent: int | None) -> int:
+        """A fork of `parent` (its prompt and variables so far), or with None a state of its own."""
         state = len(self.own)
         self.own[state] = []
-        self.base[state] = self.history(parent)
+        self.base[state] = [] if parent is None else self.history(parent)
         self.parent[state] = parent
-        self.variables[state] = dict(self.variables[parent])
-        self.last_role[state] = self.last_role[parent]
+        self.variables[state] = {} if parent is None else dict(self.variables[parent])
+        self.last_role[state] = None if parent is None else self.last_role[parent]
         return state
+
+    def root(self, state: int) -> int:
+        """The state `state` was forked from, through every fork: 0 (`s`), or a state of its own."""
+        while (parent := self.parent[state]) is not None:
+            state = parent
+        return state
+
+    def text_of(self, state: int) -> Expr:
+        """`s.text()` of `state` now: its prompt ops so far as one text, a Const when every piece
+        is known, else a residual over the values still to come (a gen's, a call's)."""
+        parts = tuple(p for op in self.history(state) for p in self._pieces(op))
+        return reduce(FString(parts), Scope({}, None, self.read_ref))
+
+    def _pieces(self, op: Op) -> list[Expr]:
+        if isinstance(op, TextOp):
+            return [Const(op.text) if op.text is not None else Format(op.expr)]  # type: ignore[arg-type]
+        if isinstance(op, GenOp):
+            return [Format(Ref(op.id) if op.call.n == 1 else Subscript(Ref(op.id), Const(0)))]  # n > 1: the first
+        if isinstance(op, SelectOp):
+            return [Format(Ref(op.id))]
+        if isinstance(op, JoinOp):  # concate_and_append: each branch's part since the fork, in order
+            return [p for child in op.children for o in self.own[child] for p in self._pieces(o)]
+        if isinstance(op, RoleOp):
+            raise EvalError("s.text() of a state with role blocks needs the model's role texts, and this "
+                            "run has none (a chat template lmc can cut into role texts)")
+        assert isinstance(op, ImageOp)
+        raise EvalError("s.text() of a state holding an image is not supported (an image is not text)")
 
     def read_ref(self, op: int, as_json: bool) -> Any:
         if op not in self.values:
@@ -98,9 +146,10 @@ class RowProgram:
         """Store a gen/select result (text) or a call's result (any value); if the walk was
         waiting on it, resume. New ops returned."""
         op = self.ops[op_id]
-        if not isinstance(op, VALUE_OPS):
+        if not isinstance(op, VALUE_OPS) or isinstance(op, VarOp):
             raise ValueError(f"op {op_id} is a {type(op).__name__}, not a gen, select or call")
         self.values[op_id] = value
+        self._settle()
         if self.waiting_for and self.waiting_for <= self.values.keys():
             return self._advance()
         return []
@@ -167,6 +216,14 @@ class RowProgram:
         return value if isinstance(value, dict) else {**variables_output(self), "ret_value": value}
 
     # -- internals -----------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Compute, in op order, each variable whose values are all recorded (a VarOp reads only
+        earlier ops, so one pass settles chains of them)."""
+        for op in list(self.unsettled):
+            if all(d in self.values for d in op.deps):
+                self.values[op.id] = self._guard(lambda expr=op.expr: evaluate(expr, {}, None, self.read_ref), op.node)
+                self.unsettled.remove(op)
+
     def _advance(self) -> list[Op]:
         self._new = []
         self.waiting_for = frozenset()
@@ -192,11 +249,12 @@ class RowProgram:
 
 def variables_output(row: RowProgram, values: Mapping[int, Any] | None = None) -> dict[str, Any]:
     """Names stored on `s` map to their last value; names stored only on forks map to the list
-    of each fork's last value, in fork order. `values` (by op id) default to the row's own."""
+    of each fork's last value, in fork order. A state of its own (a sub-program called without a
+    state) and its forks are not `s`'s, as in SGLang. `values` (by op id) default to the row's."""
     values = row.values if values is None else values
     last: dict[tuple[str, int], int] = {}
     for op in row.ops:
-        if isinstance(op, (GenOp, SelectOp)):
+        if isinstance(op, (GenOp, SelectOp, VarOp)) and row.root(op.state) == 0:
             last[(op.name, op.state)] = op.id
     names = sorted({name for name, _ in last}, key=lambda n: min(i for (m, _), i in last.items() if m == n))
     out: dict[str, Any] = {}

@@ -16,6 +16,7 @@ from lmc.plan.ir.nodes import (
     Image,
     Join,
     Loop,
+    NewState,
     Node,
     Param,
     Piece,
@@ -24,6 +25,7 @@ from lmc.plan.ir.nodes import (
     RoleBegin,
     RoleEnd,
     Select,
+    SetVar,
     Span,
     Text,
     const_name,
@@ -31,11 +33,12 @@ from lmc.plan.ir.nodes import (
     name_pattern,
     node_exprs,
     reads,
+    reads_text,
 )
 
 __all__ = [
     "ENTRY", "NODE_TYPES", "Assign", "Branch", "Break", "Continue", "Dynamic",
-    "Entry", "Fork", "Gen", "Graph", "HostCall", "Image", "Join", "Loop", "Node", "Param", "Piece", "Prefix", "Return",
-    "RoleBegin", "RoleEnd", "Select", "Source", "Span", "Text", "const_name", "node_exprs",
-    "name_head", "name_pattern", "reads",
+    "Entry", "Fork", "Gen", "Graph", "HostCall", "Image", "Join", "Loop", "NewState", "Node", "Param", "Piece",
+    "Prefix", "Return", "RoleBegin", "RoleEnd", "Select", "SetVar", "Source", "Span", "Text", "const_name",
+    "node_exprs", "name_head", "name_pattern", "reads", "reads_text",
 ]

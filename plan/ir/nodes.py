@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from lmc.plan.expr import Const, Expr, Format, FString, Pattern, Var, unparse, var_reads
+from lmc.plan.expr import Const, Expr, Format, FString, Pattern, Var, text_reads, unparse, var_reads
 from lmc.plan.expr.nodes import EXPR_TYPES
 
 
@@ -158,6 +158,31 @@ class HostCall:
 
 
 @dataclass(frozen=True)
+class SetVar:
+    """Store `value` as the variable `name` of `state`, read back as `state[name]` and output like
+    a gen's value: SGLang's `with s.var_scope(name):`, whose value is the text appended inside
+    the block (`value` slices the state's text after the block by its length before)."""
+
+    kind: ClassVar[str] = "set_var"
+    arms: ClassVar[tuple[str, ...]] = ()
+    state: Expr
+    name: Expr
+    value: Expr
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class NewState:
+    """`target` = a new state with an empty prompt and no variables, independent of every other
+    (SGLang runs a program called without a state, `expand(tip=...)`, on one of its own)."""
+
+    kind: ClassVar[str] = "new_state"
+    arms: ClassVar[tuple[str, ...]] = ()
+    target: Pattern
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Fork:
     """`targets[i] = state.fork(sizes[i])`: children that share the state's prompt so far.
     Several targets means merged sibling forks (one fork op). `group` names the batch group."""
@@ -266,12 +291,12 @@ class Prefix:
 
 
 Node = (
-    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | Image | HostCall | Fork | Join | Loop
-    | Branch | Dynamic | Break | Continue | Return | Prefix
+    Entry | Assign | Text | RoleBegin | RoleEnd | Gen | Select | Image | HostCall | SetVar | NewState | Fork
+    | Join | Loop | Branch | Dynamic | Break | Continue | Return | Prefix
 )
 NODE_TYPES: tuple[type, ...] = (
-    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, Image, HostCall, Fork, Join, Loop, Branch,
-    Dynamic, Break, Continue, Return, Prefix,
+    Entry, Assign, Text, RoleBegin, RoleEnd, Gen, Select, Image, HostCall, SetVar, NewState, Fork, Join, Loop,
+    Branch, Dynamic, Break, Continue, Return, Prefix,
 )
 
 
@@ -320,3 +345,8 @@ def name_pattern(expr: Expr) -> str:
 
 def reads(node: Node) -> list[Var]:
     return [v for e in node_exprs(node) for v in var_reads(e)]
+
+
+def reads_text(node: Node) -> bool:
+    """The node reads a state's text (`s.text()`), so no prompt piece may move across it."""
+    return any(text_reads(e) for e in node_exprs(node))

@@ -6,7 +6,8 @@ are sibling coroutines whose prompts start as a copy of the parent's at the fork
 ids, so the engine's radix cache shares the parent's KV without being told). Reading a branch's
 value is an implicit join: the text that reads it waits until it is recorded. When a recorded
 value lets a dynamic region go on, the RowProgram emits more ops and the coroutines of the states
-concerned walk on; new forks start new coroutines. A host call is ready (`ready_calls`) as soon
+concerned walk on; new forks, and new states of their own (a sub-program called without a
+state), start new coroutines. A host call is ready (`ready_calls`) as soon
 as the values it reads are recorded: at `begin` for calls on inputs and constants, else at the
 `record` that completes its arguments; the driver runs it on its call pool (`host_calls.py`)
 and records its result like a gen's.
@@ -31,6 +32,7 @@ from lmc.plan.instantiate import (
     RoleOp,
     RowProgram,
     SelectOp,
+    StateOp,
     TextOp,
 )
 from lmc.plan.instantiate.row_program import variables_output
@@ -116,6 +118,9 @@ class RowRun:
                     at = len(self.program.base[child])
                     self.fork_points.setdefault((op.state, at), []).append(child)
                     self.spawned.append(state_coroutine(self, child))
+            elif isinstance(op, StateOp):  # a state of its own: an empty prompt, nothing shared
+                self.prompts[op.state] = self.env.codec.new_prompt()
+                self.spawned.append(state_coroutine(self, op.state))
             elif isinstance(op, CallOp):
                 self.calls.append(op)
         self.version += 1

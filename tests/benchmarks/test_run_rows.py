@@ -1,8 +1,11 @@
-"""`lmc bench run` past a data file's end: its rows repeat under new, distinct ids."""
+"""`lmc bench run`'s rows and workloads: past a data file's end its rows repeat under new,
+distinct ids; a workload is named by its name or file stem, and slow ones run only when named."""
 
 from __future__ import annotations
 
-from lmc.benchmarks.run import EXAMPLES, workload_jobs
+import pytest
+
+from lmc.benchmarks.run import EXAMPLES, ON_REQUEST, workload_jobs, workload_name, workloads
 from lmc.runtime.executor.inputs import read_jsonl
 
 
@@ -14,3 +17,11 @@ def test_rows_past_the_file_repeat_under_new_ids() -> None:
     assert [j.fields for j in jobs] == [lines[i % len(lines)].fields for i in range(len(jobs))]
     assert jobs[len(lines)].id == f"{lines[0].id}#1"
     assert [j.id for j in workload_jobs("tree_of_thought", 3)] == [j.id for j in lines[:3]]
+
+
+def test_a_workload_is_named_by_its_stem_and_slow_ones_are_known_workloads() -> None:
+    assert workload_name("bench_tree_of_thought_deep") == "sglang/bench_tree_of_thought_deep" in ON_REQUEST
+    assert workload_name("sglang/bench_react") == "sglang/bench_react"
+    assert set(ON_REQUEST) <= set(workloads())
+    with pytest.raises(ValueError, match="unknown workload 'nope'"):
+        workload_name("nope")

@@ -89,11 +89,13 @@ def test_unnamed_gens_and_typed_gens(program):
 
 @pytest.mark.parametrize(("body", "message"), [
     ("forks = s.fork(2)\n    forks.join(mode='zip')", "unknown join mode"),
-    ("with s.var_scope('x'):\n        s += 'a'", "var_scope"),
+    ("with s.var_scope():\n        s += 'a'", "takes the variable's name"),
     ("with s.user(), s.assistant():\n        s += 'a'", "apart from roles"),
     ("s += lmc.gen_int('n', dtype=float)", "sets dtype itself"),
     ("forks = s.fork(2)\n    x = forks.join()", r"forks.join\(\) is a statement on its own line"),
-    ("s += s.text()", r"s.text\(\) inside a program is not supported"),
+    ("s += s.text(0)", r"s.text\(\) takes no arguments"),
+    ("from json import dumps", "apart from lmc's constants"),
+    ("from lmc import gen", "not a constant"),
     ("xs = []\n    ys = xs\n    xs.append('a')", "not this program's own"),
     ("for xs in [[1], [2]]:\n        xs.append(3)", "not this program's own"),
     ("xs = []\n    ys = []\n    for i in range(2):\n        s += str(ys)\n        xs.append(i)\n        ys = xs",

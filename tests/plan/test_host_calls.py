@@ -104,7 +104,7 @@ def test_the_plan_file_holds_call_nodes_and_reads_them_back():
                      Text(S, Name("prompt")), HostCall(None, "tools:log", None, (Name("prompt"),)))
     plan = Plan(graph)
     data = json.loads(plan.dumps())
-    assert data["version"] == PLAN_VERSION == 3
+    assert data["version"] == PLAN_VERSION == 4  # 4 added s.text(), set_var and new_state (tests/plan/test_state_text.py)
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
     call = next(n for n in data["nodes"] if n["kind"] == "call")
     assert call["function"] == RENDER and call["source"] == 0 and call["target"] == "prompt"

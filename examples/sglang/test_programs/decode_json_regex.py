@@ -1,12 +1,14 @@
-"""Ported from sglang/test/test_programs.py (test_decode_json_regex), sglang 0.5.23 wheel; only `import lmc as sgl` changed
-(the programs, nested in the test function there, are lifted to module level with the values they close over)."""
+"""Ported from sglang/test/test_programs.py (test_decode_json_regex), sglang 0.5.23 wheel; only `import lmc as sgl` changed,
+and `sglang` to `lmc` in the import inside the body (lmc.lang.ir holds SGLang's regex constants under SGLang's path, and
+a program may import lmc's constants inside its body; the programs, nested in the test function there, are lifted to
+module level with the values they close over)."""
 
 import lmc as sgl
 
 
 @sgl.function
 def decode_json(s):
-    from sglang.lang.ir import REGEX_FLOAT, REGEX_INT, REGEX_STR
+    from lmc.lang.ir import REGEX_FLOAT, REGEX_INT, REGEX_STR
 
     s += "Generate a JSON object to describe the basic city information of Paris.\n"
     s += "Here are the JSON object:\n"
