@@ -77,7 +77,7 @@ def refs(expr: Expr) -> frozenset[int]:
 class Interpreter:
     def __init__(self, row: RowProgram, env: dict[str, Any]) -> None:
         self.row = row
-        self.graph = row.graph
+        self.blocks = row.blocks
         self.env = env
         self.scope = Scope(env, self.read_var, row.read_ref)
         self.node_id = ""
@@ -115,9 +115,10 @@ class Interpreter:
 
     # -- walk ----------------------------------------------------------------------------------
     def block(self, owner: str, arm: str) -> Wait:
-        for node_id in self.graph.block(owner, arm):
+        blocks = self.blocks
+        for node_id in blocks.block(owner, arm):
             self.node_id = node_id
-            yield from self.node(node_id, self.graph.node(node_id))
+            yield from self.node(node_id, blocks.node(node_id))
 
     def node(self, node_id: str, node: Node) -> Wait:
         if isinstance(node, (Text, RoleBegin, RoleEnd)):
