@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmc.benchmarks.run import EXAMPLES, workload_jobs
+from lmc.benchmarks.run import EXAMPLES, accuracy, workload_jobs
 from lmc.runtime.executor.inputs import read_jsonl
 
 
@@ -14,3 +14,21 @@ def test_rows_past_the_file_repeat_under_new_ids() -> None:
     assert [j.fields for j in jobs] == [lines[i % len(lines)].fields for i in range(len(jobs))]
     assert jobs[len(lines)].id == f"{lines[0].id}#1"
     assert [j.id for j in workload_jobs("tree_of_thought", 3)] == [j.id for j in lines[:3]]
+
+
+def test_accuracy_compares_the_answer_output_with_the_data_key() -> None:
+    jobs = workload_jobs("few_shot_mmlu", 3)
+    keys = [j.fields["answer"] for j in jobs]
+    records = [
+        {"id": jobs[0].id, "outputs": {"answer": f" {keys[0]}"}},  # a select's choice keeps its space
+        {"id": jobs[1].id, "outputs": {"answer": "Z"}},
+        {"id": jobs[2].id, "error": {"type": "RowError", "message": "failed"}},
+    ]
+    assert accuracy(records, jobs) == 1 / 3
+
+
+def test_accuracy_is_none_without_an_answer_output() -> None:
+    """llm_judge's rows have an `answer` field (the answer being judged), its program no answer output."""
+    jobs = workload_jobs("llm_judge", 2)
+    assert all("answer" in j.fields for j in jobs)
+    assert accuracy([{"id": j.id, "outputs": {"verdict": "accept"}} for j in jobs], jobs) is None
