@@ -211,7 +211,7 @@ class Interpreter:
         if args.get("n", 1) != 1 and "temperature" not in args:
             args["temperature"] = SGLANG_TEMPERATURE  # n samples rely on SGLang's default temperature
         try:
-            call = gen(name, **args)
+            call = self.blocks.call(node_id, {"name": name, **args}, gen)
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
         op = GenOp(self.row.next_id(), state, node_id, name, call, node.constraint)
@@ -226,7 +226,7 @@ class Interpreter:
         for key, expr in node.args:
             args[key] = yield from self.value_of(expr)
         try:
-            call = select(name, choices, **args)
+            call = self.blocks.call(node_id, {"name": name, "choices": choices, **args}, select)
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
         self._emit_select(node_id, state, call, node.choice_prefix)
