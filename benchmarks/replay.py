@@ -8,7 +8,8 @@ The engine is deterministic given its inputs, so the replay forms the same batch
 same outputs (`Replay.same` checks every request's ids and cache hit): the difference between the two wall
 times is what the executor costs on top of the engine. `Recorder.engine_s` (time inside the engine's
 calls) also gives that cost from the run alone, as its wall time minus `engine_s`, which a noisy
-machine's forward times do not blur.
+machine's forward times do not blur; `engine_cpu_s` is the calling thread's CPU time inside them,
+so the executor's CPU time (the thread's, less that) holds even on a machine other jobs share.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Recorder:
     handles: list[Any] = field(default_factory=list)
     steps: int = 0
     engine_s: float = 0.0  # inside submit, step and unpin (the executor's callbacks from a step included)
+    engine_cpu_s: float = 0.0  # this thread's CPU time there
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
@@ -48,24 +50,27 @@ class Recorder:
         return self.engine.reuses_prefixes
 
     def submit(self, request: Request) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         handle = self.engine.submit(request)
         self.engine_s += time.perf_counter() - started
+        self.engine_cpu_s += time.thread_time() - cpu
         self.events.append(Event(self.steps, request))
         self.handles.append(handle)
         return handle
 
     def unpin(self, rid: str) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         self.engine.unpin(rid)
         self.engine_s += time.perf_counter() - started
+        self.engine_cpu_s += time.thread_time() - cpu
         self.events.append(Event(self.steps, unpin=rid))
 
     def step(self) -> list[RequestOutput]:
         self.steps += 1
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         outputs = self.engine.step()
         self.engine_s += time.perf_counter() - started
+        self.engine_cpu_s += time.thread_time() - cpu
         return outputs
 
     def has_work(self) -> bool:
