@@ -3,10 +3,11 @@ engine alone on the same request stream, and a cProfile of the run (read the sha
 inflates Python several times).
 
 `python3 -m lmc.benchmarks.host_profile --workload llm_judge --rows 512 [--model M --load-format
-dummy --device cuda] [--profile]` prints one JSON line (wall, forwards, the replay's wall, their
-ratio) and, with --profile, the functions that took the most time. On a CPU, a model with a cheap
-forward (e.g. one layer of hidden size 32, built with `lmc.runtime.models.tiny.build_tiny_model`)
-makes the host's share show as it does beside a GPU.
+dummy --device cuda] [--profile]` prints one JSON line (wall, the executor's own share of it: the
+wall minus the time inside the engine's calls, and its CPU time, which other jobs on the machine
+do not inflate; forwards, the replay's wall, their ratio) and, with --profile, the functions that
+took the most time. On a CPU, a model with a cheap forward (e.g. one layer of hidden size 32, built
+with `lmc.runtime.models.tiny.build_tiny_model`) makes the host's share show as it does beside a GPU.
 """
 
 from __future__ import annotations
@@ -45,21 +46,23 @@ def main() -> None:
     engine = Recorder(Engine(config, loaded=loaded))
     metrics = RunMetrics()
     profile = cProfile.Profile() if args.profile else None
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     if profile:
         profile.enable()
     execute(engine, plan, jobs, lambda r: None, RunOptions(), metrics=metrics)
     if profile:
         profile.disable()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
     stats = engine.stats()
+    engine_s, engine_cpu_s = engine.engine_s, engine.engine_cpu_s
     recording = engine.recording()
     del engine  # its KV memory goes back before the replay's engine sizes its own
     alone_engine = Engine(config, loaded=loaded)
     alone = replay(alone_engine, recording)
     print(json.dumps({
         "workload": args.workload, "rows": args.rows, "model": args.model, "device": str(loaded.device),
-        "profiled": args.profile, "wall_s": round(wall, 3), "forward_s": round(stats.forward_seconds, 3),
+        "profiled": args.profile, "wall_s": round(wall, 3),
+        "executor_s": round(wall - engine_s, 3), "executor_cpu_s": round(cpu - engine_cpu_s, 3), "forward_s": round(stats.forward_seconds, 3),
         "steps": stats.steps, "hit": round(stats.hit_rate, 4), "modeled": round(metrics.modeled_hit_rate, 4),
         "alone_wall_s": round(alone.wall_s, 3), "alone_forward_s": round(alone_engine.stats().forward_seconds, 3),
         "same": alone.same, "overhead": round(wall / alone.wall_s, 3),

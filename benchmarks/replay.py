@@ -6,7 +6,10 @@ engine (whose KV memory the next engine needs). `replay` sends the same requests
 to a fresh engine at the same step counts and steps it to the end, with no executor in between.
 The engine is deterministic given its inputs, so the replay forms the same batches and yields the
 same outputs (`Replay.same` checks every request's ids and cache hit): the difference between the two wall
-times is what the executor costs on top of the engine.
+times is what the executor costs on top of the engine. `Recorder.engine_s` (time inside the engine's
+calls) also gives that cost from the run alone, as its wall time minus `engine_s`, which a noisy
+machine's forward times do not blur; `engine_cpu_s` is the calling thread's CPU time inside them,
+so the executor's CPU time (the thread's, less that) holds even on a machine other jobs share.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class Recorder:
     events: list[Event] = field(default_factory=list)
     handles: list[Any] = field(default_factory=list)
     steps: int = 0
+    engine_s: float = 0.0  # inside submit, step and unpin (the executor's callbacks from a step included)
+    engine_cpu_s: float = 0.0  # this thread's CPU time there
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
@@ -45,18 +50,28 @@ class Recorder:
         return self.engine.reuses_prefixes
 
     def submit(self, request: Request) -> Any:
+        started, cpu = time.perf_counter(), time.thread_time()
         handle = self.engine.submit(request)
+        self.engine_s += time.perf_counter() - started
+        self.engine_cpu_s += time.thread_time() - cpu
         self.events.append(Event(self.steps, request))
         self.handles.append(handle)
         return handle
 
     def unpin(self, rid: str) -> None:
+        started, cpu = time.perf_counter(), time.thread_time()
         self.engine.unpin(rid)
+        self.engine_s += time.perf_counter() - started
+        self.engine_cpu_s += time.thread_time() - cpu
         self.events.append(Event(self.steps, unpin=rid))
 
     def step(self) -> list[RequestOutput]:
         self.steps += 1
-        return self.engine.step()
+        started, cpu = time.perf_counter(), time.thread_time()
+        outputs = self.engine.step()
+        self.engine_s += time.perf_counter() - started
+        self.engine_cpu_s += time.thread_time() - cpu
+        return outputs
 
     def has_work(self) -> bool:
         return self.engine.has_work()

@@ -149,10 +149,11 @@ def _measure_once(engine: Any, plan: Plan, jobs: list[RowJob], to_file: bool = F
     }
 
 
-def _measure_alone(make_engine: Callable[[], Engine], recording: Recording, on_cpu: bool) -> dict[str, Any]:
+def _measure_alone(make_engine: Callable[[], Engine], recording: Recording, on_cpu: bool,
+                   tries: int = MAX_TRIES) -> dict[str, Any]:
     """The recorded stream replayed into fresh engines, the fastest of the tries (as `_measure`)."""
     runs: list[dict[str, Any]] = []
-    while len(runs) < MAX_TRIES:
+    while len(runs) < tries:
         if not on_cpu:
             gc.collect()
             torch.cuda.empty_cache()
@@ -169,12 +170,13 @@ def _measure_alone(make_engine: Callable[[], Engine], recording: Recording, on_c
 
 
 def _measure(make_engine: Callable[[], Any], plan: Plan, jobs: list[RowJob], on_cpu: bool,
-             to_file: bool = False) -> dict[str, Any]:
-    """The fastest of up to MAX_TRIES runs, each on a fresh engine; on a CPU a run is tried again
+             to_file: bool = False, tries: int = MAX_TRIES) -> dict[str, Any]:
+    """The fastest of up to `tries` runs, each on a fresh engine; on a CPU a run is tried again
     only when the machine was busy: torch's threads then wait for each other at every barrier and
-    a run can take ten times its time, which shows as CPU time well under threads x wall time."""
+    a run can take ten times its time, which shows as CPU time well under threads x wall time
+    (`tries` 1 measures once: a 30-layer model's both-off run takes many minutes on 2 cores)."""
     runs: list[dict[str, Any]] = []
-    while len(runs) < MAX_TRIES:
+    while len(runs) < tries:
         if not on_cpu:  # the last engine's KV memory goes back before the next one sizes its own
             gc.collect()
             torch.cuda.empty_cache()
@@ -198,7 +200,7 @@ def workload_jobs(name: str, rows: int) -> list[RowJob]:
 
 
 def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool = True,
-                   systems: list[str] | None = None) -> list[dict[str, Any]]:
+                   systems: list[str] | None = None, tries: int = MAX_TRIES) -> list[dict[str, Any]]:
     """One workload through every system (or the named ones; both off always, as the baseline);
     rows of the report table."""
     optimized, bare = _plans(name)
@@ -212,12 +214,15 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
         if systems and system not in systems and system != BASELINE:
             continue
         config = EngineConfig(device=str(loaded.device), enable_radix_cache=cache)
-        measured[system] = _measure(lambda c=config: Engine(c, loaded=loaded), optimized if passes else bare, jobs, on_cpu)
+        measured[system] = _measure(lambda c=config: Engine(c, loaded=loaded), optimized if passes else bare, jobs, on_cpu,
+                                    tries=tries)
         if system == "lmc":
             measured[system]["predicted"] = predicted
-            alone = _measure_alone(lambda c=config: Engine(c, loaded=loaded), measured[system]["_recording"], on_cpu)
+            alone = _measure_alone(lambda c=config: Engine(c, loaded=loaded), measured[system]["_recording"], on_cpu,
+                                   tries)
             measured[system]["overhead"] = measured[system]["wall_s"] / alone["wall_s"]
-            measured[TO_FILE] = {**_measure(lambda c=config: Engine(c, loaded=loaded), optimized, jobs, on_cpu, True),
+            measured[TO_FILE] = {**_measure(lambda c=config: Engine(c, loaded=loaded), optimized, jobs, on_cpu, True,
+                                          tries),
                                  "modeled": None}
         else:  # the cache model describes the optimized plan on a cache: only lmc is comparable
             measured[system]["modeled"] = None
@@ -227,7 +232,7 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
         def hf() -> NaiveHFEngine:
             return NaiveHFEngine(model_dir, loaded.tokenizer, warm.eos_ids, loaded.device, loaded.dtype)
 
-        measured["transformers"] = {**_measure(hf, bare, jobs, on_cpu), "modeled": None}
+        measured["transformers"] = {**_measure(hf, bare, jobs, on_cpu, tries=tries), "modeled": None}
     outputs = {system: row.pop("_outputs") for system, row in measured.items()}
     for row in measured.values():
         row.pop("_recording", None)
@@ -241,6 +246,7 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
             **row,
             "speedup": reference["wall_s"] / row["wall_s"],
             "same": outputs[system] == outputs[BASELINE] if system != "transformers" else None,
+            "accuracy": accuracy(outputs[system], jobs),
         })
     if "lmc" in measured:
         same = alone.pop("same_as_lmc")
@@ -249,11 +255,22 @@ def bench_workload(name: str, loaded: LoadedModel, rows: int, transformers: bool
     return table
 
 
+def accuracy(records: list[dict[str, Any]], jobs: list[RowJob]) -> float | None:
+    """The share of rows whose output `answer` is the data's `answer` key (both stripped: a
+    select's choice " B" is the key "B"); None unless the data has the key and the program
+    outputs an answer (llm_judge's data names the answer being judged). A failed row is wrong."""
+    keys = {j.id: j.fields["answer"] for j in jobs if j.fields and isinstance(j.fields.get("answer"), str)}
+    answers = {r["id"]: r["outputs"]["answer"] for r in records if "answer" in (r.get("outputs") or {})}
+    if not keys or not answers:
+        return None
+    return sum(str(answers.get(i, "")).strip() == key.strip() for i, key in keys.items()) / len(keys)
+
+
 def bench_run(model: str = "tiny", rows: int = 8, names: list[str] | None = None, transformers: bool = True,
               out_dir: Path | str = "lmc-bench", name: str | None = None, device: str = "cpu",
               load_format: str = "auto", systems: list[str] | None = None,
-              rows_for: dict[str, int] | None = None) -> Path:
-    """`rows_for` overrides `rows` per workload."""
+              rows_for: dict[str, int] | None = None, tries: int = MAX_TRIES) -> Path:
+    """`rows_for` overrides `rows` per workload; `tries` bounds the runs of each system on a busy CPU."""
     unknown = set(systems or ()) - {s for s, _, _ in SYSTEMS} - {"transformers"}
     if unknown:
         raise ValueError(f"unknown systems {sorted(unknown)}; choose from {[s for s, _, _ in SYSTEMS]} or transformers")
@@ -264,7 +281,8 @@ def bench_run(model: str = "tiny", rows: int = 8, names: list[str] | None = None
     names = [workload_name(n) for n in names] if names else [w for w in workloads() if w not in ON_REQUEST]
     rows_for = {workload_name(w): n for w, n in (rows_for or {}).items()}
     for workload in names:
-        table += bench_workload(workload, loaded, rows_for.get(workload, rows), transformers, systems)
+        table += bench_workload(workload, loaded, rows_for.get(workload, rows), transformers, systems,
+                                tries)
         path = _report(name, table, out_dir, model, loaded, rows, rows_for, load_format, names)
     return path
 

@@ -65,6 +65,7 @@ def bench_run_cmd(
     system: Annotated[list[str] | None, typer.Option("--system", help="Only these systems (repeatable; both off always runs).")] = None,
     rows_for: Annotated[list[str] | None, typer.Option("--rows-for", help="WORKLOAD=N: rows for one workload (repeatable).")] = None,
     name: Annotated[str | None, typer.Option(help="Results file name (default run_<device>).")] = None,
+    tries: Annotated[int, typer.Option(min=1, help="Runs of each system at most, the fastest kept: a CPU run is repeated while the machine is busy.")] = 3,
     log_level: LogLevel = None,
 ) -> None:
     """Every example end to end: lmc, passes off, cache off, both off, transformers `generate`.
@@ -80,7 +81,8 @@ def bench_run_cmd(
         if not count.isdigit():
             raise typer.BadParameter(f"--rows-for takes WORKLOAD=N, got {item!r}")
         sizes[workload_name] = int(count)
-    path = bench_run(model, rows, workload or None, transformers, out_dir, name, device, load_format, system or None, sizes)
+    path = bench_run(model, rows, workload or None, transformers, out_dir, name, device, load_format, system or None, sizes,
+                     tries)
     typer.echo(f"results written to {path}")
 
 

@@ -90,7 +90,7 @@ class Tokenizer:
             self._plain = backend
         self._special_ids = set(hf.all_special_ids)
         added = hf.backend_tokenizer.get_added_tokens_decoder().values()
-        self._special_texts = sorted({t for t in hf.all_special_tokens if t} | {a.content for a in added if a.special})
+        self._special_texts = tuple(sorted({t for t in hf.all_special_tokens if t} | {a.content for a in added if a.special}))
         self._memo: OrderedDict[str, array] = OrderedDict()
 
     @classmethod
@@ -107,8 +107,9 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return len(self.hf)
 
-    @property
+    @cached_property
     def bos_token_id(self) -> int | None:
+        """Read once: transformers looks it up by name on every access, and every prompt asks."""
         return self.hf.bos_token_id
 
     @property
@@ -137,7 +138,7 @@ class Tokenizer:
     def encode(self, text: str, add_bos: bool = False) -> list[int]:
         """Token ids of `text` as the start of a prompt (with the dummy prefix where the tokenizer
         uses one, except before a leading special token, as transformers does)."""
-        starts_special = any(text.startswith(s) for s in self._special_texts)
+        starts_special = text.startswith(self._special_texts)
         prefix = " " if self.has_dummy_prefix and text and not starts_special else ""
         ids = self._encode_plain(prefix + text)
         if add_bos:
@@ -164,7 +165,7 @@ class Tokenizer:
         the model wants one (what `apply_chat_template` sends), so it gets none added. This is the
         `Tokenize` the caller hands the cache model, so predictions count the tokens a run sends."""
         if at_start:
-            starts_special = any(text.startswith(s) for s in self._special_texts)
+            starts_special = text.startswith(self._special_texts)
             return self.encode(text, add_bos=self.adds_bos and not starts_special)
         return self.encode_continuation(text)
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lmc.plan.errors import RowError
+from lmc.plan.instantiate.blocks import Blocks
 from lmc.plan.instantiate.interpreter import StateHandle
 from lmc.plan.instantiate.messages import messages
 from lmc.plan.instantiate.ops import (
@@ -64,6 +65,7 @@ class Instantiator:
         self.max_loop_iterations = max_loop_iterations or limit
         self.params = self.graph.entry.params
         self.gen_defaults = dict(gen_defaults or {})
+        self.blocks = Blocks(self.graph)
 
     def bind(self, row: Mapping[str, Any], row_id: Any = None) -> dict[str, Any]:
         """The program's inputs from a row: every parameter by name, defaults filled in, simple
@@ -84,7 +86,7 @@ class Instantiator:
 
     def row(self, row: Mapping[str, Any], row_id: Any = None) -> RowProgram:
         return RowProgram(self.graph, self.bind(row, row_id), row_id, self.roles, self.max_loop_iterations,
-                          self.gen_defaults)
+                          self.gen_defaults, self.blocks)
 
 
 def _check_type(param: Param, value: Any, row_id: Any) -> None:

@@ -81,7 +81,7 @@ def refs(expr: Expr) -> frozenset[int]:
 class Interpreter:
     def __init__(self, row: RowProgram, env: dict[str, Any]) -> None:
         self.row = row
-        self.graph = row.graph
+        self.blocks = row.blocks
         self.env = env
         self.scope = Scope(env, self.read_var, row.read_ref, read_text=self.read_text)
         self.node_id = ""
@@ -124,9 +124,10 @@ class Interpreter:
 
     # -- walk ----------------------------------------------------------------------------------
     def block(self, owner: str, arm: str) -> Wait:
-        for node_id in self.graph.block(owner, arm):
+        blocks = self.blocks
+        for node_id in blocks.block(owner, arm):
             self.node_id = node_id
-            yield from self.node(node_id, self.graph.node(node_id))
+            yield from self.node(node_id, blocks.node(node_id))
 
     def node(self, node_id: str, node: Node) -> Wait:
         if isinstance(node, (Text, RoleBegin, RoleEnd)):
@@ -226,7 +227,7 @@ class Interpreter:
         if args.get("n", 1) != 1 and "temperature" not in args:
             args["temperature"] = SGLANG_TEMPERATURE  # n samples rely on SGLang's default temperature
         try:
-            call = gen(name, **args)
+            call = self.blocks.call(node_id, {"name": name, **args}, gen)
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
         op = GenOp(self.row.next_id(), state, node_id, name, call, node.constraint)
@@ -241,7 +242,7 @@ class Interpreter:
         for key, expr in node.args:
             args[key] = yield from self.value_of(expr)
         try:
-            call = select(name, choices, **args)
+            call = self.blocks.call(node_id, {"name": name, "choices": choices, **args}, select)
         except LanguageError as exc:
             raise EvalError(str(exc)) from None
         self._emit_select(node_id, state, call, node.choice_prefix)

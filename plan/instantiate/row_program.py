@@ -29,6 +29,7 @@ from lmc.plan.expr import (
     evaluate,
     reduce,
 )
+from lmc.plan.instantiate.blocks import Blocks
 from lmc.plan.instantiate.interpreter import Interpreter, StateHandle, parse_json
 from lmc.plan.instantiate.ops import (
     PROMPT_OPS,
@@ -52,8 +53,9 @@ class RowProgram:
 
     def __init__(self, graph: Graph, inputs: dict[str, Any], row_id: Any = None,
                  roles: RoleTexts | None = None, max_loop_iterations: int = 64,
-                 gen_defaults: Mapping[str, Any] | None = None) -> None:
+                 gen_defaults: Mapping[str, Any] | None = None, blocks: Blocks | None = None) -> None:
         self.graph = graph
+        self.blocks = blocks or Blocks(graph)  # shared by the rows of one Instantiator
         self.gen_defaults = dict(gen_defaults or {})  # run-time keywords: for what a gen leaves unsaid
         self.row_id = row_id
         self.inputs = inputs

@@ -15,7 +15,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -277,9 +277,9 @@ class Driver:
             task.results = [None] * len(step.requests)
             task.waiting = len(step.requests)
             live.inflight += len(step.requests)
-        for i, request in enumerate(step.requests):
-            deliver = partial(self._deliver, task if step.wait else None, i, step, started)
-            request = replace(request, rid=self._rid(), priority=live.priority, on_finish=deliver)
+        for i, request in enumerate(step.requests):  # a row's requests are new: the driver completes them
+            request.rid, request.priority = self._rid(), live.priority
+            request.on_finish = partial(self._deliver, task if step.wait else None, i, step, started)
             try:
                 self.engine.submit(request)
             except ValueError as exc:

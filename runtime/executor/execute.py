@@ -22,6 +22,7 @@ from lmc.plan.order import order_programs
 from lmc.runtime.executor.constraints import ConstraintCompiler
 from lmc.runtime.executor.driver import Driver
 from lmc.runtime.executor.engine_like import EngineLike
+from lmc.runtime.executor.heap import frozen_heap
 from lmc.runtime.executor.host_calls import HostFunctions
 from lmc.runtime.executor.inputs import RowJob
 from lmc.runtime.executor.metrics import RunMetrics
@@ -127,5 +128,6 @@ def execute(
                  bool(getattr(engine, "concatenates_kv", False)), f"the model {model!r}", options.text_sink)
     driver = Driver(engine, instantiator, env, on_result, options.max_active_rows, options.keep_text, on_step,
                     metrics, options.host_threads)
-    ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)
-    return driver.run(ordered, started)
+    with frozen_heap():
+        ordered, started = in_plan_order(plan, jobs, tokenizer, instantiator)
+        return driver.run(ordered, started)

@@ -143,6 +143,8 @@ class RowRun:
         that a concatenation joins start from its committed ids, so each one's tokens begin with
         the parent's exactly (SGLang commits at a fork too)."""
         children = self.fork_points.pop((state, position), [])
+        if not children:
+            return
         if any(isinstance(op, JoinOp) and op.concat and set(op.children) & set(children) for op in self.program.ops):
             self.env.codec.commit(prompt)
         for child in children:
@@ -164,7 +166,7 @@ class RowRun:
 
     def keeps(self, prefix: str) -> bool:
         """A prefix of every row stays pinned for the whole run; a fork's only for its row."""
-        node = self.program.graph.node(prefix)
+        node = self.program.blocks.node(prefix)
         return isinstance(node, Prefix) and node.scope == "rows"
 
     def seed(self, op: Op, k: int = 0) -> int:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from lmc.benchmarks.run import EXAMPLES, ON_REQUEST, workload_jobs, workload_name, workloads
+from lmc.benchmarks.run import (
+    EXAMPLES,
+    ON_REQUEST,
+    accuracy,
+    workload_jobs,
+    workload_name,
+    workloads,
+)
 from lmc.runtime.executor.inputs import read_jsonl
 
 
@@ -25,3 +32,21 @@ def test_a_workload_is_named_by_its_stem_and_slow_ones_are_known_workloads() -> 
     assert set(ON_REQUEST) <= set(workloads())
     with pytest.raises(ValueError, match="unknown workload 'nope'"):
         workload_name("nope")
+
+
+def test_accuracy_compares_the_answer_output_with_the_data_key() -> None:
+    jobs = workload_jobs("few_shot_mmlu", 3)
+    keys = [j.fields["answer"] for j in jobs]
+    records = [
+        {"id": jobs[0].id, "outputs": {"answer": f" {keys[0]}"}},  # a select's choice keeps its space
+        {"id": jobs[1].id, "outputs": {"answer": "Z"}},
+        {"id": jobs[2].id, "error": {"type": "RowError", "message": "failed"}},
+    ]
+    assert accuracy(records, jobs) == 1 / 3
+
+
+def test_accuracy_is_none_without_an_answer_output() -> None:
+    """llm_judge's rows have an `answer` field (the answer being judged), its program no answer output."""
+    jobs = workload_jobs("llm_judge", 2)
+    assert all("answer" in j.fields for j in jobs)
+    assert accuracy([{"id": j.id, "outputs": {"verdict": "accept"}} for j in jobs], jobs) is None
