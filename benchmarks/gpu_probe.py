@@ -92,15 +92,7 @@ def graph_seconds(fn: Callable[[], object], calls: int, reps: int = 10) -> float
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         fn()
-    graph.replay()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(reps):
-        graph.replay()
-    end.record()
-    end.synchronize()
-    return start.elapsed_time(end) / 1e3 / (reps * calls)
+    return _replay_seconds(graph, reps) / calls
 
 
 @triton.jit
