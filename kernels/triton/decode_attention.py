@@ -11,7 +11,7 @@ import torch
 import triton
 import triton.language as tl
 
-from lmc.kernels.triton.paging import kv_slots, split_chunk
+from lmc.kernels.triton.paging import attend_range, split_chunk
 from lmc.kernels.triton.plan import AttentionPlan
 from lmc.kernels.triton.shapes import check_head_dim
 from lmc.kernels.triton.shared_prefix_attention import PrefixParts, fold_parts
@@ -47,7 +47,6 @@ def _decode_partial_kernel(
     end = tl.minimum(start + chunk, seq_len)
 
     offs_g = tl.arange(0, BLOCK_G)
-    offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, HEAD_DIM)
     head_ok = offs_g < group
     heads = kv_head * group + offs_g
@@ -57,19 +56,9 @@ def _decode_partial_kernel(
     m_i = tl.full([BLOCK_G], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_G], tl.float32)
     acc = tl.zeros([BLOCK_G, HEAD_DIM], tl.float32)
-    for n0 in range(start, end, BLOCK_N):
-        pos = n0 + offs_n
-        slots = kv_slots(page_table, page_start, tl.minimum(pos, end - 1), PAGE_SIZE)
-        k = tl.load(K_cache + slots[:, None] * stride_kt + kv_head * stride_kh + offs_d[None, :])
-        v = tl.load(V_cache + slots[:, None] * stride_vt + kv_head * stride_vh + offs_d[None, :])
-        qk = tl.dot(q, tl.trans(k)) * scale_log2e
-        qk = tl.where(pos[None, :] < end, qk, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(qk, 1))
-        alpha = tl.exp2(m_i - m_new)
-        p = tl.exp2(qk - m_new[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m_i = m_new
+    m_i, l_i, acc = attend_range(q, m_i, l_i, acc, K_cache, V_cache, page_table, page_start, start, end,
+                                kv_head, scale_log2e, stride_kt, stride_kh, stride_vt, stride_vh,
+                                HEAD_DIM, BLOCK_N, PAGE_SIZE)
 
     if CASCADE:  # noqa: SIM102 (a compile-time branch around a run-time one)
         if split == 0:

@@ -16,7 +16,7 @@ import triton
 import triton.language as tl
 
 from lmc.kernels.attention.shared_prefix import TILE_TOKENS, SharedPrefixTables
-from lmc.kernels.triton.paging import kv_slots, split_chunk
+from lmc.kernels.triton.paging import attend_range, split_chunk
 from lmc.kernels.triton.plan import AttentionPlan
 
 _LOG2E = 1.4426950408889634
@@ -47,7 +47,6 @@ def _prefix_kernel(
         first = tl.load(tile_first + tile)
         page_start = tl.load(page_indptr + tl.load(tile_leader + tile))
         offs_r = tl.arange(0, TILE * GROUP_PAD)
-        offs_n = tl.arange(0, BLOCK_N)
         offs_d = tl.arange(0, HEAD_DIM)
         slot_in_tile = offs_r // GROUP_PAD
         g = offs_r % GROUP_PAD
@@ -59,19 +58,9 @@ def _prefix_kernel(
         m_i = tl.full([TILE * GROUP_PAD], float("-inf"), tl.float32)
         l_i = tl.zeros([TILE * GROUP_PAD], tl.float32)
         acc = tl.zeros([TILE * GROUP_PAD, HEAD_DIM], tl.float32)
-        for n0 in range(start, end, BLOCK_N):
-            pos = n0 + offs_n
-            slots = kv_slots(page_table, page_start, tl.minimum(pos, end - 1), PAGE_SIZE)
-            k = tl.load(K_cache + slots[:, None] * stride_kt + kv_head * stride_kh + offs_d[None, :])
-            v = tl.load(V_cache + slots[:, None] * stride_vt + kv_head * stride_vh + offs_d[None, :])
-            qk = tl.dot(q, tl.trans(k)) * scale_log2e
-            qk = tl.where(pos[None, :] < end, qk, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(qk, 1))
-            alpha = tl.exp2(m_i - m_new)
-            p = tl.exp2(qk - m_new[:, None])
-            l_i = l_i * alpha + tl.sum(p, 1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
+        m_i, l_i, acc = attend_range(q, m_i, l_i, acc, K_cache, V_cache, page_table, page_start, start, end,
+                                    kv_head, scale_log2e, stride_kt, stride_kh, stride_vt, stride_vh,
+                                    HEAD_DIM, BLOCK_N, PAGE_SIZE)
         out = acc / l_i[:, None]
         part = O_part + token[:, None] * stride_pt + head[:, None] * stride_ph + split * stride_ps
         tl.store(part + offs_d[None, :], out, mask=row_ok[:, None])
