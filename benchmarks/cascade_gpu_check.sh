@@ -5,12 +5,7 @@
 # copy of the tree with the device wheels at ../../.whl (see benchmarks/results/session5_h200).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/lmc-gpu-out}
-mkdir -p "$OUT" /tmp/lmc-path /tmp/site
-ln -sfn "$PWD" /tmp/lmc-path/lmc
-export PYTHONPATH=/tmp/lmc-path:/tmp/site PYTHONUNBUFFERED=1 LMC_HOME=/tmp/lmc-home
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site ../../.whl/*.whl
-nvidia-smi --query-gpu=name,driver_version --format=csv > "$OUT/gpu.txt"
+source benchmarks/device_env.sh
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" >> "$OUT/gpu.txt"
 timeout ${BENCH_S:-120} python3 -m lmc bench cascade --repeats ${REPEATS:-2} --out-dir "$OUT" > "$OUT/bench.log" 2>&1
 timeout ${TEST_S:-110} python3 -m pytest -m gpu -p no:cacheprovider -rfEs tests/kernels/test_shared_prefix_attention.py \

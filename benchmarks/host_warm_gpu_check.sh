@@ -2,12 +2,7 @@
 # Warm-cache re-measure of the host path: the Triton cache filled by a first pass, then measured.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/lmc-gpu-out}
-mkdir -p "$OUT" /tmp/lmc-path /tmp/site
-ln -sfn "$PWD" /tmp/lmc-path/lmc
-export PYTHONPATH=/tmp/lmc-path:/tmp/site PYTHONUNBUFFERED=1 LMC_HOME=/tmp/lmc-home
-unset TRITON_CACHE_DIR
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
+source benchmarks/device_env.sh
 MODEL=(--model llama-3-8b --load-format dummy --device cuda)
 for pass in warmup measured; do
   for size in few_shot_mmlu:1024 tree_of_thought:256 llm_judge:512; do

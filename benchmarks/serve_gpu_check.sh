@@ -5,13 +5,7 @@
 # About 4 minutes; results (JSON + logs) under $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/lmc-gpu-out}
-mkdir -p "$OUT" /tmp/lmc-path /tmp/site
-ln -sfn "$PWD" /tmp/lmc-path/lmc
-export PYTHONPATH=/tmp/lmc-path:/tmp/site PYTHONUNBUFFERED=1 LMC_HOME=/tmp/lmc-home
-if compgen -G ".whl/*.whl" > /dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
-fi
+source benchmarks/device_env.sh
 COMMON=(--device cuda --model llama-3-8b --load-format dummy --new-tokens 64 --clients 1 --clients 8
         --clients 32 --clients 128 --requests-per-client 2 --min-requests 32 --out-dir "$OUT")
 timeout 140 python3 -m lmc bench serve "${COMMON[@]}" --name serve_h200 > "$OUT/bench_serve.log" 2>&1

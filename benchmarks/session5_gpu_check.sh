@@ -6,14 +6,8 @@
 # gpu` while time is left. Everything lands in $OUT, tarred.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/lmc-gpu-out}
-mkdir -p "$OUT" /tmp/lmc-path /tmp/site /tmp/plans
-ln -sfn "$PWD" /tmp/lmc-path/lmc
-export PYTHONPATH=/tmp/lmc-path:/tmp/site PYTHONUNBUFFERED=1 LMC_HOME=/tmp/lmc-home
-unset TRITON_CACHE_DIR
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
-nvidia-smi --query-gpu=name,driver_version --format=csv > "$OUT/gpu.txt"
-date -u +%FT%TZ >> "$OUT/gpu.txt"
+source benchmarks/device_env.sh
+mkdir -p /tmp/plans
 MODEL=(--model llama-3-8b --load-format dummy --device cuda)
 python3 -m lmc.benchmarks.startup "${MODEL[@]}" > "$OUT/startup_cold.json" 2> "$OUT/startup_cold.log"
 python3 -m lmc.benchmarks.startup "${MODEL[@]}" > "$OUT/startup_warm.json" 2> "$OUT/startup_warm.log"

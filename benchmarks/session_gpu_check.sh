@@ -5,12 +5,8 @@
 # shape with its row errors counted, while time is left. Everything lands in $OUT, tarred.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/lmc-gpu-out}
-mkdir -p "$OUT" /tmp/lmc-path /tmp/site /tmp/plans
-ln -sfn "$PWD" /tmp/lmc-path/lmc
-export PYTHONPATH=/tmp/lmc-path:/tmp/site PYTHONUNBUFFERED=1 LMC_HOME=/tmp/lmc-home
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
-nvidia-smi --query-gpu=name,driver_version --format=csv > "$OUT/gpu.txt"
+source benchmarks/device_env.sh
+mkdir -p /tmp/plans
 timeout 150 python3 -m pytest -m gpu -p no:cacheprovider -q -rfEs tests/runtime/test_engine_gpu.py \
   tests/runtime/test_cuda_graph.py tests/runtime/test_vocab_bound.py tests/runtime/test_kv_tier.py 2>&1 | tail -30 > "$OUT/pytest_gpu.log"
 timeout 200 python3 -m lmc.benchmarks.kv_tier --device cuda --model llama-3-8b --load-format dummy \

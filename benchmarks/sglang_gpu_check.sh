@@ -2,12 +2,7 @@
 # The six SGLang benchmark ports through `lmc bench run` at the 8B dummy shape (issue 11's bench, issue 16 item 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/lmc-gpu-out}
-mkdir -p "$OUT" /tmp/lmc-path /tmp/site
-ln -sfn "$PWD" /tmp/lmc-path/lmc
-export PYTHONPATH=/tmp/lmc-path:/tmp/site PYTHONUNBUFFERED=1 LMC_HOME=/tmp/lmc-home
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl 2>/dev/null
-nvidia-smi --query-gpu=name,driver_version --format=csv > "$OUT/gpu.txt"; date -u +%FT%TZ >> "$OUT/gpu.txt"
+source benchmarks/device_env.sh
 timeout 270 python3 -m lmc bench run --model llama-3-8b --load-format dummy --device cuda --no-transformers --tries 1 \
   -w sglang/bench_mmlu -w sglang/bench_hellaswag -w sglang/bench_react -w sglang/bench_generative_agents \
   -w sglang/bench_llm_judge -w sglang/bench_tree_of_thought_deep --rows 64 --rows-for sglang/bench_tree_of_thought_deep=8 \
