@@ -66,7 +66,8 @@ class EngineStats:
     overlapped_steps: int = 0  # steps read only after the next one was launched
     host_stored_tokens: int = 0  # evicted KV written to the host tier
     host_loaded_tokens: int = 0  # cached tokens that came back from the host tier
-    forward_seconds: float = 0.0
+    forward_seconds: float = 0.0  # inside the model runner's forward: building and launching it
+    device_wait_seconds: float = 0.0  # the host blocked on the device for sampled tokens
 
     @property
     def hit_rate(self) -> float:
@@ -323,7 +324,10 @@ class Engine:
         """Wait for `step`'s tokens and apply them: constraints, stop checks, jump-forward.
         Returns the sequences that stopped; a later placeholder of theirs is dropped."""
         stopped = []
-        for seq, target, token in zip(step.sampled, step.targets, step.tokens()):
+        start = time.perf_counter()
+        tokens = step.tokens()
+        self._stats.device_wait_seconds += time.perf_counter() - start
+        for seq, target, token in zip(step.sampled, step.targets, tokens):
             if seq.finish_reason is not None:  # stopped on its previous token
                 continue
             if target < len(seq.token_ids):
