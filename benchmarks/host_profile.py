@@ -63,10 +63,11 @@ def main() -> None:
         "workload": args.workload, "rows": args.rows, "model": args.model, "device": str(loaded.device),
         "profiled": args.profile, "wall_s": round(wall, 3),
         "executor_s": round(wall - engine_s, 3), "executor_cpu_s": round(cpu - engine_cpu_s, 3), "forward_s": round(stats.forward_seconds, 3),
-        "wait_s": round(stats.device_wait_seconds, 3),
+        "wait_s": round(stats.device_wait_seconds, 3), "device_s": round(stats.device_seconds, 3),
         "steps": stats.steps, "hit": round(stats.hit_rate, 4), "modeled": round(metrics.modeled_hit_rate, 4),
         "alone_wall_s": round(alone.wall_s, 3), "alone_forward_s": round(alone_engine.stats().forward_seconds, 3),
         "alone_wait_s": round(alone_engine.stats().device_wait_seconds, 3),
+        "alone_device_s": round(alone_engine.stats().device_seconds, 3),
         "same": alone.same, "overhead": round(wall / alone.wall_s, 3),
     }))
     if profile:

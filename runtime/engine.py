@@ -19,6 +19,7 @@ import torch
 from lmc.kernels.attention import create_backend
 from lmc.runtime.config import EngineConfig
 from lmc.runtime.cuda_graph import capture_decode_graphs
+from lmc.runtime.device_clock import DeviceClock
 from lmc.runtime.kernel_cache import use_lmc_kernel_cache
 from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.kv_tier import HostTier
@@ -68,6 +69,7 @@ class EngineStats:
     host_loaded_tokens: int = 0  # cached tokens that came back from the host tier
     forward_seconds: float = 0.0  # inside the model runner's forward: building and launching it
     device_wait_seconds: float = 0.0  # the host blocked on the device for sampled tokens
+    device_seconds: float = 0.0  # the device computing the steps' forwards and sampling (device_clock.py)
 
     @property
     def hit_rate(self) -> float:
@@ -146,6 +148,7 @@ class Engine:
         self._handles: dict[str, RequestHandle] = {}  # requests in flight
         self._pins: dict[str, object] = {}
         self._stats = EngineStats()
+        self._clock = DeviceClock(self.device)
         self._overlap = config.overlap_schedule if config.overlap_schedule is not None else self.device.type == "cuda"
         self._overlap = self._overlap and self.tensor_parallel is None
         self._launched: LaunchedStep | None = None  # a deferred step, read by the next step()
@@ -232,6 +235,7 @@ class Engine:
         s = self._stats
         s.cached_tokens = self.scheduler.counters.cached_tokens
         s.preemptions = self.scheduler.counters.preemptions
+        s.device_seconds = self._clock.seconds
         s.evicted_tokens = self.scheduler.counters.evicted_tokens + self.cache.stats.evicted_for_host_loads
         if self.cache.tier is not None:
             s.host_stored_tokens = self.cache.tier.stats.stored_tokens
@@ -257,6 +261,7 @@ class Engine:
                 raise RuntimeError("the scheduler made no progress: KV memory is too small")
             return []
         start = time.perf_counter()
+        self._clock.start()
         out = self.runner.forward(batch, previous)
         self._stats.forward_seconds += time.perf_counter() - start
         self._stats.steps += 1
@@ -266,6 +271,7 @@ class Engine:
                       self._stats.steps, len(batch.seqs), decodes, sum(batch.extend_lens), self.pool.num_free,
                       len(self.scheduler.waiting))
         launched = self._launch_sampling(batch, out)
+        self._clock.stop()
         stopped = self._read(previous) if previous is not None else []
         stopped += self._account(batch, out.sample_rows)
         if launched.deferred:
