@@ -37,9 +37,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--max-running-requests", type=int, default=EngineConfig.max_running_requests)
+    parser.add_argument("--max-batch-tokens", type=int, default=EngineConfig.max_batch_tokens)
+    parser.add_argument("--chunk-size", type=int, default=EngineConfig.chunk_size)
     args = parser.parse_args()
     loaded = load_model(args.model, args.load_format, device=args.device)
-    config = EngineConfig(device=str(loaded.device))
+    config = EngineConfig(device=str(loaded.device), max_running_requests=args.max_running_requests,
+                          max_batch_tokens=args.max_batch_tokens, chunk_size=args.chunk_size)
     plan, _ = _plans(args.workload)
     jobs = workload_jobs(args.workload, args.rows)
     execute(Engine(config, loaded=loaded), plan, jobs[:1], lambda r: None, RunOptions())  # warm-up
@@ -60,7 +64,8 @@ def main() -> None:
     alone_engine = Engine(config, loaded=loaded)
     alone = replay(alone_engine, recording)
     print(json.dumps({
-        "workload": args.workload, "rows": args.rows, "model": args.model, "device": str(loaded.device),
+        "workload": args.workload, "rows": args.rows, "max_running_requests": args.max_running_requests,
+        "max_batch_tokens": args.max_batch_tokens, "chunk_size": args.chunk_size, "model": args.model, "device": str(loaded.device),
         "profiled": args.profile, "wall_s": round(wall, 3),
         "executor_s": round(wall - engine_s, 3), "executor_cpu_s": round(cpu - engine_cpu_s, 3), "forward_s": round(stats.forward_seconds, 3),
         "wait_s": round(stats.device_wait_seconds, 3), "device_s": round(stats.device_seconds, 3),
