@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Session 6's closing device call (about 8 minutes): the device-clock and vocabulary GPU tests, a
-# warm-up pass that fills the Triton cache, then each issue-16 workload through host_profile (the
-# executor beside the engine alone, with the device's own time on the steps), the scale bench of
-# tree x256 and judge x512 against both off, and `lmc bench gpu` while time is left.
+# warm-up pass that fills the Triton cache, each issue-16 workload through host_profile (the executor
+# beside the engine alone, with the device's own time on the steps), few-shot and judge again under
+# larger engine budgets, the scale bench of tree x256 and judge x512 against both off, and `lmc bench
+# gpu` while time is left.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/device_env.sh
