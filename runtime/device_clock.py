@@ -2,10 +2,12 @@
 
 With CUDA graphs and overlap scheduling, the host's time inside `forward` says little about the GPU:
 a replay returns at once, and the host blocks later, reading tokens. A step's device time runs from
-the stream reaching its first kernel to the stream finishing its sampling, timed by a pair of CUDA
-events; events are read only once they have completed, so timing never makes the host wait. Gaps
-between steps (the GPU idle while the host decides) are outside every pair: wall time minus device
-time is what the host cost. On a CPU the device is the host, and the pair is two clock readings.
+the stream reaching the step's first device work (the model runner opens the interval once the
+step's inputs are planned, before their copy) to the stream finishing its sampling, timed by a pair
+of CUDA events; events are read only once they have completed, so timing never makes the host wait.
+Planning between steps (the GPU idle while the host decides) is outside every pair: wall time minus
+device time is what the host cost. Inside a step, an eager forward whose launches are slower than
+its kernels still counts its gaps: there the host is the device's pace. On a CPU the device is the host, and the pair is two clock readings.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class EngineStats:
     host_loaded_tokens: int = 0  # cached tokens that came back from the host tier
     forward_seconds: float = 0.0  # inside the model runner's forward: building and launching it
     device_wait_seconds: float = 0.0  # the host blocked on the device for sampled tokens
-    device_seconds: float = 0.0  # the device computing the steps' forwards and sampling (device_clock.py)
+    device_seconds: float = 0.0  # the device on the steps, from their input copy to their sampling (device_clock.py)
 
     @property
     def hit_rate(self) -> float:
@@ -137,18 +137,18 @@ class Engine:
         self.cache = RadixCache(self.pool, enabled=config.enable_radix_cache, tier=tier)
         self.scheduler = Scheduler(config, self.pool, self.cache)
         attn = create_backend(config.attention_backend, self.device)
+        self._clock = DeviceClock(self.device)  # the runner opens each step's interval, sampling closes it
         if self.tensor_parallel is None:
             graphs = capture_decode_graphs(self.model, self.pool, attn, config, self.max_model_len)
             self.runner = ModelRunner(self.model, self.pool, attn, graphs,
-                                      share_prefixes=config.shared_prefix_attention)
+                                      share_prefixes=config.shared_prefix_attention, clock=self._clock)
         else:
-            self.runner = TensorParallelRunner(self.model, self.pool, attn, self.tensor_parallel)
+            self.runner = TensorParallelRunner(self.model, self.pool, attn, self.tensor_parallel, self._clock)
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self._ids = itertools.count()
         self._handles: dict[str, RequestHandle] = {}  # requests in flight
         self._pins: dict[str, object] = {}
         self._stats = EngineStats()
-        self._clock = DeviceClock(self.device)
         self._overlap = config.overlap_schedule if config.overlap_schedule is not None else self.device.type == "cuda"
         self._overlap = self._overlap and self.tensor_parallel is None
         self._launched: LaunchedStep | None = None  # a deferred step, read by the next step()
@@ -261,7 +261,6 @@ class Engine:
                 raise RuntimeError("the scheduler made no progress: KV memory is too small")
             return []
         start = time.perf_counter()
-        self._clock.start()
         out = self.runner.forward(batch, previous)
         self._stats.forward_seconds += time.perf_counter() - start
         self._stats.steps += 1

@@ -8,6 +8,7 @@ import torch
 
 from lmc.kernels.attention import AttentionBackend
 from lmc.runtime.cuda_graph import DecodeGraphs
+from lmc.runtime.device_clock import DeviceClock
 from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.prefix_groups import PrefixGrouper
@@ -42,8 +43,10 @@ class ModelRunner:
         attn: AttentionBackend,
         graphs: DecodeGraphs | None = None,
         share_prefixes: bool = True,
+        clock: DeviceClock | None = None,
     ) -> None:
         self.model = model
+        self.clock = clock  # opened here, at the step's first device work; the engine closes it
         self.share_prefixes = share_prefixes  # cascade attention over shared cached prefixes
         self._grouper = PrefixGrouper()
         self.pool = pool
@@ -57,6 +60,8 @@ class ModelRunner:
         """Launch the forward of `batch`; input tokens that `previous` sampled and the host has
         not read yet come from its device tensor."""
         rows = plan_rows(batch, self._grouper if self.share_prefixes else None)
+        if self.clock is not None:
+            self.clock.start()
         if rows.placeholders and previous is None:
             raise RuntimeError("the batch has tokens still on the device but no step in flight")
         if self.graphs is not None and self.graphs.fits(rows):

@@ -28,6 +28,7 @@ import torch.distributed as dist
 
 from lmc.kernels.attention import AttentionBackend
 from lmc.runtime.config import EngineConfig
+from lmc.runtime.device_clock import DeviceClock
 from lmc.runtime.kv_pool import KVPool
 from lmc.runtime.launched_step import LaunchedStep
 from lmc.runtime.model_runner import ModelRunner
@@ -130,8 +131,9 @@ class TensorParallel:
 class TensorParallelRunner(ModelRunner):
     """Rank 0's model runner: every step buffer goes to the other ranks before the model runs."""
 
-    def __init__(self, model: LlamaForCausalLM, pool: KVPool, attn: AttentionBackend, tp: TensorParallel) -> None:
-        super().__init__(model, pool, attn, graphs=None)
+    def __init__(self, model: LlamaForCausalLM, pool: KVPool, attn: AttentionBackend, tp: TensorParallel,
+                 clock: DeviceClock | None = None) -> None:
+        super().__init__(model, pool, attn, graphs=None, clock=clock)
         self.tp = tp
 
     def run_buffer(self, layout: StepLayout, host: torch.Tensor, rows: StepRows,
