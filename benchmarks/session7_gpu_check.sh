@@ -23,7 +23,7 @@ for ex in examples/*.py; do
   echo "$name: rc=$rc rows=$(wc -l < "$OUT/examples/$name.out.jsonl") errors=$(grep -c '"error"' "$OUT/examples/$name.out.jsonl") wall_ms=$(( ($(date +%s%N) - start) / 1000000 ))" | tee -a "$OUT/examples.txt"
 done
 echo "seconds after examples: $SECONDS"
-for size in tree_of_thought:256 few_shot_mmlu:1024 llm_judge:512; do
+for size in llm_judge:512 tree_of_thought:256 few_shot_mmlu:1024; do
   w=${size%%:*}; n=${size##*:}
   for knobs in default 512 default 512; do
     [ "$SECONDS" -lt 540 ] || break
