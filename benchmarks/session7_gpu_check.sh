@@ -15,7 +15,7 @@ mkdir -p /tmp/plans "$OUT/examples"
 for ex in examples/*.py; do
   name=$(basename "$ex" .py)
   [ -f "examples/data/$name.jsonl" ] || continue
-  python3 -m lmc compile "$ex" -o "/tmp/plans/$name.json" > /dev/null 2>&1 || { echo "$name: compile failed" | tee -a "$OUT/examples.txt"; continue; }
+  { python3 -m lmc compile "$ex" -o "/tmp/plans/$name.json" || python3 -m lmc compile "$ex" --program "$name" -o "/tmp/plans/$name.json"; } > /dev/null 2>&1 || { echo "$name: compile failed" | tee -a "$OUT/examples.txt"; continue; }
   start=$(date +%s%N)
   timeout 90 python3 -m lmc run "/tmp/plans/$name.json" --inputs "examples/data/$name.jsonl" -o "$OUT/examples/$name.out.jsonl" \
     "${MODEL[@]}" > "$OUT/examples/$name.log" 2>&1
